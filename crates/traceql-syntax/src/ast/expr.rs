@@ -632,19 +632,31 @@ impl FieldExpr {
         }
     }
 
-    /// Whether printing this as an operand of a binary operator needs parentheses.
-    fn needs_parens_as_operand(&self) -> bool {
+    /// Whether printing this as an operand needs parentheses to parse back the same.
+    ///
+    /// Every binary node is parenthesised. A prefix operator (or a negative literal, which
+    /// reads back as one) binds looser than `*` or `^`, so on the left of an operator it needs
+    /// parentheses too: `(-.a) * .b`. On the right nothing follows it, so it needs none.
+    fn needs_parens(&self, side: Side) -> bool {
         match &self.kind {
-            FieldExprKind::Binary { .. } | FieldExprKind::Unary { .. } => true,
-            FieldExprKind::Static(s) => s.is_negative(),
+            FieldExprKind::Binary { .. } => true,
+            FieldExprKind::Unary { .. } => side == Side::Left,
+            FieldExprKind::Static(s) => side == Side::Left && s.is_negative(),
             _ => false,
         }
     }
 }
 
-/// Writes `expr`, in parentheses when it is compound (every binary node is parenthesised).
-pub(crate) fn write_operand(f: &mut fmt::Formatter<'_>, expr: &FieldExpr) -> fmt::Result {
-    if expr.needs_parens_as_operand() {
+/// Which side of an operator an operand is printed on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Left,
+    Right,
+}
+
+/// Writes `expr` as an operand on `side`, in parentheses when needed.
+pub(crate) fn write_operand(f: &mut fmt::Formatter<'_>, expr: &FieldExpr, side: Side) -> fmt::Result {
+    if expr.needs_parens(side) {
         write!(f, "({expr})")
     } else {
         write!(f, "{expr}")
@@ -658,13 +670,13 @@ impl fmt::Display for FieldExpr {
             FieldExprKind::Intrinsic(i) => i.fmt(f),
             FieldExprKind::Attribute(a) => a.fmt(f),
             FieldExprKind::Binary { op, lhs, rhs } => {
-                write_operand(f, lhs)?;
+                write_operand(f, lhs, Side::Left)?;
                 write!(f, " {op} ")?;
-                write_operand(f, rhs)
+                write_operand(f, rhs, Side::Right)
             }
             FieldExprKind::Unary { op, expr } => {
                 write!(f, "{op}")?;
-                write_operand(f, expr)
+                write_operand(f, expr, Side::Left)
             }
         }
     }

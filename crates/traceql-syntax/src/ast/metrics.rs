@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::expr::{Field, Static};
+use super::expr::{Field, Side, Static};
 use super::pipeline::{ComparisonOp, Pipeline, write_list};
 use super::spanset::SpansetFilter;
 use crate::span::Span;
@@ -230,11 +230,12 @@ pub enum MetricsExpr {
 }
 
 impl MetricsExpr {
-    fn write_operand(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// Writes the expression as an operand; see `FieldExpr::needs_parens` for the rule.
+    fn write_operand(&self, f: &mut fmt::Formatter<'_>, side: Side) -> fmt::Result {
         match self {
             MetricsExpr::Pipeline(p) => write!(f, "({p})"),
             MetricsExpr::Binary { .. } => write!(f, "({self})"),
-            MetricsExpr::Literal(s) if s.is_negative() => write!(f, "({s})"),
+            MetricsExpr::Literal(s) if side == Side::Left && s.is_negative() => write!(f, "({s})"),
             MetricsExpr::Literal(s) => write!(f, "{s}"),
         }
     }
@@ -259,9 +260,9 @@ impl fmt::Display for MetricsExpr {
             MetricsExpr::Pipeline(p) => p.fmt(f),
             MetricsExpr::Literal(s) => s.fmt(f),
             MetricsExpr::Binary { op, lhs, rhs, .. } => {
-                lhs.write_operand(f)?;
+                lhs.write_operand(f, Side::Left)?;
                 write!(f, " {op} ")?;
-                rhs.write_operand(f)
+                rhs.write_operand(f, Side::Right)
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::expr::{Field, FieldExpr, Static};
+use super::expr::{Field, FieldExpr, Side, Static};
 use super::spanset::SpansetExpr;
 use crate::span::Span;
 
@@ -239,10 +239,11 @@ pub enum ScalarExpr {
 }
 
 impl ScalarExpr {
-    fn write_operand(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// Writes the expression as an operand; see `FieldExpr::needs_parens` for the rule.
+    fn write_operand(&self, f: &mut fmt::Formatter<'_>, side: Side) -> fmt::Result {
         match self {
             ScalarExpr::Binary { .. } => write!(f, "({self})"),
-            ScalarExpr::Literal(s) if s.is_negative() => write!(f, "({self})"),
+            ScalarExpr::Literal(s) if side == Side::Left && s.is_negative() => write!(f, "({self})"),
             _ => write!(f, "{self}"),
         }
     }
@@ -254,9 +255,9 @@ impl fmt::Display for ScalarExpr {
             ScalarExpr::Aggregate(a) => a.fmt(f),
             ScalarExpr::Literal(s) => s.fmt(f),
             ScalarExpr::Binary { op, lhs, rhs, .. } => {
-                lhs.write_operand(f)?;
+                lhs.write_operand(f, Side::Left)?;
                 write!(f, " {op} ")?;
-                rhs.write_operand(f)
+                rhs.write_operand(f, Side::Right)
             }
             ScalarExpr::Pipeline { pipeline, aggregate, .. } => write!(f, "({pipeline}|{aggregate})"),
         }
@@ -278,8 +279,8 @@ pub struct ScalarFilter {
 
 impl fmt::Display for ScalarFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.lhs.write_operand(f)?;
+        self.lhs.write_operand(f, Side::Left)?;
         write!(f, " {} ", self.op)?;
-        self.rhs.write_operand(f)
+        self.rhs.write_operand(f, Side::Right)
     }
 }

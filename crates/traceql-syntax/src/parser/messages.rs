@@ -61,22 +61,26 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::EOI => "end of query",
         Rule::spanset_filter | Rule::spanset_expr | Rule::spanset_pipeline => "a spanset filter `{ … }`",
         Rule::spanset_op => "a spanset operator",
-        Rule::field_expr | Rule::field_prefix => "a field expression",
-        Rule::field_infix => "an operator",
-        Rule::comparison_op => "a comparison",
-        Rule::arith_op | Rule::metrics_op => "an arithmetic operator",
-        Rule::nil
+        Rule::field_expr
+        | Rule::field_prefix
+        | Rule::nil
         | Rule::boolean
         | Rule::status
         | Rule::kind
         | Rule::int_constant
         | Rule::string
         | Rule::quoted_string
-        | Rule::raw_string => "a value",
+        | Rule::raw_string
+        | Rule::attribute
+        | Rule::attribute_scope
+        | Rule::unscoped_scope
+        | Rule::intrinsic
+        | Rule::intrinsic_scope => "a value, attribute or intrinsic",
+        Rule::field_infix => "an operator",
+        Rule::comparison_op => "a comparison",
+        Rule::arith_op | Rule::metrics_op => "an arithmetic operator",
         Rule::integer | Rule::float | Rule::duration | Rule::minus | Rule::literal_scalar => "a number",
-        Rule::attribute | Rule::attribute_scope | Rule::unscoped_scope => "an attribute",
         Rule::attribute_name => "an attribute name",
-        Rule::intrinsic | Rule::intrinsic_scope => "an intrinsic",
         Rule::identifier => "a name",
         Rule::aggregate | Rule::count_agg | Rule::value_agg | Rule::aggregate_name | Rule::kw_count => {
             "an aggregate"

@@ -175,7 +175,10 @@ impl Validator<'_> {
                     && (lhs.as_static() == Some(&Static::Nil) || rhs.as_static() == Some(&Static::Nil))
                 {
                     let other = if lhs.as_static() == Some(&Static::Nil) { rhs } else { lhs };
-                    self.existence(other);
+                    self.field_expr(other);
+                    if *op == BinaryOp::Eq {
+                        self.absence(other);
+                    }
                     return Type::Bool;
                 }
                 let (lt, rt) = (self.field_expr(lhs), self.field_expr(rhs));
@@ -190,13 +193,14 @@ impl Validator<'_> {
         }
     }
 
-    /// `x = nil` / `x != nil`: not for intrinsics nor `resource.service.name`.
-    fn existence(&mut self, operand: &FieldExpr) {
-        self.field_expr(operand);
+    /// `x = nil` can never hold for an intrinsic nor for `resource.service.name`, which every
+    /// span has; `x != nil` is always allowed.
+    fn absence(&mut self, operand: &FieldExpr) {
         match &operand.kind {
-            FieldExprKind::Intrinsic(i) => {
-                self.invalid(operand.span, format!("intrinsics cannot be nil: {i}"))
-            }
+            FieldExprKind::Intrinsic(i) => self.invalid(
+                operand.span,
+                format!("{i} = nil is not valid because intrinsics cannot be nil"),
+            ),
             FieldExprKind::Attribute(a)
                 if a.scope == Scope::Resource && !a.parent && a.name == "service.name" =>
             {
@@ -273,7 +277,7 @@ impl Validator<'_> {
     fn second_stages<'a>(&mut self, stages: impl Iterator<Item = (&'a SecondStageKind, Span)>) {
         for (kind, span) in stages {
             if let SecondStageKind::TopK(0) | SecondStageKind::BottomK(0) = kind {
-                self.invalid(span, "topk and bottomk need a limit of at least 1");
+                self.invalid(span, "limit must be greater than 0: topk and bottomk keep at least one series");
             }
         }
     }
@@ -284,10 +288,10 @@ impl Validator<'_> {
             self.invalid(
                 span,
                 format!(
-                    "{}() accepts at most {} by() attributes, found {}",
-                    function.kind.name(),
+                    "metrics group by {} values exceeds the supported {} for {}()",
+                    function.by.len(),
                     function.kind.max_by(),
-                    function.by.len()
+                    function.kind.name(),
                 ),
             );
         }
@@ -309,7 +313,7 @@ impl Validator<'_> {
             MetricsFunctionKind::QuantileOverTime { quantiles, .. } => {
                 for q in quantiles {
                     if !(0.0..=1.0).contains(q) {
-                        self.invalid(span, format!("quantile {q} is outside [0, 1]"));
+                        self.invalid(span, format!("quantile must be between 0 and 1: {q:?}"));
                     }
                 }
             }
