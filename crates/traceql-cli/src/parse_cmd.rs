@@ -48,7 +48,11 @@ pub fn run(args: ParseArgs) -> Result<ExitCode, String> {
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
         };
         let text = String::from_utf8(bytes).map_err(|e| {
-            format!("{} is not valid UTF-8 (byte {})", path.display(), e.utf8_error().valid_up_to())
+            format!(
+                "{} is not valid UTF-8 (byte {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            )
         })?;
         queries.extend(
             text.lines()
@@ -70,7 +74,11 @@ pub fn run(args: ParseArgs) -> Result<ExitCode, String> {
         };
         writeln!(out, "{text}").map_err(|e| format!("cannot write output: {e}"))?;
     }
-    Ok(if all_valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// What `parse` says about one query.
@@ -83,7 +91,11 @@ struct Report {
 impl Report {
     fn of(query: &str) -> Report {
         match parse(query) {
-            Ok(ast) => Report { class: "valid", canonical: Some(ast.to_string()), error: None },
+            Ok(ast) => Report {
+                class: "valid",
+                canonical: Some(ast.to_string()),
+                error: None,
+            },
             Err(e) => {
                 // Invalid and unsupported queries still have a canonical form.
                 let canonical = match e.kind() {
@@ -95,7 +107,11 @@ impl Report {
                     ErrorKind::Validation => "validation error",
                     ErrorKind::Unsupported => "unsupported",
                 };
-                Report { class, canonical, error: Some(e) }
+                Report {
+                    class,
+                    canonical,
+                    error: Some(e),
+                }
             }
         }
     }

@@ -155,7 +155,10 @@ mod tests {
             e.render(q),
             "parse error at line 1, col 7: unexpected `=`\n  { .a == 1 }\n        ^\n"
         );
-        assert_eq!(e.to_string(), "parse error at line 1, col 7: unexpected `=`");
+        assert_eq!(
+            e.to_string(),
+            "parse error at line 1, col 7: unexpected `=`"
+        );
     }
 
     #[test]
@@ -167,7 +170,10 @@ mod tests {
             span: Span::new(0, 1),
             position: Position { line: 1, column: 1 },
         };
-        let invalid = Diagnostic { kind: ErrorKind::Validation, ..unsupported.clone() };
+        let invalid = Diagnostic {
+            kind: ErrorKind::Validation,
+            ..unsupported.clone()
+        };
         let e = Error::from_diagnostics(vec![unsupported, invalid]).expect("two diagnostics");
         assert_eq!(e.kind(), ErrorKind::Validation);
         assert_eq!(e.diagnostics().len(), 2);

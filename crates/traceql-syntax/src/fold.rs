@@ -35,13 +35,21 @@ pub fn fold_binary(op: BinaryOp, lhs: &Static, rhs: &Static) -> Option<Static> {
             })
         }
         BinaryOp::Regex | BinaryOp::NotRegex => {
-            let (Static::String(s), Static::String(pattern)) = (lhs, rhs) else { return None };
+            let (Static::String(s), Static::String(pattern)) = (lhs, rhs) else {
+                return None;
+            };
             let matched = anchored_regex(pattern).ok()?.is_match(s);
             Static::Bool(matched == (op == BinaryOp::Regex))
         }
         BinaryOp::And | BinaryOp::Or => {
-            let (Static::Bool(a), Static::Bool(b)) = (lhs, rhs) else { return None };
-            Static::Bool(if op == BinaryOp::And { *a && *b } else { *a || *b })
+            let (Static::Bool(a), Static::Bool(b)) = (lhs, rhs) else {
+                return None;
+            };
+            Static::Bool(if op == BinaryOp::And {
+                *a && *b
+            } else {
+                *a || *b
+            })
         }
     };
     match value {
@@ -76,11 +84,7 @@ pub fn anchored_pattern(pattern: &str) -> String {
 /// are both false.
 fn existence(op: BinaryOp, lhs: &Static, rhs: &Static) -> bool {
     let other = if *lhs == Static::Nil { rhs } else { lhs };
-    match (op, other) {
-        (_, Static::Nil) => false,
-        (BinaryOp::Eq, _) => false,
-        _ => true,
-    }
+    !matches!((op, other), (_, Static::Nil) | (BinaryOp::Eq, _))
 }
 
 /// A numeric view of a literal: integers and durations stay exact.
@@ -211,11 +215,23 @@ mod tests {
 
     #[test]
     fn integer_semantics() {
-        assert_eq!(fold(BinaryOp::Div, Static::Int(1), Static::Int(10)), Some(Static::Int(0)));
-        assert_eq!(fold(BinaryOp::Mod, Static::Int(-7), Static::Int(2)), Some(Static::Int(-1)));
+        assert_eq!(
+            fold(BinaryOp::Div, Static::Int(1), Static::Int(10)),
+            Some(Static::Int(0))
+        );
+        assert_eq!(
+            fold(BinaryOp::Mod, Static::Int(-7), Static::Int(2)),
+            Some(Static::Int(-1))
+        );
         assert_eq!(fold(BinaryOp::Div, Static::Int(5), Static::Int(0)), None);
-        assert_eq!(fold(BinaryOp::Pow, Static::Int(2), Static::Int(3)), Some(Static::Int(8)));
-        assert_eq!(fold(BinaryOp::Pow, Static::Int(10), Static::Int(-1)), Some(Static::Int(0)));
+        assert_eq!(
+            fold(BinaryOp::Pow, Static::Int(2), Static::Int(3)),
+            Some(Static::Int(8))
+        );
+        assert_eq!(
+            fold(BinaryOp::Pow, Static::Int(10), Static::Int(-1)),
+            Some(Static::Int(0))
+        );
     }
 
     #[test]
@@ -224,28 +240,65 @@ mod tests {
             fold(BinaryOp::Div, Static::Int(1), Static::Float(10.0)),
             Some(Static::Float(0.1))
         );
-        let four_minutes = fold(BinaryOp::Add, Static::Duration(120_000_000_000), Static::Duration(120_000_000_000));
+        let four_minutes = fold(
+            BinaryOp::Add,
+            Static::Duration(120_000_000_000),
+            Static::Duration(120_000_000_000),
+        );
         assert_eq!(four_minutes, Some(Static::Float(240e9)));
-        assert_eq!(fold(BinaryOp::Div, Static::Float(5.0), Static::Float(0.0)), None, "+Inf is not folded");
+        assert_eq!(
+            fold(BinaryOp::Div, Static::Float(5.0), Static::Float(0.0)),
+            None,
+            "+Inf is not folded"
+        );
     }
 
     #[test]
     fn comparisons() {
-        assert_eq!(fold(BinaryOp::Eq, Static::Int(1), Static::Float(1.0)), Some(Static::Bool(true)));
-        assert_eq!(fold(BinaryOp::Eq, Static::Duration(1), Static::Int(1)), Some(Static::Bool(true)));
         assert_eq!(
-            fold(BinaryOp::Gte, Static::String("5000".into()), Static::String("600".into())),
+            fold(BinaryOp::Eq, Static::Int(1), Static::Float(1.0)),
+            Some(Static::Bool(true))
+        );
+        assert_eq!(
+            fold(BinaryOp::Eq, Static::Duration(1), Static::Int(1)),
+            Some(Static::Bool(true))
+        );
+        assert_eq!(
+            fold(
+                BinaryOp::Gte,
+                Static::String("5000".into()),
+                Static::String("600".into())
+            ),
             Some(Static::Bool(false))
         );
-        assert_eq!(fold(BinaryOp::Eq, Static::Int(1), Static::String("1".into())), None, "type error");
-        assert_eq!(fold(BinaryOp::Eq, Static::Nil, Static::Nil), Some(Static::Bool(false)));
-        assert_eq!(fold(BinaryOp::Neq, Static::Nil, Static::Nil), Some(Static::Bool(false)));
-        assert_eq!(fold(BinaryOp::Neq, Static::Int(1), Static::Nil), Some(Static::Bool(true)));
+        assert_eq!(
+            fold(BinaryOp::Eq, Static::Int(1), Static::String("1".into())),
+            None,
+            "type error"
+        );
+        assert_eq!(
+            fold(BinaryOp::Eq, Static::Nil, Static::Nil),
+            Some(Static::Bool(false))
+        );
+        assert_eq!(
+            fold(BinaryOp::Neq, Static::Nil, Static::Nil),
+            Some(Static::Bool(false))
+        );
+        assert_eq!(
+            fold(BinaryOp::Neq, Static::Int(1), Static::Nil),
+            Some(Static::Bool(true))
+        );
     }
 
     #[test]
     fn regex_is_anchored_and_dot_matches_newline() {
-        let re = |s: &str, p: &str| fold(BinaryOp::Regex, Static::String(s.into()), Static::String(p.into()));
+        let re = |s: &str, p: &str| {
+            fold(
+                BinaryOp::Regex,
+                Static::String(s.into()),
+                Static::String(p.into()),
+            )
+        };
         assert_eq!(re("GET /api", "GET"), Some(Static::Bool(false)));
         assert_eq!(re("GET /api", "GET.*"), Some(Static::Bool(true)));
         assert_eq!(re("a\nb", "a.b"), Some(Static::Bool(true)));
@@ -253,8 +306,13 @@ mod tests {
 
     #[test]
     fn literal_arithmetic_rules() {
-        assert_eq!(fold_literal_arithmetic(BinaryOp::Div, &Static::Int(1), &Static::Int(2)), Ok(Static::Int(0)));
-        assert!(fold_literal_arithmetic(BinaryOp::Mul, &Static::Duration(1), &Static::Int(2)).is_err());
+        assert_eq!(
+            fold_literal_arithmetic(BinaryOp::Div, &Static::Int(1), &Static::Int(2)),
+            Ok(Static::Int(0))
+        );
+        assert!(
+            fold_literal_arithmetic(BinaryOp::Mul, &Static::Duration(1), &Static::Int(2)).is_err()
+        );
         assert!(fold_literal_arithmetic(BinaryOp::Div, &Static::Int(1), &Static::Int(0)).is_err());
         assert!(fold_literal_arithmetic(BinaryOp::Mod, &Static::Int(1), &Static::Int(2)).is_err());
     }

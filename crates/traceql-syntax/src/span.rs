@@ -81,11 +81,23 @@ mod tests {
     #[test]
     fn positions_count_lines_and_characters() {
         let text = "{ .a = \"é\" }\n  { x }";
-        assert_eq!(Position::of_offset(text, 0), Position { line: 1, column: 1 });
+        assert_eq!(
+            Position::of_offset(text, 0),
+            Position { line: 1, column: 1 }
+        );
         let x = text.find('x').expect("x is in the text");
-        assert_eq!(Position::of_offset(text, x), Position { line: 2, column: 5 });
+        assert_eq!(
+            Position::of_offset(text, x),
+            Position { line: 2, column: 5 }
+        );
         let close = text.find('}').expect("} is in the text");
-        assert_eq!(Position::of_offset(text, close), Position { line: 1, column: 12 });
+        assert_eq!(
+            Position::of_offset(text, close),
+            Position {
+                line: 1,
+                column: 12
+            }
+        );
         assert_eq!(Position::of_offset(text, 10_000).line, 2);
     }
 

@@ -23,7 +23,8 @@ pub fn verified(query: &str) -> Query {
 #[track_caller]
 pub fn assert_round_trip(ast: &Query) {
     let printed = ast.to_string();
-    let again = parse_syntax(&printed).unwrap_or_else(|e| panic!("canonical {printed:?} should parse: {e}"));
+    let again = parse_syntax(&printed)
+        .unwrap_or_else(|e| panic!("canonical {printed:?} should parse: {e}"));
     assert_eq!(&again, ast, "round trip through {printed:?}");
 }
 
@@ -36,7 +37,8 @@ pub fn fails(query: &str, kind: ErrorKind) -> String {
             assert_eq!(e.kind(), kind, "{query:?}: {e}");
             if kind != ErrorKind::Parse {
                 // Unsupported and invalid queries still round-trip through the printer.
-                let ast = parse_syntax(query).unwrap_or_else(|e| panic!("{query:?} should parse: {e}"));
+                let ast =
+                    parse_syntax(query).unwrap_or_else(|e| panic!("{query:?} should parse: {e}"));
                 assert_round_trip(&ast);
             }
             e.to_string()

@@ -396,7 +396,11 @@ pub struct Attribute {
 impl Attribute {
     /// A non-parent attribute.
     pub fn new(scope: Scope, name: impl Into<String>) -> Self {
-        Attribute { scope, parent: false, name: name.into() }
+        Attribute {
+            scope,
+            parent: false,
+            name: name.into(),
+        }
     }
 }
 
@@ -525,7 +529,10 @@ impl BinaryOp {
 
     /// `< <= > >=`
     pub fn is_ordering(self) -> bool {
-        matches!(self, BinaryOp::Lt | BinaryOp::Lte | BinaryOp::Gt | BinaryOp::Gte)
+        matches!(
+            self,
+            BinaryOp::Lt | BinaryOp::Lte | BinaryOp::Gt | BinaryOp::Gte
+        )
     }
 }
 
@@ -613,7 +620,9 @@ impl FieldExpr {
         match &self.kind {
             FieldExprKind::Static(_) => false,
             FieldExprKind::Intrinsic(_) | FieldExprKind::Attribute(_) => true,
-            FieldExprKind::Binary { lhs, rhs, .. } => lhs.references_span() || rhs.references_span(),
+            FieldExprKind::Binary { lhs, rhs, .. } => {
+                lhs.references_span() || rhs.references_span()
+            }
             FieldExprKind::Unary { expr, .. } => expr.references_span(),
         }
     }
@@ -655,7 +664,11 @@ pub(crate) enum Side {
 }
 
 /// Writes `expr` as an operand on `side`, in parentheses when needed.
-pub(crate) fn write_operand(f: &mut fmt::Formatter<'_>, expr: &FieldExpr, side: Side) -> fmt::Result {
+pub(crate) fn write_operand(
+    f: &mut fmt::Formatter<'_>,
+    expr: &FieldExpr,
+    side: Side,
+) -> fmt::Result {
     if expr.needs_parens(side) {
         write!(f, "({expr})")
     } else {

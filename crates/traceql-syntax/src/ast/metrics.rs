@@ -104,7 +104,11 @@ impl fmt::Display for MetricsFunction {
                     write!(f, ", {q:?}")?;
                 }
             }
-            MetricsFunctionKind::Compare { filter, top_n, window } => {
+            MetricsFunctionKind::Compare {
+                filter,
+                top_n,
+                window,
+            } => {
                 write!(f, "{filter}")?;
                 if let Some(n) = top_n {
                     write!(f, ", {n}")?;

@@ -9,11 +9,11 @@ mod pipeline;
 mod query;
 mod spanset;
 
+pub(crate) use expr::SCOPED_ONLY_NAMES;
 pub use expr::{
     ALL_INTRINSICS, Attribute, BinaryOp, Field, FieldExpr, FieldExprKind, Intrinsic, Kind, Scope,
     Static, Status, Type, UnaryOp,
 };
-pub(crate) use expr::SCOPED_ONLY_NAMES;
 pub use metrics::{
     MetricsExpr, MetricsFunction, MetricsFunctionKind, MetricsOp, MetricsPipeline, MetricsQuery,
     SecondStage, SecondStageKind,

@@ -243,7 +243,9 @@ impl ScalarExpr {
     fn write_operand(&self, f: &mut fmt::Formatter<'_>, side: Side) -> fmt::Result {
         match self {
             ScalarExpr::Binary { .. } => write!(f, "({self})"),
-            ScalarExpr::Literal(s) if side == Side::Left && s.is_negative() => write!(f, "({self})"),
+            ScalarExpr::Literal(s) if side == Side::Left && s.is_negative() => {
+                write!(f, "({self})")
+            }
             _ => write!(f, "{self}"),
         }
     }
@@ -259,7 +261,11 @@ impl fmt::Display for ScalarExpr {
                 write!(f, " {op} ")?;
                 rhs.write_operand(f, Side::Right)
             }
-            ScalarExpr::Pipeline { pipeline, aggregate, .. } => write!(f, "({pipeline}|{aggregate})"),
+            ScalarExpr::Pipeline {
+                pipeline,
+                aggregate,
+                ..
+            } => write!(f, "({pipeline}|{aggregate})"),
         }
     }
 }

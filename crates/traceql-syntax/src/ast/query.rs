@@ -41,7 +41,11 @@ pub struct Hint {
 impl Query {
     /// The value of the last hint called `name`, if any.
     pub fn hint(&self, name: &str) -> Option<&Static> {
-        self.hints.iter().rev().find(|h| h.name == name).map(|h| &h.value)
+        self.hints
+            .iter()
+            .rev()
+            .find(|h| h.name == name)
+            .map(|h| &h.value)
     }
 
     /// True for metrics queries.

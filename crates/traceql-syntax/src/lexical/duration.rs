@@ -19,8 +19,15 @@ pub fn parse(text: &str) -> Option<i64> {
 
 /// Prometheus: integer parts with units `y w d h m s ms`, each at most once, largest first.
 fn parse_prometheus(text: &str) -> Option<i64> {
-    const UNITS: [(&str, u64); 7] =
-        [("y", Y), ("w", W), ("d", D), ("h", H), ("m", M), ("s", S), ("ms", MS)];
+    const UNITS: [(&str, u64); 7] = [
+        ("y", Y),
+        ("w", W),
+        ("d", D),
+        ("h", H),
+        ("m", M),
+        ("s", S),
+        ("ms", MS),
+    ];
     let mut rest = text;
     let mut next_unit = 0;
     let mut total: u64 = 0;
@@ -51,7 +58,11 @@ fn parse_go(text: &str) -> Option<i64> {
     }
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let whole: u64 = if digits > 0 { rest[..digits].parse().ok()? } else { 0 };
+        let whole: u64 = if digits > 0 {
+            rest[..digits].parse().ok()?
+        } else {
+            0
+        };
         rest = &rest[digits..];
         let mut fraction: u64 = 0;
         let mut scale: f64 = 1.0;
@@ -73,7 +84,9 @@ fn parse_go(text: &str) -> Option<i64> {
         if digits == 0 && fraction_digits == 0 {
             return None;
         }
-        let unit_len = rest.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_len] {
             "ns" => NS,
             "us" | "µs" | "μs" => US,
@@ -156,14 +169,16 @@ mod tests {
         assert_eq!(parse(".24h"), Some(864 * 1_000_000_000));
         assert_eq!(parse("1µs"), Some(1000));
         assert_eq!(parse("100ms"), Some(100_000_000));
-        assert_eq!(parse("1h15m30.918273645s"), Some(4530_918_273_645));
+        assert_eq!(parse("1h15m30.918273645s"), Some(4_530_918_273_645));
         assert_eq!(parse("1d12h"), Some(36 * 3600 * 1_000_000_000));
         assert_eq!(parse("2562047h47m16.854775807s"), Some(i64::MAX));
     }
 
     #[test]
     fn rejects_what_neither_syntax_accepts() {
-        for text in ["1.5d", "1D", "1h1d", "5m3", "1sm", "1", ".s", "2562048h", "1d500us"] {
+        for text in [
+            "1.5d", "1D", "1h1d", "5m3", "1sm", "1", ".s", "2562048h", "1d500us",
+        ] {
             assert_eq!(parse(text), None, "{text}");
         }
     }
@@ -183,7 +198,16 @@ mod tests {
 
     #[test]
     fn format_then_parse_round_trips() {
-        for ns in [1, 999, 1000, 1001, 123_456_789, 1_000_000_001, 4530_918_273_645, i64::MAX] {
+        for ns in [
+            1,
+            999,
+            1000,
+            1001,
+            123_456_789,
+            1_000_000_001,
+            4_530_918_273_645,
+            i64::MAX,
+        ] {
             assert_eq!(parse(&format(ns)), Some(ns), "{ns}");
         }
     }

@@ -14,6 +14,9 @@ pub struct LexError {
 
 impl LexError {
     pub(crate) fn new(message: impl Into<String>, offset: usize) -> Self {
-        LexError { message: message.into(), offset }
+        LexError {
+            message: message.into(),
+            offset,
+        }
     }
 }

@@ -38,8 +38,9 @@ pub fn unquote(text: &str) -> Result<String, LexError> {
             'u' | 'U' => {
                 let n = if e == 'u' { 4 } else { 8 };
                 let v = hex_digits(&mut chars, n, offset)?;
-                let c = char::from_u32(v)
-                    .ok_or_else(|| LexError::new("escape sequence is invalid Unicode code point", offset))?;
+                let c = char::from_u32(v).ok_or_else(|| {
+                    LexError::new("escape sequence is invalid Unicode code point", offset)
+                })?;
                 let mut buf = [0u8; 4];
                 out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
             }
@@ -56,7 +57,12 @@ pub fn unquote(text: &str) -> Result<String, LexError> {
                 }
                 out.push(v as u8);
             }
-            _ => return Err(LexError::new(format!("unknown escape sequence `\\{e}`"), offset)),
+            _ => {
+                return Err(LexError::new(
+                    format!("unknown escape sequence `\\{e}`"),
+                    offset,
+                ));
+            }
         }
     }
     String::from_utf8(out).map_err(|_| LexError::new("string is not valid UTF-8", 0))
@@ -92,7 +98,9 @@ pub fn quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -101,7 +109,9 @@ pub fn quote(s: &str) -> String {
 }
 
 /// Characters that end an unquoted attribute name (besides whitespace).
-const NAME_TERMINATORS: &[char] = &['{', '}', '(', ')', '=', '~', '!', '<', '>', '&', '|', '^', ',', '"'];
+const NAME_TERMINATORS: &[char] = &[
+    '{', '}', '(', ')', '=', '~', '!', '<', '>', '&', '|', '^', ',', '"',
+];
 
 /// Decodes an attribute name: plain characters, and `"…"` segments in which only `\"` and `\\`
 /// are escapes.
@@ -118,7 +128,12 @@ pub fn unquote_attribute_name(text: &str) -> Result<String, LexError> {
                 Some((_, '"')) => break,
                 Some((j, '\\')) => match chars.next() {
                     Some((_, e @ ('"' | '\\'))) => out.push(e),
-                    _ => return Err(LexError::new("invalid escape sequence in attribute name", j)),
+                    _ => {
+                        return Err(LexError::new(
+                            "invalid escape sequence in attribute name",
+                            j,
+                        ));
+                    }
                 },
                 Some((_, c)) => out.push(c),
                 None => return Err(LexError::new("attribute name quote not terminated", i)),
@@ -130,7 +145,10 @@ pub fn unquote_attribute_name(text: &str) -> Result<String, LexError> {
 
 /// True when an attribute name cannot be written without quotes.
 pub fn attribute_name_needs_quotes(name: &str) -> bool {
-    name.is_empty() || name.chars().any(|c| c.is_whitespace() || NAME_TERMINATORS.contains(&c))
+    name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || NAME_TERMINATORS.contains(&c))
 }
 
 /// Writes an attribute name as one quoted segment.
@@ -154,9 +172,15 @@ mod tests {
     #[test]
     fn go_escapes_decode() {
         assert_eq!(unquote(r#""a\nb""#).as_deref(), Ok("a\nb"));
-        assert_eq!(unquote(r#""\u00e9\x41\101\t\"\\""#).as_deref(), Ok("éAA\t\"\\"));
+        assert_eq!(
+            unquote(r#""\u00e9\x41\101\t\"\\""#).as_deref(),
+            Ok("éAA\t\"\\")
+        );
         assert_eq!(unquote(r#""\U0001F600""#).as_deref(), Ok("😀"));
-        assert_eq!(unquote("`no \\escapes\r here`").as_deref(), Ok("no \\escapes here"));
+        assert_eq!(
+            unquote("`no \\escapes\r here`").as_deref(),
+            Ok("no \\escapes here")
+        );
     }
 
     #[test]
@@ -171,7 +195,15 @@ mod tests {
 
     #[test]
     fn quote_round_trips() {
-        for s in ["", "plain", "back`tick", "cr\rlf\n", "tab\t\"q\"\\", "\u{1}\u{7f}", "é😀"] {
+        for s in [
+            "",
+            "plain",
+            "back`tick",
+            "cr\rlf\n",
+            "tab\t\"q\"\\",
+            "\u{1}\u{7f}",
+            "é😀",
+        ] {
             assert_eq!(unquote(&quote(s)).as_deref(), Ok(s), "{s:?}");
         }
         assert_eq!(quote("x"), "`x`");
@@ -179,8 +211,14 @@ mod tests {
 
     #[test]
     fn attribute_names_decode() {
-        assert_eq!(unquote_attribute_name(r#"foo."bar baz".x"#).as_deref(), Ok("foo.bar baz.x"));
-        assert_eq!(unquote_attribute_name(r#""a\"b\\c""#).as_deref(), Ok("a\"b\\c"));
+        assert_eq!(
+            unquote_attribute_name(r#"foo."bar baz".x"#).as_deref(),
+            Ok("foo.bar baz.x")
+        );
+        assert_eq!(
+            unquote_attribute_name(r#""a\"b\\c""#).as_deref(),
+            Ok("a\"b\\c")
+        );
         assert!(unquote_attribute_name(r#""a\nb""#).is_err());
         for name in ["a b", "x=y", "q\"", "back\\slash", "{}"] {
             let quoted = quote_attribute_name(name);

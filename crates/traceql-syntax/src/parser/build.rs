@@ -74,7 +74,9 @@ impl<'q> Builder<'q> {
                 Rule::metrics_expr_query => body = Some(self.metrics_expr_query(p)?),
                 Rule::pipeline_expr => {
                     let (expr, _) = self.pipeline_expr(p)?;
-                    body = Some(QueryBody::Pipeline(Pipeline { stages: vec![Stage::Spanset(expr)] }));
+                    body = Some(QueryBody::Pipeline(Pipeline {
+                        stages: vec![Stage::Spanset(expr)],
+                    }));
                 }
                 Rule::scalar_pipeline_filter => {
                     body = Some(QueryBody::ScalarFilter(self.scalar_pipeline_filter(p)?.0))
@@ -95,7 +97,11 @@ impl<'q> Builder<'q> {
             None => Ok(QueryBody::Pipeline(pipeline)),
             Some(tail) => {
                 let (function, second_stages) = self.metrics_tail(tail)?;
-                let metrics = MetricsPipeline { pipeline, function, second_stages };
+                let metrics = MetricsPipeline {
+                    pipeline,
+                    function,
+                    second_stages,
+                };
                 Ok(QueryBody::Metrics(MetricsQuery {
                     expr: MetricsExpr::Pipeline(Box::new(metrics)),
                     second_stages: Vec::new(),
@@ -158,10 +164,18 @@ impl<'q> Builder<'q> {
         climb(tokens, &mut SpansetReducer { builder: self })
     }
 
-    fn spanset_op<O>(&self, pair: &Pair<'_, Rule>, span: Span) -> Result<Token<O, SpansetOp, Infallible>> {
+    fn spanset_op<O>(
+        &self,
+        pair: &Pair<'_, Rule>,
+        span: Span,
+    ) -> Result<Token<O, SpansetOp, Infallible>> {
         let op = SpansetOp::from_text(pair.as_str())
             .ok_or_else(|| self.error(span, "internal error: unknown spanset operator"))?;
-        let level = if op.is_logical() { LEVEL_LOGICAL } else { LEVEL_COMPARISON };
+        let level = if op.is_logical() {
+            LEVEL_LOGICAL
+        } else {
+            LEVEL_COMPARISON
+        };
         Ok(Token::Infix(op, level, Assoc::Left, span))
     }
 
@@ -172,7 +186,13 @@ impl<'q> Builder<'q> {
                 let (expr, d) = self.field_expr(expr)?;
                 Ok((SpansetFilter { expr, span }, d + 1))
             }
-            None => Ok((SpansetFilter { expr: FieldExpr::literal(Static::Bool(true), span), span }, 1)),
+            None => Ok((
+                SpansetFilter {
+                    expr: FieldExpr::literal(Static::Bool(true), span),
+                    span,
+                },
+                1,
+            )),
         }
     }
 
@@ -204,12 +224,20 @@ impl<'q> Builder<'q> {
     }
 
     fn nil_misplaced(&self, span: Span) -> Error {
-        self.error(span, "syntax error: nil is only allowed in `x = nil` and `x != nil`")
+        self.error(
+            span,
+            "syntax error: nil is only allowed in `x = nil` and `x != nil`",
+        )
     }
 
     fn field_token(&self, pair: Pair<'_, Rule>) -> Result<Token<FieldOperand, BinaryOp, UnaryOp>> {
         let span = span_of(&pair);
-        let expr = |kind| Ok(Token::Operand(FieldOperand::Expr(FieldExpr::new(kind, span)), 0));
+        let expr = |kind| {
+            Ok(Token::Operand(
+                FieldOperand::Expr(FieldExpr::new(kind, span)),
+                0,
+            ))
+        };
         match pair.as_rule() {
             Rule::field_prefix => Ok(match pair.as_str() {
                 "-" => Token::Prefix(UnaryOp::Neg, LEVEL_ADDITIVE, span),
@@ -231,7 +259,6 @@ impl<'q> Builder<'q> {
                 span,
                 "syntax error: single quotes do not make strings; use \"…\" or `…`",
             )),
-            Rule::unterminated_string => Err(self.error(span, "syntax error: string literal not terminated")),
             _ => expr(FieldExprKind::Static(self.literal(pair)?)),
         }
     }
@@ -241,7 +268,9 @@ impl<'q> Builder<'q> {
         let span = span_of(&pair);
         let text = pair.as_str();
         Ok(match pair.as_rule() {
-            Rule::string => Static::String(strings::unquote(text).map_err(|e| self.lex_error(&pair, e))?),
+            Rule::string => {
+                Static::String(strings::unquote(text).map_err(|e| self.lex_error(&pair, e))?)
+            }
             Rule::integer | Rule::float | Rule::duration => self.number(&pair)?,
             Rule::boolean => Static::Bool(text == "true"),
             Rule::status => Static::Status(match text {
@@ -266,17 +295,19 @@ impl<'q> Builder<'q> {
         let span = span_of(pair);
         let text = pair.as_str();
         match pair.as_rule() {
-            Rule::integer => text
-                .parse::<i64>()
-                .map(Static::Int)
-                .map_err(|_| self.error(span, format!("syntax error: integer {text} is out of range"))),
+            Rule::integer => text.parse::<i64>().map(Static::Int).map_err(|_| {
+                self.error(
+                    span,
+                    format!("syntax error: integer {text} is out of range"),
+                )
+            }),
             Rule::float => match text.parse::<f64>() {
                 Ok(v) if v.is_finite() => Ok(Static::Float(v)),
                 _ => Err(self.error(span, format!("syntax error: float {text} is out of range"))),
             },
-            Rule::duration => duration::parse(text)
-                .map(Static::Duration)
-                .ok_or_else(|| self.error(span, format!("syntax error: invalid duration `{text}`"))),
+            Rule::duration => duration::parse(text).map(Static::Duration).ok_or_else(|| {
+                self.error(span, format!("syntax error: invalid duration `{text}`"))
+            }),
             _ => Err(self.error(span, "internal error: expected a number")),
         }
     }
@@ -299,15 +330,20 @@ impl<'q> Builder<'q> {
         let name_pair = self.next(&mut inner, span)?;
         let name = strings::unquote_attribute_name(name_pair.as_str())
             .map_err(|e| self.lex_error(&name_pair, e))?;
-        Ok(Attribute { scope, parent, name })
+        Ok(Attribute {
+            scope,
+            parent,
+            name,
+        })
     }
 
     fn intrinsic(&self, pair: Pair<'_, Rule>) -> Result<Intrinsic> {
         let span = span_of(&pair);
         let text = pair.as_str();
         if let Some((scope, name)) = text.split_once(':') {
-            return Intrinsic::from_scoped(scope, name)
-                .ok_or_else(|| self.error(span, format!("syntax error: unknown intrinsic `{text}`")));
+            return Intrinsic::from_scoped(scope, name).ok_or_else(|| {
+                self.error(span, format!("syntax error: unknown intrinsic `{text}`"))
+            });
         }
         if let Some(i) = Intrinsic::from_old_style(text) {
             return Ok(i);
@@ -321,13 +357,19 @@ impl<'q> Builder<'q> {
                 "version" => "instrumentation:version".to_string(),
                 _ => "trace:rootService".to_string(),
             };
-            return Err(self.error(span, format!("syntax error: `{text}` needs a scope: write {hint}")));
+            return Err(self.error(
+                span,
+                format!("syntax error: `{text}` needs a scope: write {hint}"),
+            ));
         }
         Err(self.error(span, format!("unknown identifier: {text}")))
     }
 
     fn field_refs(&self, pairs: Pairs<'_, Rule>) -> Result<Vec<Field>> {
-        pairs.filter(|p| !is_keyword(p.as_rule())).map(|p| self.field_ref(p)).collect()
+        pairs
+            .filter(|p| !is_keyword(p.as_rule()))
+            .map(|p| self.field_ref(p))
+            .collect()
     }
 
     fn field_ref(&self, pair: Pair<'_, Rule>) -> Result<Field> {
@@ -376,9 +418,18 @@ impl<'q> Builder<'q> {
                     let (pipeline, pd) = self.spanset_pipeline(self.next(&mut inner, span)?)?;
                     let (aggregate, ad) = self.aggregate(self.next(&mut inner, span)?)?;
                     let pipeline = Box::new(pipeline);
-                    Ok(Token::Operand(ScalarExpr::Pipeline { pipeline, aggregate, span }, pd.max(ad) + 1))
+                    Ok(Token::Operand(
+                        ScalarExpr::Pipeline {
+                            pipeline,
+                            aggregate,
+                            span,
+                        },
+                        pd.max(ad) + 1,
+                    ))
                 }
-                _ => self.number(&p).map(|n| Token::Operand(ScalarExpr::Literal(n), 0)),
+                _ => self
+                    .number(&p)
+                    .map(|n| Token::Operand(ScalarExpr::Literal(n), 0)),
             }
         });
         climb(tokens, &mut ScalarReducer { builder: self })
@@ -388,7 +439,14 @@ impl<'q> Builder<'q> {
         let span = span_of(&pair);
         let inner = self.next(&mut pair.into_inner(), span)?;
         if inner.as_rule() == Rule::count_agg {
-            return Ok((Aggregate { op: AggregateOp::Count, expr: None, span }, 1));
+            return Ok((
+                Aggregate {
+                    op: AggregateOp::Count,
+                    expr: None,
+                    span,
+                },
+                1,
+            ));
         }
         let mut parts = inner.into_inner();
         let op = match self.next(&mut parts, span)?.as_str() {
@@ -398,7 +456,14 @@ impl<'q> Builder<'q> {
             _ => AggregateOp::Sum,
         };
         let (expr, d) = self.field_expr(self.next(&mut parts, span)?)?;
-        Ok((Aggregate { op, expr: Some(expr), span }, d + 1))
+        Ok((
+            Aggregate {
+                op,
+                expr: Some(expr),
+                span,
+            },
+            d + 1,
+        ))
     }
 
     fn scalar_pipeline_filter(&self, pair: Pair<'_, Rule>) -> Result<(ScalarFilter, usize)> {
@@ -472,7 +537,9 @@ impl<'q> Builder<'q> {
                     })
                     .collect(),
             },
-            Rule::histogram_fn => MetricsFunctionKind::HistogramOverTime(field.ok_or_else(missing)?),
+            Rule::histogram_fn => {
+                MetricsFunctionKind::HistogramOverTime(field.ok_or_else(missing)?)
+            }
             _ => {
                 let ints: Vec<i64> = numbers
                     .iter()
@@ -497,9 +564,16 @@ impl<'q> Builder<'q> {
                 let is_top = first.as_rule() == Rule::topk;
                 let n_pair = self.next(&mut first.into_inner(), span)?;
                 let n = n_pair.as_str().parse::<u64>().map_err(|_| {
-                    self.error(span_of(&n_pair), "syntax error: topk/bottomk limit is out of range")
+                    self.error(
+                        span_of(&n_pair),
+                        "syntax error: topk/bottomk limit is out of range",
+                    )
                 })?;
-                if is_top { SecondStageKind::TopK(n) } else { SecondStageKind::BottomK(n) }
+                if is_top {
+                    SecondStageKind::TopK(n)
+                } else {
+                    SecondStageKind::BottomK(n)
+                }
             }
             _ => {
                 let op = comparison_op(first.as_str());
@@ -514,7 +588,8 @@ impl<'q> Builder<'q> {
         let span = span_of(&pair);
         let mut inner = pair.into_inner();
         let (expr, _) = self.metrics_expr(self.next(&mut inner, span)?)?;
-        let stages: Vec<SecondStage> = inner.map(|p| self.second_stage(p)).collect::<Result<_>>()?;
+        let stages: Vec<SecondStage> =
+            inner.map(|p| self.second_stage(p)).collect::<Result<_>>()?;
         let query = match expr {
             MetricsExpr::Literal(_) => {
                 return Err(self.error(
@@ -525,9 +600,15 @@ impl<'q> Builder<'q> {
             // `({ } | rate() > 1) > 2` is the same query as `{ } | rate() > 1 > 2`.
             MetricsExpr::Pipeline(mut p) => {
                 p.second_stages.extend(stages);
-                MetricsQuery { expr: MetricsExpr::Pipeline(p), second_stages: Vec::new() }
+                MetricsQuery {
+                    expr: MetricsExpr::Pipeline(p),
+                    second_stages: Vec::new(),
+                }
             }
-            expr => MetricsQuery { expr, second_stages: stages },
+            expr => MetricsQuery {
+                expr,
+                second_stages: stages,
+            },
         };
         Ok(QueryBody::Metrics(query))
     }
@@ -550,9 +631,17 @@ impl<'q> Builder<'q> {
                 Rule::wrapped_metrics => {
                     let mut inner = p.into_inner();
                     let (pipeline, d) = self.spanset_pipeline(self.next(&mut inner, span)?)?;
-                    let (function, second_stages) = self.metrics_tail(self.next(&mut inner, span)?)?;
-                    let metrics = MetricsPipeline { pipeline, function, second_stages };
-                    Ok(Token::Operand(MetricsExpr::Pipeline(Box::new(metrics)), d + 1))
+                    let (function, second_stages) =
+                        self.metrics_tail(self.next(&mut inner, span)?)?;
+                    let metrics = MetricsPipeline {
+                        pipeline,
+                        function,
+                        second_stages,
+                    };
+                    Ok(Token::Operand(
+                        MetricsExpr::Pipeline(Box::new(metrics)),
+                        d + 1,
+                    ))
                 }
                 _ => match self.number(&p)? {
                     Static::Duration(_) => Err(self.error(
@@ -703,12 +792,21 @@ struct FieldReducer<'b, 'q> {
 }
 
 impl Reducer<FieldOperand, BinaryOp, UnaryOp> for FieldReducer<'_, '_> {
-    fn infix(&mut self, op: BinaryOp, span: Span, lhs: FieldOperand, rhs: FieldOperand) -> Result<FieldOperand> {
+    fn infix(
+        &mut self,
+        op: BinaryOp,
+        span: Span,
+        lhs: FieldOperand,
+        rhs: FieldOperand,
+    ) -> Result<FieldOperand> {
         let existence = matches!(op, BinaryOp::Eq | BinaryOp::Neq);
         let nil = |s: Span| FieldExpr::literal(Static::Nil, s);
         let (mut lhs, mut rhs) = match (lhs, rhs) {
             (FieldOperand::Nil(a), FieldOperand::Nil(b)) if existence => {
-                return Ok(FieldOperand::Expr(FieldExpr::literal(Static::Bool(false), a.to(b))));
+                return Ok(FieldOperand::Expr(FieldExpr::literal(
+                    Static::Bool(false),
+                    a.to(b),
+                )));
             }
             (FieldOperand::Nil(n), FieldOperand::Expr(e)) if existence => (nil(n), e),
             (FieldOperand::Expr(e), FieldOperand::Nil(n)) if existence => (e, nil(n)),
@@ -720,12 +818,16 @@ impl Reducer<FieldOperand, BinaryOp, UnaryOp> for FieldReducer<'_, '_> {
         strip_trace_id(op, &mut rhs, &lhs);
         strip_trace_id(op, &mut lhs, &rhs);
         let span = lhs.span.to(rhs.span);
-        if let (Some(a), Some(b)) = (lhs.as_static(), rhs.as_static()) {
-            if let Some(value) = fold_binary(op, a, b) {
-                return Ok(FieldOperand::Expr(FieldExpr::literal(value, span)));
-            }
+        if let (Some(a), Some(b)) = (lhs.as_static(), rhs.as_static())
+            && let Some(value) = fold_binary(op, a, b)
+        {
+            return Ok(FieldOperand::Expr(FieldExpr::literal(value, span)));
         }
-        let kind = FieldExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) };
+        let kind = FieldExprKind::Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        };
         Ok(FieldOperand::Expr(FieldExpr::new(kind, span)))
     }
 
@@ -738,7 +840,10 @@ impl Reducer<FieldOperand, BinaryOp, UnaryOp> for FieldReducer<'_, '_> {
         if let Some(value) = expr.as_static().and_then(|s| fold_unary(op, s)) {
             return Ok(FieldOperand::Expr(FieldExpr::literal(value, span)));
         }
-        let kind = FieldExprKind::Unary { op, expr: Box::new(expr) };
+        let kind = FieldExprKind::Unary {
+            op,
+            expr: Box::new(expr),
+        };
         Ok(FieldOperand::Expr(FieldExpr::new(kind, span)))
     }
 
@@ -752,8 +857,18 @@ struct SpansetReducer<'b, 'q> {
 }
 
 impl Reducer<SpansetExpr, SpansetOp, Infallible> for SpansetReducer<'_, '_> {
-    fn infix(&mut self, op: SpansetOp, _: Span, lhs: SpansetExpr, rhs: SpansetExpr) -> Result<SpansetExpr> {
-        Ok(SpansetExpr::Op { op, lhs: Box::new(lhs), rhs: Box::new(rhs) })
+    fn infix(
+        &mut self,
+        op: SpansetOp,
+        _: Span,
+        lhs: SpansetExpr,
+        rhs: SpansetExpr,
+    ) -> Result<SpansetExpr> {
+        Ok(SpansetExpr::Op {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        })
     }
 
     fn prefix(&mut self, op: Infallible, _: Span, _: SpansetExpr) -> Result<SpansetExpr> {
@@ -770,21 +885,36 @@ struct ScalarReducer<'b, 'q> {
 }
 
 impl Reducer<ScalarExpr, ArithOp, ()> for ScalarReducer<'_, '_> {
-    fn infix(&mut self, op: ArithOp, span: Span, lhs: ScalarExpr, rhs: ScalarExpr) -> Result<ScalarExpr> {
+    fn infix(
+        &mut self,
+        op: ArithOp,
+        span: Span,
+        lhs: ScalarExpr,
+        rhs: ScalarExpr,
+    ) -> Result<ScalarExpr> {
         if let (ScalarExpr::Literal(a), ScalarExpr::Literal(b)) = (&lhs, &rhs) {
             return fold_literal_arithmetic(arith_as_binary(op), a, b)
                 .map(ScalarExpr::Literal)
                 .map_err(|m| self.builder.error(span, format!("syntax error: {m}")));
         }
-        Ok(ScalarExpr::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs), span })
+        Ok(ScalarExpr::Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+            span,
+        })
     }
 
     fn prefix(&mut self, _: (), span: Span, operand: ScalarExpr) -> Result<ScalarExpr> {
         match &operand {
-            ScalarExpr::Literal(v) => negate(v)
-                .map(ScalarExpr::Literal)
-                .ok_or_else(|| self.builder.error(span, "syntax error: cannot negate this literal")),
-            _ => Err(self.builder.error(span, "syntax error: unary minus only applies to numbers here")),
+            ScalarExpr::Literal(v) => negate(v).map(ScalarExpr::Literal).ok_or_else(|| {
+                self.builder
+                    .error(span, "syntax error: cannot negate this literal")
+            }),
+            _ => Err(self.builder.error(
+                span,
+                "syntax error: unary minus only applies to numbers here",
+            )),
         }
     }
 
@@ -798,7 +928,13 @@ struct MetricsReducer<'b, 'q> {
 }
 
 impl Reducer<MetricsExpr, MetricsOp, ()> for MetricsReducer<'_, '_> {
-    fn infix(&mut self, op: MetricsOp, span: Span, lhs: MetricsExpr, rhs: MetricsExpr) -> Result<MetricsExpr> {
+    fn infix(
+        &mut self,
+        op: MetricsOp,
+        span: Span,
+        lhs: MetricsExpr,
+        rhs: MetricsExpr,
+    ) -> Result<MetricsExpr> {
         if let (MetricsExpr::Literal(a), MetricsExpr::Literal(b)) = (&lhs, &rhs) {
             let op = match op {
                 MetricsOp::Add => BinaryOp::Add,
@@ -810,15 +946,24 @@ impl Reducer<MetricsExpr, MetricsOp, ()> for MetricsReducer<'_, '_> {
                 .map(MetricsExpr::Literal)
                 .map_err(|m| self.builder.error(span, format!("syntax error: {m}")));
         }
-        Ok(MetricsExpr::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs), span })
+        Ok(MetricsExpr::Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+            span,
+        })
     }
 
     fn prefix(&mut self, _: (), span: Span, operand: MetricsExpr) -> Result<MetricsExpr> {
         match &operand {
-            MetricsExpr::Literal(v) => negate(v)
-                .map(MetricsExpr::Literal)
-                .ok_or_else(|| self.builder.error(span, "syntax error: cannot negate this literal")),
-            _ => Err(self.builder.error(span, "syntax error: unary minus only applies to numbers here")),
+            MetricsExpr::Literal(v) => negate(v).map(MetricsExpr::Literal).ok_or_else(|| {
+                self.builder
+                    .error(span, "syntax error: cannot negate this literal")
+            }),
+            _ => Err(self.builder.error(
+                span,
+                "syntax error: unary minus only applies to numbers here",
+            )),
         }
     }
 

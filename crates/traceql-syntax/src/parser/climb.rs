@@ -148,7 +148,9 @@ mod tests {
                 _ => unreachable!("test input"),
             })
         });
-        climb(tokens, &mut Text).map(|(s, _)| s).unwrap_or_else(|e| e.to_string())
+        climb(tokens, &mut Text)
+            .map(|(s, _)| s)
+            .unwrap_or_else(|e| e.to_string())
     }
 
     #[test]
@@ -169,7 +171,8 @@ mod tests {
     fn depth_is_bounded_without_recursion() {
         let long: String = std::iter::repeat_n("a^", 100_000).collect::<String>() + "a";
         assert!(run(&long).contains("too deep"));
-        let ok: String = std::iter::repeat_n("a+", MAX_EXPRESSION_DEPTH - 1).collect::<String>() + "a";
+        let ok: String =
+            std::iter::repeat_n("a+", MAX_EXPRESSION_DEPTH - 1).collect::<String>() + "a";
         assert!(!run(&ok).contains("too deep"));
     }
 }

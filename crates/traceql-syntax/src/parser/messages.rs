@@ -30,9 +30,17 @@ pub(super) fn from_pest(error: &pest::error::Error<Rule>, text: &str) -> Error {
     let message = match expected.as_slice() {
         [] => format!("syntax error: unexpected {found}"),
         [one] => format!("syntax error: unexpected {found}, expected {one}"),
-        [init @ .., last] => format!("syntax error: unexpected {found}, expected {} or {last}", init.join(", ")),
+        [init @ .., last] => format!(
+            "syntax error: unexpected {found}, expected {} or {last}",
+            init.join(", ")
+        ),
     };
-    Error::new(ErrorKind::Parse, message, Span::new(position, position + len), text)
+    Error::new(
+        ErrorKind::Parse,
+        message,
+        Span::new(position, position + len),
+        text,
+    )
 }
 
 /// Names the token at `position` and gives its length in bytes.
@@ -42,7 +50,10 @@ fn found_at(text: &str, position: usize) -> (String, usize) {
         return ("end of query".to_string(), 0);
     };
     if first.is_alphanumeric() || first == '_' {
-        let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
         let len = word.len();
         return (format!("`{word}`"), len);
     }
@@ -59,7 +70,9 @@ fn found_at(text: &str, position: usize) -> (String, usize) {
 fn describe(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::EOI => "end of query",
-        Rule::spanset_filter | Rule::spanset_expr | Rule::spanset_pipeline => "a spanset filter `{ … }`",
+        Rule::spanset_filter | Rule::spanset_expr | Rule::spanset_pipeline => {
+            "a spanset filter `{ … }`"
+        }
         Rule::spanset_op => "a spanset operator",
         Rule::field_expr
         | Rule::field_prefix
@@ -79,12 +92,16 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::field_infix => "an operator",
         Rule::comparison_op => "a comparison",
         Rule::arith_op | Rule::metrics_op => "an arithmetic operator",
-        Rule::integer | Rule::float | Rule::duration | Rule::minus | Rule::literal_scalar => "a number",
+        Rule::integer | Rule::float | Rule::duration | Rule::minus | Rule::literal_scalar => {
+            "a number"
+        }
         Rule::attribute_name => "an attribute name",
         Rule::identifier => "a name",
-        Rule::aggregate | Rule::count_agg | Rule::value_agg | Rule::aggregate_name | Rule::kw_count => {
-            "an aggregate"
-        }
+        Rule::aggregate
+        | Rule::count_agg
+        | Rule::value_agg
+        | Rule::aggregate_name
+        | Rule::kw_count => "an aggregate",
         Rule::group_by | Rule::kw_by => "`by(…)`",
         Rule::select | Rule::kw_select => "`select(…)`",
         Rule::coalesce | Rule::kw_coalesce => "`coalesce()`",

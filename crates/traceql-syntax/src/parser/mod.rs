@@ -23,40 +23,79 @@ pub const MAX_BRACKET_DEPTH: usize = 100;
 /// Parses `text` into a query: grammar, AST, constant folding. Does not validate.
 pub fn parse_syntax(text: &str) -> Result<Query, Error> {
     check_bracket_depth(text)?;
-    let mut pairs = TraceqlParser::parse(Rule::query, text)
-        .map_err(|e| messages::from_pest(&e, text))?;
+    let mut pairs =
+        TraceqlParser::parse(Rule::query, text).map_err(|e| messages::from_pest(&e, text))?;
     let query = pairs.next().ok_or_else(|| {
-        Error::new(ErrorKind::Parse, "syntax error: empty query", Span::new(0, 0), text)
+        Error::new(
+            ErrorKind::Parse,
+            "syntax error: empty query",
+            Span::new(0, 0),
+            text,
+        )
     })?;
     build::Builder::new(text).query(query)
 }
 
-/// Refuses brackets nested deeper than [`MAX_BRACKET_DEPTH`], skipping strings and comments.
+/// Refuses brackets nested deeper than [`MAX_BRACKET_DEPTH`] and unterminated quotes.
 fn check_bracket_depth(text: &str) -> Result<(), Error> {
-    let bytes = text.as_bytes();
     let mut depth = 0usize;
+    let scan = scan_code(text, |_, byte| match byte {
+        b'(' | b'{' => {
+            depth += 1;
+            depth <= MAX_BRACKET_DEPTH
+        }
+        b')' | b'}' => {
+            depth = depth.saturating_sub(1);
+            true
+        }
+        _ => true,
+    });
+    match scan {
+        Scan::Complete => Ok(()),
+        Scan::Stopped(i) => Err(Error::new(
+            ErrorKind::Parse,
+            format!("syntax error: brackets nest deeper than {MAX_BRACKET_DEPTH} levels"),
+            Span::new(i, i + 1),
+            text,
+        )),
+        Scan::Unterminated(i) => Err(Error::new(
+            ErrorKind::Parse,
+            "syntax error: string literal not terminated",
+            Span::new(i, text.len()),
+            text,
+        )),
+    }
+}
+
+/// How a scan of the query text ended.
+enum Scan {
+    /// Every byte was seen.
+    Complete,
+    /// The visitor stopped at this offset.
+    Stopped(usize),
+    /// A quote opened at this offset is never closed.
+    Unterminated(usize),
+}
+
+/// Calls `visit` with each byte outside string literals, quoted name segments and comments,
+/// until it returns false.
+fn scan_code(text: &str, mut visit: impl FnMut(usize, u8) -> bool) -> Scan {
+    let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'(' | b'{' => {
-                depth += 1;
-                if depth > MAX_BRACKET_DEPTH {
-                    return Err(Error::new(
-                        ErrorKind::Parse,
-                        format!("syntax error: brackets nest deeper than {MAX_BRACKET_DEPTH} levels"),
-                        Span::new(i, i + 1),
-                        text,
-                    ));
-                }
-            }
-            b')' | b'}' => depth = depth.saturating_sub(1),
             quote @ (b'"' | b'`') => {
+                let open = i;
                 i += 1;
-                while i < bytes.len() && bytes[i] != quote {
+                while i < bytes.len() && bytes[i] != quote && !(quote == b'"' && bytes[i] == b'\n')
+                {
                     if quote == b'"' && bytes[i] == b'\\' {
                         i += 1;
                     }
                     i += 1;
+                }
+                if i >= bytes.len() || bytes[i] != quote {
+                    return Scan::Unterminated(open);
                 }
             }
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
@@ -71,9 +110,13 @@ fn check_bracket_depth(text: &str) -> Result<(), Error> {
                 }
                 i += 1;
             }
-            _ => {}
+            byte => {
+                if !visit(i, byte) {
+                    return Scan::Stopped(i);
+                }
+            }
         }
         i += 1;
     }
-    Ok(())
+    Scan::Complete
 }

@@ -18,12 +18,18 @@ use crate::span::Span;
 
 /// Checks `query` (parsed from `text`); `Ok` for a valid query, else every problem found.
 pub fn validate(query: &Query, text: &str) -> Result<(), Error> {
-    let mut v = Validator { text, diagnostics: Vec::new() };
+    let mut v = Validator {
+        text,
+        diagnostics: Vec::new(),
+    };
     match &query.body {
         QueryBody::Pipeline(p) => v.pipeline(p),
         QueryBody::ScalarFilter(f) => {
             v.scalar_filter_operands(f);
-            v.unsupported(f.span, "comparing wrapped scalar pipelines is not yet supported");
+            v.unsupported(
+                f.span,
+                "comparing wrapped scalar pipelines is not yet supported",
+            );
         }
         QueryBody::Metrics(m) => v.metrics_query(m),
     }
@@ -128,9 +134,16 @@ impl Validator<'_> {
             ScalarExpr::Binary { lhs, rhs, span, .. } => {
                 self.scalar_expr(lhs);
                 self.scalar_expr(rhs);
-                self.unsupported(*span, format!("arithmetic on aggregates (`{expr}`) is not yet supported"));
+                self.unsupported(
+                    *span,
+                    format!("arithmetic on aggregates (`{expr}`) is not yet supported"),
+                );
             }
-            ScalarExpr::Pipeline { pipeline, aggregate, .. } => {
+            ScalarExpr::Pipeline {
+                pipeline,
+                aggregate,
+                ..
+            } => {
                 self.pipeline(pipeline);
                 self.aggregate(aggregate);
             }
@@ -141,7 +154,10 @@ impl Validator<'_> {
         let Some(expr) = &aggregate.expr else { return };
         let t = self.field_expr(expr);
         if !(t.is_numeric() || t == Type::Attribute) {
-            self.invalid(expr.span, format!("aggregate {aggregate} needs a numeric expression, found {t}"));
+            self.invalid(
+                expr.span,
+                format!("aggregate {aggregate} needs a numeric expression, found {t}"),
+            );
         }
         if !expr.references_span() {
             self.invalid(
@@ -172,9 +188,14 @@ impl Validator<'_> {
             }
             FieldExprKind::Binary { op, lhs, rhs } => {
                 if matches!(op, BinaryOp::Eq | BinaryOp::Neq)
-                    && (lhs.as_static() == Some(&Static::Nil) || rhs.as_static() == Some(&Static::Nil))
+                    && (lhs.as_static() == Some(&Static::Nil)
+                        || rhs.as_static() == Some(&Static::Nil))
                 {
-                    let other = if lhs.as_static() == Some(&Static::Nil) { rhs } else { lhs };
+                    let other = if lhs.as_static() == Some(&Static::Nil) {
+                        rhs
+                    } else {
+                        lhs
+                    };
                     self.field_expr(other);
                     if *op == BinaryOp::Eq {
                         self.absence(other);
@@ -204,7 +225,10 @@ impl Validator<'_> {
             FieldExprKind::Attribute(a)
                 if a.scope == Scope::Resource && !a.parent && a.name == "service.name" =>
             {
-                self.invalid(operand.span, "resource.service.name cannot be nil: every span has it")
+                self.invalid(
+                    operand.span,
+                    "resource.service.name cannot be nil: every span has it",
+                )
             }
             _ => {}
         }
@@ -214,10 +238,16 @@ impl Validator<'_> {
         match pattern.as_static() {
             Some(Static::String(p)) => {
                 if let Err(e) = regex_syntax::Parser::new().parse(&anchored_pattern(p)) {
-                    self.invalid(pattern.span, format!("invalid regex: {}", first_line(&e.to_string())));
+                    self.invalid(
+                        pattern.span,
+                        format!("invalid regex: {}", first_line(&e.to_string())),
+                    );
                 }
             }
-            _ => self.invalid(pattern.span, format!("regex pattern must be a string literal, found {pattern}")),
+            _ => self.invalid(
+                pattern.span,
+                format!("regex pattern must be a string literal, found {pattern}"),
+            ),
         }
     }
 
@@ -229,7 +259,10 @@ impl Validator<'_> {
 
     fn attribute(&mut self, attribute: &Attribute, span: Span) {
         if attribute.parent {
-            self.unsupported(span, format!("parent scope is not yet supported: {attribute}"));
+            self.unsupported(
+                span,
+                format!("parent scope is not yet supported: {attribute}"),
+            );
         }
     }
 
@@ -269,7 +302,10 @@ impl Validator<'_> {
         if matches!(p.function.kind, MetricsFunctionKind::Compare { .. })
             && (followed_by_stages || !p.second_stages.is_empty())
         {
-            self.invalid(p.function.span, "compare() cannot be followed by second stage functions");
+            self.invalid(
+                p.function.span,
+                "compare() cannot be followed by second stage functions",
+            );
         }
         self.second_stages(p.second_stages.iter().map(|s| (&s.kind, s.span)));
     }
@@ -277,7 +313,10 @@ impl Validator<'_> {
     fn second_stages<'a>(&mut self, stages: impl Iterator<Item = (&'a SecondStageKind, Span)>) {
         for (kind, span) in stages {
             if let SecondStageKind::TopK(0) | SecondStageKind::BottomK(0) = kind {
-                self.invalid(span, "limit must be greater than 0: topk and bottomk keep at least one series");
+                self.invalid(
+                    span,
+                    "limit must be greater than 0: topk and bottomk keep at least one series",
+                );
             }
         }
     }
@@ -300,13 +339,17 @@ impl Validator<'_> {
         }
         if let Some(field) = function.kind.field() {
             self.field(field, span);
-            if let Field::Intrinsic(i) = field {
-                if !i.value_type().is_numeric() {
-                    self.invalid(
-                        span,
-                        format!("{}() needs a numeric attribute, found {i} ({})", function.kind.name(), i.value_type()),
-                    );
-                }
+            if let Field::Intrinsic(i) = field
+                && !i.value_type().is_numeric()
+            {
+                self.invalid(
+                    span,
+                    format!(
+                        "{}() needs a numeric attribute, found {i} ({})",
+                        function.kind.name(),
+                        i.value_type()
+                    ),
+                );
             }
         }
         match &function.kind {
@@ -317,17 +360,27 @@ impl Validator<'_> {
                     }
                 }
             }
-            MetricsFunctionKind::Compare { filter, top_n, window } => {
+            MetricsFunctionKind::Compare {
+                filter,
+                top_n,
+                window,
+            } => {
                 self.spanset_filter(filter);
-                if let Some(n) = top_n {
-                    if !(1..=1000).contains(n) {
-                        self.invalid(span, format!("compare() topN must be between 1 and 1000, found {n}"));
-                    }
+                if let Some(n) = top_n
+                    && !(1..=1000).contains(n)
+                {
+                    self.invalid(
+                        span,
+                        format!("compare() topN must be between 1 and 1000, found {n}"),
+                    );
                 }
-                if let Some((start, end)) = window {
-                    if start > end {
-                        self.invalid(span, format!("compare() window start {start} is after its end {end}"));
-                    }
+                if let Some((start, end)) = window
+                    && start > end
+                {
+                    self.invalid(
+                        span,
+                        format!("compare() window start {start} is after its end {end}"),
+                    );
                 }
             }
             _ => {}
@@ -336,5 +389,11 @@ impl Validator<'_> {
 }
 
 fn first_line(message: &str) -> String {
-    message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(message).trim().to_string()
+    message
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(message)
+        .trim()
+        .to_string()
 }

@@ -19,7 +19,9 @@ pub fn binary_result_type(op: BinaryOp, lhs: Type, rhs: Type) -> Result<Type, St
         _ if op.is_arithmetic() => {
             for t in [lhs, rhs] {
                 if known(t) && !t.is_numeric() {
-                    return Err(format!("arithmetic operator `{op}` needs numbers, found {t}"));
+                    return Err(format!(
+                        "arithmetic operator `{op}` needs numbers, found {t}"
+                    ));
                 }
             }
             Ok(match (lhs, rhs) {
@@ -52,10 +54,14 @@ pub fn binary_result_type(op: BinaryOp, lhs: Type, rhs: Type) -> Result<Type, St
         }
         BinaryOp::Regex | BinaryOp::NotRegex => {
             if known(lhs) && lhs != Type::String {
-                return Err(format!("regex operator `{op}` needs a string on the left, found {lhs}"));
+                return Err(format!(
+                    "regex operator `{op}` needs a string on the left, found {lhs}"
+                ));
             }
             if known(rhs) && rhs != Type::String {
-                return Err(format!("regex operator `{op}` needs a string pattern, found {rhs}"));
+                return Err(format!(
+                    "regex operator `{op}` needs a string pattern, found {rhs}"
+                ));
             }
             Ok(Type::Bool)
         }
@@ -91,13 +97,22 @@ mod tests {
         assert!(binary_result_type(BinaryOp::Eq, Type::Status, Type::Int).is_err());
         assert!(binary_result_type(BinaryOp::Gt, Type::Status, Type::Status).is_err());
         assert!(binary_result_type(BinaryOp::Lt, Type::Kind, Type::Kind).is_err());
-        assert_eq!(binary_result_type(BinaryOp::Eq, Type::Status, Type::Status), Ok(Type::Bool));
+        assert_eq!(
+            binary_result_type(BinaryOp::Eq, Type::Status, Type::Status),
+            Ok(Type::Bool)
+        );
     }
 
     #[test]
     fn attributes_fit_anything_sensible() {
-        assert_eq!(binary_result_type(BinaryOp::Add, Type::Attribute, Type::Int), Ok(Type::Int));
-        assert_eq!(binary_result_type(BinaryOp::Eq, Type::Attribute, Type::String), Ok(Type::Bool));
+        assert_eq!(
+            binary_result_type(BinaryOp::Add, Type::Attribute, Type::Int),
+            Ok(Type::Int)
+        );
+        assert_eq!(
+            binary_result_type(BinaryOp::Eq, Type::Attribute, Type::String),
+            Ok(Type::Bool)
+        );
         assert!(binary_result_type(BinaryOp::Add, Type::Attribute, Type::String).is_err());
         assert!(binary_result_type(BinaryOp::Gt, Type::String, Type::Int).is_err());
     }
