@@ -110,7 +110,7 @@ pub fn quote(s: &str) -> String {
 
 /// Characters that end an unquoted attribute name (besides whitespace).
 const NAME_TERMINATORS: &[char] = &[
-    '{', '}', '(', ')', '=', '~', '!', '<', '>', '&', '|', '^', ',', '"',
+    '{', '}', '(', ')', '=', '~', '!', '<', '>', '&', '|', '^', ',', '"', '`',
 ];
 
 /// Decodes an attribute name: plain characters, and `"…"` segments in which only `\"` and `\\`
@@ -146,6 +146,8 @@ pub fn unquote_attribute_name(text: &str) -> Result<String, LexError> {
 /// True when an attribute name cannot be written without quotes.
 pub fn attribute_name_needs_quotes(name: &str) -> bool {
     name.is_empty()
+        || name.contains("//")
+        || name.contains("/*")
         || name
             .chars()
             .any(|c| c.is_whitespace() || NAME_TERMINATORS.contains(&c))

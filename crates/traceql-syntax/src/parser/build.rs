@@ -255,10 +255,6 @@ impl<'q> Builder<'q> {
             Rule::nil => Ok(Token::Operand(FieldOperand::Nil(span), 0)),
             Rule::attribute => expr(FieldExprKind::Attribute(self.attribute(pair)?)),
             Rule::intrinsic => expr(FieldExprKind::Intrinsic(self.intrinsic(pair)?)),
-            Rule::char_literal => Err(self.error(
-                span,
-                "syntax error: single quotes do not make strings; use \"…\" or `…`",
-            )),
             _ => expr(FieldExprKind::Static(self.literal(pair)?)),
         }
     }

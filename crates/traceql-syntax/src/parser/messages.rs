@@ -13,11 +13,31 @@ const OPERATORS: &[&str] = &[
 ];
 
 /// Converts a pest error on `text` into a parse error with position and expectations.
-pub(super) fn from_pest(error: &pest::error::Error<Rule>, text: &str) -> Error {
+///
+/// `unterminated` is the offset of a quote that is never closed, if any: when the parser
+/// failed at or after it, that quote is the real problem.
+pub(super) fn from_pest(
+    error: &pest::error::Error<Rule>,
+    text: &str,
+    unterminated: Option<usize>,
+) -> Error {
     let position = match error.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((start, _)) => start,
     };
+    if let Some(at) = unterminated.filter(|at| *at <= position) {
+        let message = "syntax error: string literal not terminated";
+        return Error::new(ErrorKind::Parse, message, Span::new(at, text.len()), text);
+    }
+    if text[position.min(text.len())..].starts_with('\'') {
+        let message = "syntax error: single quotes do not make strings; use \"…\" or `…`";
+        return Error::new(
+            ErrorKind::Parse,
+            message,
+            Span::new(position, position + 1),
+            text,
+        );
+    }
     let (found, len) = found_at(text, position);
     let mut expected: Vec<&'static str> = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => {

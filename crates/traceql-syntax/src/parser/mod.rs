@@ -23,8 +23,13 @@ pub const MAX_BRACKET_DEPTH: usize = 100;
 /// Parses `text` into a query: grammar, AST, constant folding. Does not validate.
 pub fn parse_syntax(text: &str) -> Result<Query, Error> {
     check_bracket_depth(text)?;
-    let mut pairs =
-        TraceqlParser::parse(Rule::query, text).map_err(|e| messages::from_pest(&e, text))?;
+    let mut pairs = TraceqlParser::parse(Rule::query, text).map_err(|e| {
+        let unterminated = match scan_code(text, |_, _| true) {
+            Scan::Unterminated(at) => Some(at),
+            _ => None,
+        };
+        messages::from_pest(&e, text, unterminated)
+    })?;
     let query = pairs.next().ok_or_else(|| {
         Error::new(
             ErrorKind::Parse,
@@ -36,7 +41,11 @@ pub fn parse_syntax(text: &str) -> Result<Query, Error> {
     build::Builder::new(text).query(query)
 }
 
-/// Refuses brackets nested deeper than [`MAX_BRACKET_DEPTH`] and unterminated quotes.
+/// Refuses brackets nested deeper than [`MAX_BRACKET_DEPTH`].
+///
+/// The scan skips strings, quoted name segments and comments exactly where the grammar can
+/// read them, so it sees every bracket the parser could recurse into. It stops at an
+/// unterminated quote: the parser cannot get past that quote either.
 fn check_bracket_depth(text: &str) -> Result<(), Error> {
     let mut depth = 0usize;
     let scan = scan_code(text, |_, byte| match byte {
@@ -51,17 +60,11 @@ fn check_bracket_depth(text: &str) -> Result<(), Error> {
         _ => true,
     });
     match scan {
-        Scan::Complete => Ok(()),
+        Scan::Complete | Scan::Unterminated(_) => Ok(()),
         Scan::Stopped(i) => Err(Error::new(
             ErrorKind::Parse,
             format!("syntax error: brackets nest deeper than {MAX_BRACKET_DEPTH} levels"),
             Span::new(i, i + 1),
-            text,
-        )),
-        Scan::Unterminated(i) => Err(Error::new(
-            ErrorKind::Parse,
-            "syntax error: string literal not terminated",
-            Span::new(i, text.len()),
             text,
         )),
     }
