@@ -267,7 +267,9 @@ impl<'q> Builder<'q> {
             Rule::string => {
                 Static::String(strings::unquote(text).map_err(|e| self.lex_error(&pair, e))?)
             }
-            Rule::integer | Rule::float | Rule::duration => self.number(&pair)?,
+            Rule::integer | Rule::float | Rule::duration | Rule::int_constant => {
+                self.number(&pair)?
+            }
             Rule::boolean => Static::Bool(text == "true"),
             Rule::status => Static::Status(match text {
                 "error" => Status::Error,
@@ -282,7 +284,6 @@ impl<'q> Builder<'q> {
                 "producer" => Kind::Producer,
                 _ => Kind::Consumer,
             }),
-            Rule::int_constant => Static::Int(if text == "minInt" { i64::MIN } else { i64::MAX }),
             _ => return Err(self.error(span, "internal error: unexpected literal")),
         })
     }
@@ -301,6 +302,11 @@ impl<'q> Builder<'q> {
                 Ok(v) if v.is_finite() => Ok(Static::Float(v)),
                 _ => Err(self.error(span, format!("syntax error: float {text} is out of range"))),
             },
+            Rule::int_constant => Ok(Static::Int(if text == "minInt" {
+                i64::MIN
+            } else {
+                i64::MAX
+            })),
             Rule::duration => duration::parse(text).map(Static::Duration).ok_or_else(|| {
                 self.error(span, format!("syntax error: invalid duration `{text}`"))
             }),
