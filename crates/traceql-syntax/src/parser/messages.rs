@@ -12,6 +12,9 @@ const OPERATORS: &[&str] = &[
     "&~", "!>", "!<", "==", "<>",
 ];
 
+const VALUE: &str = "a value, attribute or intrinsic";
+const NUMBER: &str = "a number";
+
 /// Converts a pest error on `text` into a parse error with position and expectations.
 ///
 /// `unterminated` is the offset of a quote that is never closed, if any: when the parser
@@ -47,6 +50,10 @@ pub(super) fn from_pest(
     };
     expected.sort_unstable();
     expected.dedup();
+    // Numbers are values too: name only the wider expectation.
+    if expected.contains(&VALUE) {
+        expected.retain(|e| *e != NUMBER);
+    }
     let message = match expected.as_slice() {
         [] => format!("syntax error: unexpected {found}"),
         [one] => format!("syntax error: unexpected {found}, expected {one}"),
@@ -108,7 +115,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::attribute_scope
         | Rule::unscoped_scope
         | Rule::intrinsic
-        | Rule::intrinsic_scope => "a value, attribute or intrinsic",
+        | Rule::intrinsic_scope => VALUE,
         Rule::field_infix => "an operator",
         Rule::comparison_op => "a comparison",
         Rule::arith_op | Rule::metrics_op => "an arithmetic operator",
