@@ -150,6 +150,10 @@ fn describe(rule: Rule) -> Option<&'static str> {
         }
         Rule::hints | Rule::kw_with => "`with(…)`",
         Rule::hint => "a hint `name=value`",
+        Rule::scalar_expr | Rule::scalar_pipeline_expr | Rule::scalar_filter => {
+            "a number or an aggregate"
+        }
+        Rule::metrics_expr | Rule::wrapped_metrics => "a metrics query",
         _ => return None,
     })
 }
