@@ -29,6 +29,7 @@ pub mod fold;
 pub mod lexical;
 mod parser;
 mod span;
+mod stack;
 #[doc(hidden)]
 pub mod test_utils;
 mod validate;

@@ -158,7 +158,8 @@ fn prefix_operators_follow_tempo_precedence() {
     parses_to("{ -5 / .a > 0 }", "{ (-(5 / .a)) > 0 }");
     parses_to("{ (-5) / .a > 0 }", "{ ((-5) / .a) > 0 }");
     parses_to("{ .a * -.b > 0 }", "{ (.a * -.b) > 0 }");
-    parses_to("{ - -.a > 0 }", "{ (-(-.a)) > 0 }");
+    parses_to("{ - -.a > 0 }", "{ (--.a) > 0 }");
+    parses_to("{ !!!.a }", "{ !!!.a }");
 }
 
 #[test]

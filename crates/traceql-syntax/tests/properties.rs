@@ -666,3 +666,23 @@ fn a_one_megabyte_query_gets_an_answer() {
         assert!(parse(&unbalanced).is_err());
     });
 }
+
+#[test]
+fn deep_queries_work_on_a_small_stack() {
+    let depth = traceql_syntax::MAX_EXPRESSION_DEPTH - 1;
+    std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || {
+            let brackets = format!("{{ {}.a = 1{} }}", "(".repeat(depth), ")".repeat(depth));
+            assert_eq!(parse(&brackets).expect("valid").to_string(), "{ .a = 1 }");
+            let chain = format!("{{ .a{} }}", " && .a".repeat(depth));
+            let ast = parse(&chain).expect("valid");
+            let printed = ast.to_string();
+            assert_eq!(parse_syntax(&printed).expect("canonical parses"), ast);
+            let unary = format!("{{ {}.a }}", "!".repeat(depth));
+            assert_eq!(parse(&unary).expect("valid").to_string(), unary);
+        })
+        .expect("spawn")
+        .join()
+        .expect("no stack overflow");
+}

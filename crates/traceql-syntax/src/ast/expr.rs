@@ -678,19 +678,26 @@ pub(crate) fn write_operand(
 
 impl fmt::Display for FieldExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::stack::guarded(|| self.write(f))
+    }
+}
+
+impl FieldExpr {
+    fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            FieldExprKind::Static(s) => s.fmt(f),
-            FieldExprKind::Intrinsic(i) => i.fmt(f),
-            FieldExprKind::Attribute(a) => a.fmt(f),
+            FieldExprKind::Static(s) => fmt::Display::fmt(s, f),
+            FieldExprKind::Intrinsic(i) => fmt::Display::fmt(i, f),
+            FieldExprKind::Attribute(a) => fmt::Display::fmt(a, f),
             FieldExprKind::Binary { op, lhs, rhs } => {
                 write_operand(f, lhs, Side::Left)?;
                 write!(f, " {op} ")?;
                 write_operand(f, rhs, Side::Right)
             }
-            FieldExprKind::Unary { op, expr } => {
-                write!(f, "{op}")?;
-                write_operand(f, expr, Side::Left)
-            }
+            // `!!x` and `-!x` read back as written: only a binary operand needs parentheses.
+            FieldExprKind::Unary { op, expr } => match expr.kind {
+                FieldExprKind::Binary { .. } => write!(f, "{op}({expr})"),
+                _ => write!(f, "{op}{expr}"),
+            },
         }
     }
 }

@@ -259,10 +259,16 @@ impl MetricsExpr {
 
 impl fmt::Display for MetricsExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::stack::guarded(|| self.write(f))
+    }
+}
+
+impl MetricsExpr {
+    fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             // A lone pipeline is the root form and prints unwrapped.
-            MetricsExpr::Pipeline(p) => p.fmt(f),
-            MetricsExpr::Literal(s) => s.fmt(f),
+            MetricsExpr::Pipeline(p) => fmt::Display::fmt(p, f),
+            MetricsExpr::Literal(s) => fmt::Display::fmt(s, f),
             MetricsExpr::Binary { op, lhs, rhs, .. } => {
                 lhs.write_operand(f, Side::Left)?;
                 write!(f, " {op} ")?;

@@ -253,9 +253,15 @@ impl ScalarExpr {
 
 impl fmt::Display for ScalarExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::stack::guarded(|| self.write(f))
+    }
+}
+
+impl ScalarExpr {
+    fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ScalarExpr::Aggregate(a) => a.fmt(f),
-            ScalarExpr::Literal(s) => s.fmt(f),
+            ScalarExpr::Aggregate(a) => fmt::Display::fmt(a, f),
+            ScalarExpr::Literal(s) => fmt::Display::fmt(s, f),
             ScalarExpr::Binary { op, lhs, rhs, .. } => {
                 lhs.write_operand(f, Side::Left)?;
                 write!(f, " {op} ")?;

@@ -151,8 +151,14 @@ impl SpansetExpr {
 
 impl fmt::Display for SpansetExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::stack::guarded(|| self.write(f))
+    }
+}
+
+impl SpansetExpr {
+    fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SpansetExpr::Filter(filter) => filter.fmt(f),
+            SpansetExpr::Filter(filter) => fmt::Display::fmt(filter, f),
             SpansetExpr::Op { op, lhs, rhs } => {
                 lhs.write_operand(f)?;
                 write!(f, " {op} ")?;

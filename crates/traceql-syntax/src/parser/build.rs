@@ -22,6 +22,7 @@ use crate::fold::{fold_binary, fold_literal_arithmetic, fold_unary};
 use crate::lexical::{LexError, duration, strings};
 use crate::parser::climb::MAX_EXPRESSION_DEPTH;
 use crate::span::Span;
+use crate::stack::guarded;
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -114,6 +115,10 @@ impl<'q> Builder<'q> {
     // Spanset pipelines
 
     fn spanset_pipeline(&self, pair: Pair<'_, Rule>) -> Result<(Pipeline, usize)> {
+        guarded(|| self.spanset_pipeline_inner(pair))
+    }
+
+    fn spanset_pipeline_inner(&self, pair: Pair<'_, Rule>) -> Result<(Pipeline, usize)> {
         let mut stages = Vec::new();
         let mut depth = 0;
         for p in pair.into_inner() {
@@ -150,6 +155,10 @@ impl<'q> Builder<'q> {
     }
 
     fn spanset_expr(&self, pair: Pair<'_, Rule>) -> Result<(SpansetExpr, usize)> {
+        guarded(|| self.spanset_expr_inner(pair))
+    }
+
+    fn spanset_expr_inner(&self, pair: Pair<'_, Rule>) -> Result<(SpansetExpr, usize)> {
         let tokens = pair.into_inner().map(|p| {
             let span = span_of(&p);
             match p.as_rule() {
@@ -198,6 +207,10 @@ impl<'q> Builder<'q> {
 
     /// Wrapped sub-pipelines joined by spanset operators.
     fn pipeline_expr(&self, pair: Pair<'_, Rule>) -> Result<(SpansetExpr, usize)> {
+        guarded(|| self.pipeline_expr_inner(pair))
+    }
+
+    fn pipeline_expr_inner(&self, pair: Pair<'_, Rule>) -> Result<(SpansetExpr, usize)> {
         let tokens = pair.into_inner().map(|p| {
             let span = span_of(&p);
             match p.as_rule() {
@@ -215,6 +228,10 @@ impl<'q> Builder<'q> {
     // Field expressions
 
     fn field_expr(&self, pair: Pair<'_, Rule>) -> Result<(FieldExpr, usize)> {
+        guarded(|| self.field_expr_inner(pair))
+    }
+
+    fn field_expr_inner(&self, pair: Pair<'_, Rule>) -> Result<(FieldExpr, usize)> {
         let span = span_of(&pair);
         let tokens = pair.into_inner().map(|p| self.field_token(p));
         match climb(tokens, &mut FieldReducer { builder: self })? {
@@ -401,6 +418,10 @@ impl<'q> Builder<'q> {
 
     /// `scalar_expr`, `literal_scalar` and `scalar_pipeline_expr` share one shape.
     fn scalar_expr(&self, pair: Pair<'_, Rule>) -> Result<(ScalarExpr, usize)> {
+        guarded(|| self.scalar_expr_inner(pair))
+    }
+
+    fn scalar_expr_inner(&self, pair: Pair<'_, Rule>) -> Result<(ScalarExpr, usize)> {
         let tokens = pair.into_inner().map(|p| {
             let span = span_of(&p);
             match p.as_rule() {
@@ -616,6 +637,10 @@ impl<'q> Builder<'q> {
     }
 
     fn metrics_expr(&self, pair: Pair<'_, Rule>) -> Result<(MetricsExpr, usize)> {
+        guarded(|| self.metrics_expr_inner(pair))
+    }
+
+    fn metrics_expr_inner(&self, pair: Pair<'_, Rule>) -> Result<(MetricsExpr, usize)> {
         let tokens = pair.into_inner().map(|p| {
             let span = span_of(&p);
             match p.as_rule() {

@@ -8,7 +8,11 @@ use crate::error::Error;
 use crate::span::Span;
 
 /// The deepest expression tree the parser builds.
-pub const MAX_EXPRESSION_DEPTH: usize = 1000;
+///
+/// The canonical printer parenthesises every binary node, so printing a tree this deep needs
+/// about as many nested brackets: [`MAX_BRACKET_DEPTH`](crate::MAX_BRACKET_DEPTH) stays above it
+/// so that every canonical form parses back.
+pub const MAX_EXPRESSION_DEPTH: usize = 500;
 
 /// Associativity of an infix operator.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -17,12 +17,19 @@ use crate::span::Span;
 pub(crate) struct TraceqlParser;
 
 /// How deeply brackets may nest. The grammar recurses once per bracket, so this bounds the
-/// stack the parser uses; real queries stay far below it.
-pub const MAX_BRACKET_DEPTH: usize = 100;
+/// stack the parser uses (under 1 MiB in a debug build). It exceeds
+/// [`MAX_EXPRESSION_DEPTH`](climb::MAX_EXPRESSION_DEPTH) so that the canonical form of every tree
+/// the parser builds parses back.
+pub const MAX_BRACKET_DEPTH: usize = climb::MAX_EXPRESSION_DEPTH + 20;
 
 /// Parses `text` into a query: grammar, AST, constant folding. Does not validate.
 pub fn parse_syntax(text: &str) -> Result<Query, Error> {
-    check_bracket_depth(text)?;
+    let depth = check_bracket_depth(text)?;
+    crate::stack::for_brackets(depth, || parse_checked(text))
+}
+
+/// Parses a text whose brackets are known not to nest too deeply.
+fn parse_checked(text: &str) -> Result<Query, Error> {
     let mut pairs = TraceqlParser::parse(Rule::query, text).map_err(|e| {
         let unterminated = match scan_code(text, |_, _| true) {
             Scan::Unterminated(at) => Some(at),
@@ -41,16 +48,18 @@ pub fn parse_syntax(text: &str) -> Result<Query, Error> {
     build::Builder::new(text).query(query)
 }
 
-/// Refuses brackets nested deeper than [`MAX_BRACKET_DEPTH`].
+/// Refuses brackets nested deeper than [`MAX_BRACKET_DEPTH`]; returns the deepest nesting.
 ///
 /// The scan skips strings, quoted name segments and comments exactly where the grammar can
 /// read them, so it sees every bracket the parser could recurse into. It stops at an
 /// unterminated quote: the parser cannot get past that quote either.
-fn check_bracket_depth(text: &str) -> Result<(), Error> {
+fn check_bracket_depth(text: &str) -> Result<usize, Error> {
     let mut depth = 0usize;
+    let mut deepest = 0usize;
     let scan = scan_code(text, |_, byte| match byte {
         b'(' | b'{' => {
             depth += 1;
+            deepest = deepest.max(depth);
             depth <= MAX_BRACKET_DEPTH
         }
         b')' | b'}' => {
@@ -60,7 +69,7 @@ fn check_bracket_depth(text: &str) -> Result<(), Error> {
         _ => true,
     });
     match scan {
-        Scan::Complete | Scan::Unterminated(_) => Ok(()),
+        Scan::Complete | Scan::Unterminated(_) => Ok(deepest),
         Scan::Stopped(i) => Err(Error::new(
             ErrorKind::Parse,
             format!("syntax error: brackets nest deeper than {MAX_BRACKET_DEPTH} levels"),

@@ -15,6 +15,7 @@ use crate::ast::{
 use crate::error::{Diagnostic, Error, ErrorKind};
 use crate::fold::anchored_pattern;
 use crate::span::Span;
+use crate::stack::guarded;
 
 /// Checks `query` (parsed from `text`); `Ok` for a valid query, else every problem found.
 pub fn validate(query: &Query, text: &str) -> Result<(), Error> {
@@ -63,6 +64,10 @@ impl Validator<'_> {
     }
 
     fn pipeline(&mut self, pipeline: &Pipeline) {
+        guarded(|| self.pipeline_inner(pipeline))
+    }
+
+    fn pipeline_inner(&mut self, pipeline: &Pipeline) {
         for stage in &pipeline.stages {
             match stage {
                 Stage::Spanset(e) => self.spanset_expr(e),
@@ -87,6 +92,10 @@ impl Validator<'_> {
     }
 
     fn spanset_expr(&mut self, expr: &SpansetExpr) {
+        guarded(|| self.spanset_expr_inner(expr))
+    }
+
+    fn spanset_expr_inner(&mut self, expr: &SpansetExpr) {
         match expr {
             SpansetExpr::Filter(f) => self.spanset_filter(f),
             SpansetExpr::Op { lhs, rhs, .. } => {
@@ -128,6 +137,10 @@ impl Validator<'_> {
     }
 
     fn scalar_expr(&mut self, expr: &ScalarExpr) {
+        guarded(|| self.scalar_expr_inner(expr))
+    }
+
+    fn scalar_expr_inner(&mut self, expr: &ScalarExpr) {
         match expr {
             ScalarExpr::Aggregate(a) => self.aggregate(a),
             ScalarExpr::Literal(_) => {}
@@ -169,6 +182,10 @@ impl Validator<'_> {
 
     /// Returns the static type of `expr`, reporting every problem inside it.
     fn field_expr(&mut self, expr: &FieldExpr) -> Type {
+        guarded(|| self.field_expr_inner(expr))
+    }
+
+    fn field_expr_inner(&mut self, expr: &FieldExpr) -> Type {
         match &expr.kind {
             FieldExprKind::Static(s) => s.type_of(),
             FieldExprKind::Intrinsic(i) => {
@@ -286,6 +303,10 @@ impl Validator<'_> {
     }
 
     fn metrics_expr(&mut self, expr: &MetricsExpr, followed_by_stages: bool) {
+        guarded(|| self.metrics_expr_inner(expr, followed_by_stages))
+    }
+
+    fn metrics_expr_inner(&mut self, expr: &MetricsExpr, followed_by_stages: bool) {
         match expr {
             MetricsExpr::Pipeline(p) => self.metrics_pipeline(p, followed_by_stages),
             MetricsExpr::Literal(_) => {}

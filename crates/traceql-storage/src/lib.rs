@@ -1,0 +1,20 @@
+//! Span blocks: the storage format every TraceQL query runs over.
+//!
+//! - [`otlp`] decodes OTLP protobuf, OTLP/JSON and Tempo's trace JSON into [`model`] spans.
+//! - [`nested_set`] computes each trace's structure (nested-set intervals, parent links).
+//! - [`writer`] turns traces into a block: one Parquet file with one row per span, a trace's
+//!   rows contiguous in nested-set order and never split across row groups, plus `meta.json`
+//!   written last as the commit marker.
+//! - [`catalog`] finds a tenant's blocks on any object store; [`compact`] merges blocks.
+//! - [`generator`] makes realistic synthetic traces ("the shop").
+//!
+//! This crate knows nothing of TraceQL.
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod model;
+pub mod nested_set;
+pub mod otlp;
+
+pub use error::{Result, StorageError};
