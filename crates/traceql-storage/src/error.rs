@@ -70,6 +70,27 @@ impl StorageError {
             error,
         }
     }
+
+    pub(crate) fn store(path: impl ToString, error: object_store::Error) -> Self {
+        StorageError::ObjectStore {
+            path: path.to_string(),
+            error,
+        }
+    }
+
+    pub(crate) fn parquet(path: impl ToString, error: parquet::errors::ParquetError) -> Self {
+        StorageError::Parquet {
+            path: path.to_string(),
+            error,
+        }
+    }
+
+    pub(crate) fn invalid_block(path: impl ToString, message: impl Into<String>) -> Self {
+        StorageError::InvalidBlock {
+            path: path.to_string(),
+            message: message.into(),
+        }
+    }
 }
 
 /// Results of storage operations.

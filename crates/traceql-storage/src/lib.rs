@@ -12,9 +12,15 @@
 
 #![warn(missing_docs)]
 
+pub mod catalog;
+pub mod encode;
 pub mod error;
+pub mod meta;
 pub mod model;
 pub mod nested_set;
 pub mod otlp;
+pub mod read;
+pub mod schema;
+pub mod writer;
 
 pub use error::{Result, StorageError};

@@ -420,3 +420,44 @@ fn base64_bytes(v: &Json) -> Result<Vec<u8>> {
         .decode(s)
         .map_err(|e| DecodeError::new(format!("bytesValue is not base64: {e}")))
 }
+
+/// Encodes a value as an OTLP/JSON `AnyValue` (64-bit integers as strings, bytes as base64,
+/// non-finite doubles as `"NaN"`, `"Infinity"`, `"-Infinity"`).
+pub(crate) fn value_to_json(value: &Value) -> Json {
+    let (key, inner) = match value {
+        Value::String(s) => ("stringValue", Json::String(s.clone())),
+        Value::Int(i) => ("intValue", Json::String(i.to_string())),
+        Value::Double(d) if d.is_nan() => ("doubleValue", Json::String("NaN".into())),
+        Value::Double(d) if d.is_infinite() => (
+            "doubleValue",
+            Json::String(if *d > 0.0 { "Infinity" } else { "-Infinity" }.into()),
+        ),
+        Value::Double(d) => ("doubleValue", serde_json::json!(d)),
+        Value::Bool(b) => ("boolValue", Json::Bool(*b)),
+        Value::Bytes(b) => (
+            "bytesValue",
+            Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
+        ),
+        Value::Array(values) => (
+            "arrayValue",
+            serde_json::json!({ "values": values.iter().map(value_to_json).collect::<Vec<_>>() }),
+        ),
+        Value::KvList(kvs) => {
+            let values: Vec<Json> = kvs
+                .iter()
+                .map(|kv| serde_json::json!({ "key": kv.key, "value": value_to_json(&kv.value) }))
+                .collect();
+            ("kvlistValue", serde_json::json!({ "values": values }))
+        }
+    };
+    let mut obj = Map::new();
+    obj.insert(key.to_string(), inner);
+    Json::Object(obj)
+}
+
+/// Decodes an OTLP/JSON `AnyValue` written by [`value_to_json`].
+pub(crate) fn value_from_json(text: &str) -> Result<Value> {
+    let json: Json = serde_json::from_str(text)
+        .map_err(|e| DecodeError::new(format!("invalid JSON value: {e}")))?;
+    any_value(&json)
+}

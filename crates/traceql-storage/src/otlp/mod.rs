@@ -2,6 +2,8 @@
 //! trace-by-ID JSON (`batches` with base64 IDs).
 
 mod json;
+
+pub(crate) use json::{value_from_json, value_to_json};
 pub mod proto;
 
 use std::fmt;

@@ -1,0 +1,677 @@
+//! Traces to Arrow record batches in the block schema.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BinaryBuilder, BooleanBuilder, FixedSizeBinaryBuilder, Float64Builder, Int8Builder,
+    Int32Builder, Int64Builder, ListArray, ListBuilder, RecordBatch, StringBuilder, StructArray,
+    UInt8Builder, UInt32Builder,
+};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{DataType, FieldRef, SchemaRef};
+use arrow::error::ArrowError;
+
+use crate::model::{KeyValue, Span, StatusCode, Trace, TraceId, Value};
+use crate::nested_set::{self, Position};
+use crate::otlp::value_to_json;
+use crate::schema::{AttrType, DedicatedColumn, DedicatedScope, ScalarType};
+
+/// A trace ready to be written: spans in row order with their positions and trace-level values.
+#[derive(Clone, Debug)]
+pub struct PreparedTrace {
+    /// The trace ID.
+    pub trace_id: TraceId,
+    /// Spans in row order (nested-set order).
+    pub spans: Vec<Span>,
+    /// `positions[i]` belongs to `spans[i]`.
+    pub positions: Vec<Position>,
+    /// Earliest span start.
+    pub start: u64,
+    /// Latest span end.
+    pub end: u64,
+    /// Service of the root span (the earliest root when there are several).
+    pub root_service: Option<String>,
+    /// Name of the root span.
+    pub root_name: Option<String>,
+    /// Spans and errors per service, as JSON `[[service, spans, errors], …]`.
+    pub service_stats: String,
+}
+
+impl PreparedTrace {
+    /// Orders a trace's spans, computes its structure and trace-level values.
+    pub fn new(trace: Trace) -> PreparedTrace {
+        let structure = nested_set::compute(&trace.spans);
+        let mut slots: Vec<Option<Span>> = trace.spans.into_iter().map(Some).collect();
+        let mut spans = Vec::with_capacity(slots.len());
+        let mut positions = Vec::with_capacity(slots.len());
+        for &i in &structure.order {
+            if let Some(span) = slots[i].take() {
+                spans.push(span);
+                positions.push(structure.positions[i]);
+            }
+        }
+        let start = spans
+            .iter()
+            .map(|s| s.start_time_unix_nano)
+            .min()
+            .unwrap_or(0);
+        let end = spans
+            .iter()
+            .map(|s| s.end_time_unix_nano.max(s.start_time_unix_nano))
+            .max()
+            .unwrap_or(0);
+        let root = spans
+            .iter()
+            .filter(|s| s.parent_span_id.is_none())
+            .min_by_key(|s| (s.start_time_unix_nano, s.span_id));
+        let mut stats: Vec<(String, u32, u32)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for s in &spans {
+            let service = s.resource.service_name();
+            let i = *index.entry(service).or_insert_with(|| {
+                stats.push((service.to_string(), 0, 0));
+                stats.len() - 1
+            });
+            stats[i].1 += 1;
+            stats[i].2 += u32::from(s.status_code == StatusCode::Error);
+        }
+        PreparedTrace {
+            trace_id: trace.trace_id,
+            root_service: root.map(|r| r.resource.service_name().to_string()),
+            root_name: root.map(|r| r.name.clone()),
+            service_stats: serde_json::to_string(&stats).unwrap_or_default(),
+            spans,
+            positions,
+            start,
+            end,
+        }
+    }
+}
+
+/// Picks the dedicated columns of a block: per scope, the keys whose every value is one scalar
+/// type and that appear on at least `min_fraction` of the spans, most frequent first, at most
+/// `max_per_scope`. `resource.service.name` is always dedicated when it is always a string.
+pub fn choose_dedicated(
+    traces: &[PreparedTrace],
+    max_per_scope: usize,
+    min_fraction: f64,
+) -> Vec<DedicatedColumn> {
+    #[derive(Default)]
+    struct KeyStats {
+        count: usize,
+        types: HashSet<ScalarType>,
+        non_scalar: bool,
+    }
+    let mut stats: HashMap<(DedicatedScope, &str), KeyStats> = HashMap::new();
+    let mut total = 0usize;
+    for span in traces.iter().flat_map(|t| &t.spans) {
+        total += 1;
+        for (scope, attrs) in [
+            (DedicatedScope::Span, &span.attributes),
+            (DedicatedScope::Resource, &span.resource.attributes),
+        ] {
+            for kv in attrs {
+                let entry = stats.entry((scope, kv.key.as_str())).or_default();
+                entry.count += 1;
+                match scalar_type(&kv.value) {
+                    Some(t) => {
+                        entry.types.insert(t);
+                    }
+                    None => entry.non_scalar = true,
+                }
+            }
+        }
+    }
+    let threshold = ((total as f64) * min_fraction).ceil().max(1.0) as usize;
+    let mut chosen = Vec::new();
+    for scope in [DedicatedScope::Resource, DedicatedScope::Span] {
+        let mut candidates: Vec<(&str, usize, ScalarType)> = stats
+            .iter()
+            .filter(|((s, _), st)| {
+                *s == scope && !st.non_scalar && st.types.len() == 1 && st.count >= threshold
+            })
+            .filter_map(|((_, key), st)| st.types.iter().next().map(|t| (*key, st.count, *t)))
+            .collect();
+        candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let service = scope == DedicatedScope::Resource;
+        let forced = service
+            .then(|| {
+                candidates
+                    .iter()
+                    .position(|c| c.0 == "service.name" && c.2 == ScalarType::String)
+            })
+            .flatten();
+        if let Some(i) = forced {
+            let c = candidates.remove(i);
+            candidates.insert(0, c);
+        }
+        for (key, _, value_type) in candidates.into_iter().take(max_per_scope) {
+            chosen.push(DedicatedColumn {
+                scope,
+                key: key.to_string(),
+                value_type,
+            });
+        }
+    }
+    chosen
+}
+
+fn scalar_type(v: &Value) -> Option<ScalarType> {
+    match v {
+        Value::String(_) => Some(ScalarType::String),
+        Value::Int(_) => Some(ScalarType::Int),
+        Value::Double(_) => Some(ScalarType::Double),
+        Value::Bool(_) => Some(ScalarType::Bool),
+        _ => None,
+    }
+}
+
+/// Builds one record batch holding `traces` (all rows of each).
+pub fn build_batch(
+    schema: &SchemaRef,
+    dedicated: &[DedicatedColumn],
+    traces: &[PreparedTrace],
+) -> Result<RecordBatch, ArrowError> {
+    let rows: usize = traces.iter().map(|t| t.spans.len()).sum();
+    let dedicated_keys: HashSet<(DedicatedScope, &str)> = dedicated
+        .iter()
+        .map(|d| (d.scope, d.key.as_str()))
+        .collect();
+    let is_dedicated = |scope: DedicatedScope, kv: &KeyValue| {
+        dedicated_keys.contains(&(scope, kv.key.as_str())) && scalar_type(&kv.value).is_some()
+    };
+
+    let mut trace_id = FixedSizeBinaryBuilder::with_capacity(rows, 16);
+    let mut span_id = FixedSizeBinaryBuilder::with_capacity(rows, 8);
+    let mut parent_span_id = FixedSizeBinaryBuilder::with_capacity(rows, 8);
+    let [mut left, mut right, mut parent_left, mut child_count] =
+        std::array::from_fn(|_| Int32Builder::with_capacity(rows));
+    let mut name = StringBuilder::new();
+    let [mut kind, mut status_code] = std::array::from_fn(|_| Int8Builder::with_capacity(rows));
+    let mut status_message = StringBuilder::new();
+    let [mut start, mut duration, mut trace_start, mut trace_duration] =
+        std::array::from_fn(|_| Int64Builder::with_capacity(rows));
+    let mut trace_state = StringBuilder::new();
+    let [
+        mut flags,
+        mut dropped_attrs,
+        mut dropped_events,
+        mut dropped_links,
+        mut resource_dropped,
+        mut scope_dropped,
+    ] = std::array::from_fn(|_| UInt32Builder::with_capacity(rows));
+    let [
+        mut root_service,
+        mut root_name,
+        mut service_stats,
+        mut resource_schema_url,
+        mut scope_name,
+        mut scope_version,
+        mut scope_schema_url,
+    ] = std::array::from_fn(|_| StringBuilder::new());
+    let mut span_attrs = AttrListBuilder::default();
+    let mut resource_attrs = AttrListBuilder::default();
+    let mut scope_attrs = AttrListBuilder::default();
+    let mut events = EventListBuilder::default();
+    let mut links = LinkListBuilder::default();
+    let mut dedicated_builders: Vec<ScalarBuilder> = dedicated
+        .iter()
+        .map(|d| ScalarBuilder::new(d.value_type, rows))
+        .collect();
+
+    for trace in traces {
+        for (span, pos) in trace.spans.iter().zip(&trace.positions) {
+            trace_id.append_value(trace.trace_id)?;
+            span_id.append_value(span.span_id)?;
+            match span.parent_span_id {
+                Some(p) => parent_span_id.append_value(p)?,
+                None => parent_span_id.append_null(),
+            }
+            left.append_value(pos.left);
+            right.append_value(pos.right);
+            parent_left.append_value(pos.parent_left);
+            child_count.append_value(pos.child_count);
+            name.append_value(&span.name);
+            kind.append_value(span.kind.code() as i8);
+            status_code.append_value(span.status_code.code() as i8);
+            status_message.append_value(&span.status_message);
+            start.append_value(span.start_time_unix_nano as i64);
+            duration.append_value(span.duration_nanos());
+            trace_state.append_value(&span.trace_state);
+            flags.append_value(span.flags);
+            dropped_attrs.append_value(span.dropped_attributes_count);
+            dropped_events.append_value(span.dropped_events_count);
+            dropped_links.append_value(span.dropped_links_count);
+            trace_start.append_value(trace.start as i64);
+            trace_duration.append_value(trace.end.saturating_sub(trace.start) as i64);
+            root_service.append_option(trace.root_service.as_deref());
+            root_name.append_option(trace.root_name.as_deref());
+            service_stats.append_value(&trace.service_stats);
+            resource_schema_url.append_value(&span.resource.schema_url);
+            resource_dropped.append_value(span.resource.dropped_attributes_count);
+            scope_name.append_value(&span.scope.name);
+            scope_version.append_value(&span.scope.version);
+            scope_schema_url.append_value(&span.scope.schema_url);
+            scope_dropped.append_value(span.scope.dropped_attributes_count);
+            span_attrs.append_list(
+                span.attributes
+                    .iter()
+                    .filter(|kv| !is_dedicated(DedicatedScope::Span, kv)),
+            );
+            resource_attrs.append_list(
+                span.resource
+                    .attributes
+                    .iter()
+                    .filter(|kv| !is_dedicated(DedicatedScope::Resource, kv)),
+            );
+            scope_attrs.append_list(span.scope.attributes.iter());
+            events.append(span);
+            links.append(span)?;
+            for (d, builder) in dedicated.iter().zip(&mut dedicated_builders) {
+                let attrs = match d.scope {
+                    DedicatedScope::Span => &span.attributes,
+                    DedicatedScope::Resource => &span.resource.attributes,
+                };
+                builder.append(attrs.iter().find(|kv| kv.key == d.key).map(|kv| &kv.value));
+            }
+        }
+    }
+
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(trace_id.finish()),
+        Arc::new(span_id.finish()),
+        Arc::new(parent_span_id.finish()),
+        Arc::new(left.finish()),
+        Arc::new(right.finish()),
+        Arc::new(parent_left.finish()),
+        Arc::new(child_count.finish()),
+        Arc::new(name.finish()),
+        Arc::new(kind.finish()),
+        Arc::new(status_code.finish()),
+        Arc::new(status_message.finish()),
+        Arc::new(start.finish()),
+        Arc::new(duration.finish()),
+        Arc::new(trace_state.finish()),
+        Arc::new(flags.finish()),
+        Arc::new(dropped_attrs.finish()),
+        Arc::new(dropped_events.finish()),
+        Arc::new(dropped_links.finish()),
+        Arc::new(trace_start.finish()),
+        Arc::new(trace_duration.finish()),
+        Arc::new(root_service.finish()),
+        Arc::new(root_name.finish()),
+        Arc::new(service_stats.finish()),
+        Arc::new(resource_schema_url.finish()),
+        Arc::new(resource_dropped.finish()),
+        Arc::new(scope_name.finish()),
+        Arc::new(scope_version.finish()),
+        Arc::new(scope_schema_url.finish()),
+        Arc::new(scope_dropped.finish()),
+        Arc::new(span_attrs.finish(list_item(schema, crate::schema::col::SPAN_ATTRS)?)?),
+        Arc::new(resource_attrs.finish(list_item(schema, crate::schema::col::RESOURCE_ATTRS)?)?),
+        Arc::new(scope_attrs.finish(list_item(schema, crate::schema::col::SCOPE_ATTRS)?)?),
+        Arc::new(events.finish(list_item(schema, crate::schema::col::EVENTS)?)?),
+        Arc::new(links.finish(list_item(schema, crate::schema::col::LINKS)?)?),
+    ];
+    columns.extend(dedicated_builders.iter_mut().map(ScalarBuilder::finish));
+    RecordBatch::try_new(Arc::clone(schema), columns)
+}
+
+/// The item field of a list column of `schema`.
+fn list_item(schema: &SchemaRef, column: &str) -> Result<FieldRef, ArrowError> {
+    match schema.field_with_name(column)?.data_type() {
+        DataType::List(item) => Ok(Arc::clone(item)),
+        other => Err(ArrowError::SchemaError(format!(
+            "{column} must be a list, found {other}"
+        ))),
+    }
+}
+
+fn struct_fields(item: &FieldRef) -> Result<arrow::datatypes::Fields, ArrowError> {
+    match item.data_type() {
+        DataType::Struct(fields) => Ok(fields.clone()),
+        other => Err(ArrowError::SchemaError(format!(
+            "expected a struct, found {other}"
+        ))),
+    }
+}
+
+/// A typed nullable column for one dedicated attribute.
+enum ScalarBuilder {
+    String(StringBuilder),
+    Int(Int64Builder),
+    Double(Float64Builder),
+    Bool(BooleanBuilder),
+}
+
+impl ScalarBuilder {
+    fn new(t: ScalarType, rows: usize) -> Self {
+        match t {
+            ScalarType::String => {
+                ScalarBuilder::String(StringBuilder::with_capacity(rows, rows * 8))
+            }
+            ScalarType::Int => ScalarBuilder::Int(Int64Builder::with_capacity(rows)),
+            ScalarType::Double => ScalarBuilder::Double(Float64Builder::with_capacity(rows)),
+            ScalarType::Bool => ScalarBuilder::Bool(BooleanBuilder::with_capacity(rows)),
+        }
+    }
+
+    /// Appends the value, or null when absent or of another type.
+    fn append(&mut self, value: Option<&Value>) {
+        match (self, value) {
+            (ScalarBuilder::String(b), Some(Value::String(s))) => b.append_value(s),
+            (ScalarBuilder::Int(b), Some(Value::Int(i))) => b.append_value(*i),
+            (ScalarBuilder::Double(b), Some(Value::Double(d))) => b.append_value(*d),
+            (ScalarBuilder::Bool(b), Some(Value::Bool(v))) => b.append_value(*v),
+            (ScalarBuilder::String(b), _) => b.append_null(),
+            (ScalarBuilder::Int(b), _) => b.append_null(),
+            (ScalarBuilder::Double(b), _) => b.append_null(),
+            (ScalarBuilder::Bool(b), _) => b.append_null(),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ScalarBuilder::String(b) => Arc::new(b.finish()),
+            ScalarBuilder::Int(b) => Arc::new(b.finish()),
+            ScalarBuilder::Double(b) => Arc::new(b.finish()),
+            ScalarBuilder::Bool(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Builds a list column of generic attribute entries, one list per row.
+#[derive(Default)]
+struct AttrListBuilder {
+    offsets: Vec<i32>,
+    key: StringBuilder,
+    ty: UInt8Builder,
+    str: StringBuilder,
+    int: Int64Builder,
+    double: Float64Builder,
+    bool: BooleanBuilder,
+    str_array: ListBuilder<StringBuilder>,
+    int_array: ListBuilder<Int64Builder>,
+    double_array: ListBuilder<Float64Builder>,
+    bool_array: ListBuilder<BooleanBuilder>,
+    bytes: BinaryBuilder,
+    json: StringBuilder,
+    len: i32,
+}
+
+impl AttrListBuilder {
+    fn append_list<'a>(&mut self, kvs: impl Iterator<Item = &'a KeyValue>) {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        for kv in kvs {
+            self.append_entry(kv);
+            self.len += 1;
+        }
+        self.offsets.push(self.len);
+    }
+
+    fn append_entry(&mut self, kv: &KeyValue) {
+        let ty = attr_type(&kv.value);
+        self.key.append_value(&kv.key);
+        self.ty.append_value(ty as u8);
+        match &kv.value {
+            Value::String(s) => self.str.append_value(s),
+            _ => self.str.append_null(),
+        }
+        match &kv.value {
+            Value::Int(i) => self.int.append_value(*i),
+            _ => self.int.append_null(),
+        }
+        match &kv.value {
+            Value::Double(d) => self.double.append_value(*d),
+            _ => self.double.append_null(),
+        }
+        match &kv.value {
+            Value::Bool(b) => self.bool.append_value(*b),
+            _ => self.bool.append_null(),
+        }
+        let elements = match &kv.value {
+            Value::Array(a) => a.as_slice(),
+            _ => &[],
+        };
+        if ty == AttrType::StringArray {
+            for v in elements {
+                if let Value::String(s) = v {
+                    self.str_array.values().append_value(s);
+                }
+            }
+        }
+        self.str_array.append(ty == AttrType::StringArray);
+        if ty == AttrType::IntArray {
+            for v in elements {
+                if let Value::Int(i) = v {
+                    self.int_array.values().append_value(*i);
+                }
+            }
+        }
+        self.int_array.append(ty == AttrType::IntArray);
+        if ty == AttrType::DoubleArray {
+            for v in elements {
+                if let Value::Double(d) = v {
+                    self.double_array.values().append_value(*d);
+                }
+            }
+        }
+        self.double_array.append(ty == AttrType::DoubleArray);
+        if ty == AttrType::BoolArray {
+            for v in elements {
+                if let Value::Bool(b) = v {
+                    self.bool_array.values().append_value(*b);
+                }
+            }
+        }
+        self.bool_array.append(ty == AttrType::BoolArray);
+        match &kv.value {
+            Value::Bytes(b) => self.bytes.append_value(b),
+            _ => self.bytes.append_null(),
+        }
+        match ty {
+            AttrType::KvList | AttrType::OtherArray => {
+                self.json.append_value(value_to_json(&kv.value).to_string())
+            }
+            _ => self.json.append_null(),
+        }
+    }
+
+    fn finish(&mut self, item: FieldRef) -> Result<ListArray, ArrowError> {
+        let fields = struct_fields(&item)?;
+        let offsets = std::mem::take(&mut self.offsets);
+        let offsets = if offsets.is_empty() { vec![0] } else { offsets };
+        let values = StructArray::try_new(
+            fields,
+            vec![
+                Arc::new(self.key.finish()),
+                Arc::new(self.ty.finish()),
+                Arc::new(self.str.finish()),
+                Arc::new(self.int.finish()),
+                Arc::new(self.double.finish()),
+                Arc::new(self.bool.finish()),
+                Arc::new(self.str_array.finish()),
+                Arc::new(self.int_array.finish()),
+                Arc::new(self.double_array.finish()),
+                Arc::new(self.bool_array.finish()),
+                Arc::new(self.bytes.finish()),
+                Arc::new(self.json.finish()),
+            ],
+            None,
+        )?;
+        self.len = 0;
+        ListArray::try_new(
+            item,
+            OffsetBuffer::new(offsets.into()),
+            Arc::new(values),
+            None,
+        )
+    }
+}
+
+/// How a value is stored in a generic attribute entry.
+pub(crate) fn attr_type(v: &Value) -> AttrType {
+    match v {
+        Value::String(_) => AttrType::String,
+        Value::Int(_) => AttrType::Int,
+        Value::Double(_) => AttrType::Double,
+        Value::Bool(_) => AttrType::Bool,
+        Value::Bytes(_) => AttrType::Bytes,
+        Value::KvList(_) => AttrType::KvList,
+        Value::Array(a) => {
+            let all = |f: fn(&Value) -> bool| !a.is_empty() && a.iter().all(f);
+            if all(|v| matches!(v, Value::String(_))) {
+                AttrType::StringArray
+            } else if all(|v| matches!(v, Value::Int(_))) {
+                AttrType::IntArray
+            } else if all(|v| matches!(v, Value::Double(_))) {
+                AttrType::DoubleArray
+            } else if all(|v| matches!(v, Value::Bool(_))) {
+                AttrType::BoolArray
+            } else {
+                AttrType::OtherArray
+            }
+        }
+    }
+}
+
+/// Builds the `events` column.
+#[derive(Default)]
+struct EventListBuilder {
+    offsets: Vec<i32>,
+    time: Int64Builder,
+    name: StringBuilder,
+    attrs: AttrListBuilder,
+    dropped: UInt32Builder,
+    len: i32,
+}
+
+impl EventListBuilder {
+    fn append(&mut self, span: &Span) {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        for e in &span.events {
+            self.time
+                .append_value(e.time_unix_nano.wrapping_sub(span.start_time_unix_nano) as i64);
+            self.name.append_value(&e.name);
+            self.attrs.append_list(e.attributes.iter());
+            self.dropped.append_value(e.dropped_attributes_count);
+            self.len += 1;
+        }
+        self.offsets.push(self.len);
+    }
+
+    fn finish(&mut self, item: FieldRef) -> Result<ListArray, ArrowError> {
+        let fields = struct_fields(&item)?;
+        let attrs_item = match fields[2].data_type() {
+            DataType::List(i) => Arc::clone(i),
+            other => {
+                return Err(ArrowError::SchemaError(format!(
+                    "event attrs must be a list, found {other}"
+                )));
+            }
+        };
+        let values = StructArray::try_new(
+            fields,
+            vec![
+                Arc::new(self.time.finish()),
+                Arc::new(self.name.finish()),
+                Arc::new(self.attrs.finish(attrs_item)?),
+                Arc::new(self.dropped.finish()),
+            ],
+            None,
+        )?;
+        let offsets = std::mem::take(&mut self.offsets);
+        let offsets = if offsets.is_empty() { vec![0] } else { offsets };
+        self.len = 0;
+        ListArray::try_new(
+            item,
+            OffsetBuffer::new(offsets.into()),
+            Arc::new(values),
+            None,
+        )
+    }
+}
+
+/// Builds the `links` column.
+struct LinkListBuilder {
+    offsets: Vec<i32>,
+    trace_id: FixedSizeBinaryBuilder,
+    span_id: FixedSizeBinaryBuilder,
+    trace_state: StringBuilder,
+    attrs: AttrListBuilder,
+    dropped: UInt32Builder,
+    flags: UInt32Builder,
+    len: i32,
+}
+
+impl Default for LinkListBuilder {
+    fn default() -> Self {
+        LinkListBuilder {
+            offsets: Vec::new(),
+            trace_id: FixedSizeBinaryBuilder::new(16),
+            span_id: FixedSizeBinaryBuilder::new(8),
+            trace_state: StringBuilder::new(),
+            attrs: AttrListBuilder::default(),
+            dropped: UInt32Builder::new(),
+            flags: UInt32Builder::new(),
+            len: 0,
+        }
+    }
+}
+
+impl LinkListBuilder {
+    fn append(&mut self, span: &Span) -> Result<(), ArrowError> {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        for l in &span.links {
+            self.trace_id.append_value(l.trace_id)?;
+            self.span_id.append_value(l.span_id)?;
+            self.trace_state.append_value(&l.trace_state);
+            self.attrs.append_list(l.attributes.iter());
+            self.dropped.append_value(l.dropped_attributes_count);
+            self.flags.append_value(l.flags);
+            self.len += 1;
+        }
+        self.offsets.push(self.len);
+        Ok(())
+    }
+
+    fn finish(&mut self, item: FieldRef) -> Result<ListArray, ArrowError> {
+        let fields = struct_fields(&item)?;
+        let attrs_item = match fields[3].data_type() {
+            DataType::List(i) => Arc::clone(i),
+            other => {
+                return Err(ArrowError::SchemaError(format!(
+                    "link attrs must be a list, found {other}"
+                )));
+            }
+        };
+        let values = StructArray::try_new(
+            fields,
+            vec![
+                Arc::new(self.trace_id.finish()),
+                Arc::new(self.span_id.finish()),
+                Arc::new(self.trace_state.finish()),
+                Arc::new(self.attrs.finish(attrs_item)?),
+                Arc::new(self.dropped.finish()),
+                Arc::new(self.flags.finish()),
+            ],
+            None,
+        )?;
+        let offsets = std::mem::take(&mut self.offsets);
+        let offsets = if offsets.is_empty() { vec![0] } else { offsets };
+        self.len = 0;
+        ListArray::try_new(
+            item,
+            OffsetBuffer::new(offsets.into()),
+            Arc::new(values),
+            None,
+        )
+    }
+}

@@ -1,0 +1,56 @@
+//! `meta.json`: what a block holds. Written last; a block without it does not exist.
+
+use serde::{Deserialize, Serialize};
+
+use crate::schema::DedicatedColumn;
+
+/// The format name recorded in every `meta.json`.
+pub const FORMAT: &str = "traceql-span-block";
+/// The current format version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The description of one block.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BlockMeta {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Format version.
+    pub version: u32,
+    /// The block's ID (a UUID); also its folder name.
+    pub block_id: String,
+    /// The tenant the block belongs to.
+    pub tenant: String,
+    /// Earliest span start in the block.
+    pub start_time_unix_nano: u64,
+    /// Latest span end in the block.
+    pub end_time_unix_nano: u64,
+    /// Number of traces.
+    pub trace_count: u64,
+    /// Number of spans (rows).
+    pub span_count: u64,
+    /// Smallest trace ID, hex.
+    pub min_trace_id: String,
+    /// Largest trace ID, hex.
+    pub max_trace_id: String,
+    /// Number of Parquet row groups.
+    pub row_groups: u32,
+    /// Size of `data.parquet` in bytes.
+    pub size_bytes: u64,
+    /// Attribute keys stored as their own typed columns.
+    pub dedicated_columns: Vec<DedicatedColumn>,
+    /// Blocks this one replaces (compaction); readers skip them.
+    #[serde(default)]
+    pub compacted_from: Vec<String>,
+    /// How many compactions the data went through.
+    #[serde(default)]
+    pub compaction_level: u32,
+    /// When the block was written (unix nanoseconds).
+    pub created_at_unix_nano: u64,
+}
+
+impl BlockMeta {
+    /// True when the block may hold spans starting in `[start, end]` (unix nanoseconds).
+    pub fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.start_time_unix_nano <= end && self.end_time_unix_nano >= start
+    }
+}

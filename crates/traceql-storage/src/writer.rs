@@ -1,0 +1,221 @@
+//! Writing blocks: traces in, `data.parquet` then `meta.json` out.
+//!
+//! Traces are ordered by start time (then ID); a trace's rows are contiguous, in nested-set
+//! order, and never split across row groups. Row groups are built in parallel (rayon) and
+//! streamed to the object store as they are encoded. `meta.json` is written only after the data
+//! file is complete, so a crash at any point leaves no visible partial block.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parquet::arrow::AsyncArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
+
+use object_store::ObjectStoreExt;
+use object_store::buffered::BufWriter;
+
+use crate::catalog::Catalog;
+use crate::encode::{PreparedTrace, build_batch, choose_dedicated};
+use crate::error::{Result, StorageError};
+use crate::meta::{BlockMeta, FORMAT, FORMAT_VERSION};
+use crate::model::{Span, Trace, TraceId};
+use crate::schema::{block_schema, col};
+
+/// How blocks are written.
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    /// Target spans per row group (a larger trace gets a row group of its own).
+    pub row_group_spans: usize,
+    /// Column compression.
+    pub compression: Compression,
+    /// At most this many dedicated columns per scope.
+    pub dedicated_per_scope: usize,
+    /// A key becomes a dedicated column when at least this fraction of spans has it.
+    pub dedicated_min_fraction: f64,
+    /// Rows per data page (smaller pages prune better with the page index).
+    pub page_rows: usize,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            row_group_spans: 128 * 1024,
+            compression: Compression::ZSTD(ZstdLevel::default()),
+            dedicated_per_scope: 24,
+            dedicated_min_fraction: 0.01,
+            page_rows: 8 * 1024,
+        }
+    }
+}
+
+/// Groups spans into traces (spans of one trace may come in any order, from any input).
+pub fn group_traces(spans: impl IntoIterator<Item = Span>) -> Vec<Trace> {
+    let mut by_id: HashMap<TraceId, Vec<Span>> = HashMap::new();
+    for span in spans {
+        by_id.entry(span.trace_id).or_default().push(span);
+    }
+    by_id
+        .into_iter()
+        .map(|(trace_id, spans)| Trace { trace_id, spans })
+        .collect()
+}
+
+/// Prepares traces for writing, in parallel, ordered by start time then trace ID.
+pub fn prepare(traces: Vec<Trace>) -> Vec<PreparedTrace> {
+    let mut prepared: Vec<PreparedTrace> = traces.into_par_iter().map(PreparedTrace::new).collect();
+    prepared.par_sort_unstable_by(|a, b| (a.start, a.trace_id).cmp(&(b.start, b.trace_id)));
+    prepared
+}
+
+/// Splits traces into row groups of about `target` spans without splitting a trace.
+pub fn row_groups(traces: &[PreparedTrace], target: usize) -> Vec<Range<usize>> {
+    let mut groups = Vec::new();
+    let (mut start, mut spans) = (0, 0);
+    for (i, t) in traces.iter().enumerate() {
+        if spans > 0 && spans + t.spans.len() > target {
+            groups.push(start..i);
+            start = i;
+            spans = 0;
+        }
+        spans += t.spans.len();
+    }
+    if start < traces.len() {
+        groups.push(start..traces.len());
+    }
+    groups
+}
+
+/// Writes `traces` as a new block of `tenant` and returns its committed `meta.json`.
+///
+/// `compacted_from` lists the blocks the new one replaces (empty for fresh data).
+pub async fn write_block(
+    catalog: &Catalog,
+    tenant: &str,
+    traces: Vec<Trace>,
+    options: &WriteOptions,
+    compacted_from: Vec<String>,
+    compaction_level: u32,
+) -> Result<BlockMeta> {
+    let block_id = uuid::Uuid::new_v4().to_string();
+    let data_path = catalog.data_path(tenant, &block_id);
+    let prepared = prepare(traces);
+    if prepared.is_empty() {
+        return Err(StorageError::invalid_block(
+            &data_path,
+            "a block needs at least one span",
+        ));
+    }
+    let dedicated = choose_dedicated(
+        &prepared,
+        options.dedicated_per_scope,
+        options.dedicated_min_fraction,
+    );
+    let schema = block_schema(&dedicated);
+    let groups = row_groups(&prepared, options.row_group_spans);
+    let traces_per_group = groups.iter().map(|g| g.len()).max().unwrap_or(1);
+    let props = writer_properties(&schema, options, traces_per_group);
+
+    let object = BufWriter::new(Arc::clone(catalog.store()), data_path.clone());
+    let mut writer = AsyncArrowWriter::try_new(object, Arc::clone(&schema), Some(props))
+        .map_err(|e| StorageError::parquet(&data_path, e))?;
+    // Build as many row groups at once as there are cores, then stream them out in order.
+    let parallel = rayon::current_num_threads().max(1);
+    for chunk in groups.chunks(parallel) {
+        let batches: Vec<_> = chunk
+            .par_iter()
+            .map(|range| build_batch(&schema, &dedicated, &prepared[range.clone()]))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|error| StorageError::Arrow {
+                path: data_path.to_string(),
+                error,
+            })?;
+        for batch in batches {
+            writer
+                .write(&batch)
+                .await
+                .map_err(|e| StorageError::parquet(&data_path, e))?;
+            writer
+                .flush()
+                .await
+                .map_err(|e| StorageError::parquet(&data_path, e))?;
+        }
+    }
+    writer
+        .close()
+        .await
+        .map_err(|e| StorageError::parquet(&data_path, e))?;
+    let size_bytes = catalog
+        .store()
+        .head(&data_path)
+        .await
+        .map_err(|e| StorageError::store(&data_path, e))?
+        .size;
+
+    let meta = BlockMeta {
+        format: FORMAT.to_string(),
+        version: FORMAT_VERSION,
+        block_id,
+        tenant: tenant.to_string(),
+        start_time_unix_nano: prepared.iter().map(|t| t.start).min().unwrap_or(0),
+        end_time_unix_nano: prepared.iter().map(|t| t.end).max().unwrap_or(0),
+        trace_count: prepared.len() as u64,
+        span_count: prepared.iter().map(|t| t.spans.len() as u64).sum(),
+        min_trace_id: prepared
+            .iter()
+            .map(|t| t.trace_id)
+            .min()
+            .map(hex::encode)
+            .unwrap_or_default(),
+        max_trace_id: prepared
+            .iter()
+            .map(|t| t.trace_id)
+            .max()
+            .map(hex::encode)
+            .unwrap_or_default(),
+        row_groups: groups.len() as u32,
+        size_bytes,
+        dedicated_columns: dedicated,
+        compacted_from,
+        compaction_level,
+        created_at_unix_nano: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    };
+    catalog.write_meta(&meta).await?;
+    Ok(meta)
+}
+
+/// Parquet settings: statistics and page index everywhere, a bloom filter on `trace_id` sized
+/// for the traces of one row group (filters are per row group), no dictionary for random IDs.
+fn writer_properties(
+    schema: &arrow::datatypes::Schema,
+    options: &WriteOptions,
+    traces_per_group: usize,
+) -> WriterProperties {
+    let index = |name: &str| schema.index_of(name).unwrap_or(0) as i32;
+    let sorting = [col::TRACE_START, col::TRACE_ID, col::NESTED_SET_LEFT].map(|c| SortingColumn {
+        column_idx: index(c),
+        descending: false,
+        nulls_first: false,
+    });
+    let trace_id = ColumnPath::from(col::TRACE_ID);
+    WriterProperties::builder()
+        .set_compression(options.compression)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(None)
+        .set_data_page_row_count_limit(options.page_rows)
+        .set_sorting_columns(Some(sorting.to_vec()))
+        .set_column_bloom_filter_enabled(trace_id.clone(), true)
+        .set_column_bloom_filter_fpp(trace_id.clone(), 0.01)
+        .set_column_bloom_filter_max_ndv(trace_id.clone(), traces_per_group.max(1) as u64)
+        .set_column_dictionary_enabled(trace_id, false)
+        .set_column_dictionary_enabled(ColumnPath::from(col::SPAN_ID), false)
+        .set_column_dictionary_enabled(ColumnPath::from(col::PARENT_SPAN_ID), false)
+        .build()
+}

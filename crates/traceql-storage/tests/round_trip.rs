@@ -1,0 +1,183 @@
+//! OTLP in → block → read back → equal spans, for every value type, events, links and scopes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use traceql_storage::catalog::Catalog;
+use traceql_storage::model::{KeyValue, Resource, Scope, Span, SpanKind, StatusCode, Value};
+use traceql_storage::otlp::{self, Format, proto};
+use traceql_storage::read::read_block;
+use traceql_storage::writer::{WriteOptions, group_traces, write_block};
+
+fn testdata(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/otlp")
+        .join(name)
+}
+
+/// Attributes are a map in OTLP: compare them in key order.
+fn normalized(mut spans: Vec<Span>) -> Vec<Span> {
+    let sort = |kvs: &mut Vec<KeyValue>| kvs.sort_by(|a, b| a.key.cmp(&b.key));
+    for s in &mut spans {
+        sort(&mut s.attributes);
+        let mut r: Resource = (*s.resource).clone();
+        sort(&mut r.attributes);
+        s.resource = Arc::new(r);
+        let mut sc: Scope = (*s.scope).clone();
+        sort(&mut sc.attributes);
+        s.scope = Arc::new(sc);
+        for e in &mut s.events {
+            sort(&mut e.attributes);
+        }
+        for l in &mut s.links {
+            sort(&mut l.attributes);
+        }
+    }
+    spans.sort_by_key(|s| (s.trace_id, s.span_id));
+    spans
+}
+
+/// Doubles compare bit for bit (NaN included).
+fn assert_same(a: &[Span], b: &[Span]) {
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(
+            format!("{x:?}"),
+            format!("{y:?}"),
+            "span {}",
+            hex::encode(x.span_id)
+        );
+    }
+}
+
+async fn write_and_read(spans: Vec<Span>, options: &WriteOptions) -> Vec<Span> {
+    let name = format!("memory://round-trip-{}", uuid::Uuid::new_v4());
+    let catalog = Catalog::open(&name).expect("memory catalog");
+    let meta = write_block(&catalog, "t", group_traces(spans), options, vec![], 0)
+        .await
+        .expect("write");
+    let blocks = catalog.list_blocks("t").await.expect("list");
+    assert_eq!(blocks, vec![meta.clone()]);
+    let traces = read_block(&catalog, &meta).await.expect("read");
+    traces.into_iter().flat_map(|t| t.spans).collect()
+}
+
+#[test]
+fn every_field_decodes() {
+    let spans = otlp::decode_file(&testdata("every_field.json")).expect("decode");
+    assert_eq!(spans.len(), 3);
+    let root = &spans[0];
+    assert_eq!(
+        hex::encode(root.trace_id),
+        "5b8efff798038103d269b633813fc60c"
+    );
+    assert_eq!(root.parent_span_id, None);
+    assert_eq!(root.kind, SpanKind::Server);
+    assert_eq!(root.status_code, StatusCode::Error);
+    assert_eq!(root.status_message, "payment declined");
+    assert_eq!(
+        (root.flags, root.trace_state.as_str()),
+        (257, "vendor=value")
+    );
+    assert_eq!(
+        (
+            root.dropped_attributes_count,
+            root.dropped_events_count,
+            root.dropped_links_count
+        ),
+        (3, 5, 7)
+    );
+    assert_eq!(root.resource.service_name(), "checkout");
+    assert_eq!(root.resource.dropped_attributes_count, 1);
+    assert_eq!(
+        (
+            root.scope.name.as_str(),
+            root.scope.version.as_str(),
+            root.scope.dropped_attributes_count
+        ),
+        ("my.library", "1.0.0", 2)
+    );
+    let attr = |k: &str| {
+        root.attributes
+            .iter()
+            .find(|kv| kv.key == k)
+            .map(|kv| kv.value.clone())
+    };
+    assert_eq!(attr("http.response.status_code"), Some(Value::Int(200)));
+    assert_eq!(attr("ratio"), Some(Value::Double(0.25)));
+    assert_eq!(attr("retried"), Some(Value::Bool(true)));
+    assert_eq!(
+        attr("ports"),
+        Some(Value::Array(vec![Value::Int(80), Value::Int(443)]))
+    );
+    assert_eq!(attr("empty"), Some(Value::Array(vec![])));
+    assert_eq!(attr("raw"), Some(Value::Bytes(vec![0, 1, 2, 255])));
+    assert_eq!(
+        attr("map"),
+        Some(Value::KvList(vec![KeyValue::new("inner", Value::Int(-5))]))
+    );
+    assert_eq!(root.events[0].time_unix_nano, 1_544_712_660_300_000_000);
+    assert_eq!(root.events[0].dropped_attributes_count, 4);
+    assert_eq!(
+        hex::encode(root.links[0].trace_id),
+        "0000000000000000000000000000abcd"
+    );
+    assert_eq!(
+        (root.links[0].flags, root.links[0].dropped_attributes_count),
+        (1, 6)
+    );
+    assert_eq!(spans[1].kind, SpanKind::Client);
+    assert_eq!(spans[1].status_code, StatusCode::Ok);
+    assert_eq!(spans[2].resource.service_name(), "payments");
+}
+
+#[test]
+fn tempo_batches_with_base64_ids_decode_the_same() {
+    let otlp_json = otlp::decode_file(&testdata("every_field.json")).expect("decode");
+    let tempo = otlp::decode_file(&testdata("tempo_batches.json")).expect("decode");
+    assert_same(&otlp_json, &tempo);
+}
+
+#[test]
+fn protobuf_round_trips_through_encode() {
+    let spans = otlp::decode_file(&testdata("every_field.json")).expect("decode");
+    let bytes = proto::encode(&spans);
+    let again = otlp::decode(&bytes, Format::Protobuf, "encoded").expect("decode protobuf");
+    assert_same(&spans, &again);
+}
+
+#[test]
+fn json_lines_of_documents_decode() {
+    let one = std::fs::read_to_string(testdata("every_field.json")).expect("read");
+    let compact: serde_json::Value = serde_json::from_str(&one).expect("json");
+    let lines = format!("{compact}\n{compact}\n");
+    let spans = otlp::decode(lines.as_bytes(), Format::Json, "lines").expect("decode");
+    assert_eq!(spans.len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_round_trip_keeps_every_field() {
+    let spans = otlp::decode_file(&testdata("every_field.json")).expect("decode");
+    let back = write_and_read(spans.clone(), &WriteOptions::default()).await;
+    assert_same(&normalized(spans), &normalized(back));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_round_trip_with_dedicated_columns_and_many_row_groups() {
+    // Every key frequent enough to be dedicated, and row groups of a few spans.
+    let options = WriteOptions {
+        row_group_spans: 2,
+        dedicated_min_fraction: 0.0,
+        ..WriteOptions::default()
+    };
+    let mut spans = otlp::decode_file(&testdata("every_field.json")).expect("decode");
+    // A second trace so that row groups hold different traces.
+    let mut other = spans.clone();
+    for s in &mut other {
+        s.trace_id[0] ^= 0xff;
+        s.start_time_unix_nano += 1;
+    }
+    spans.extend(other);
+    let back = write_and_read(spans.clone(), &options).await;
+    assert_same(&normalized(spans), &normalized(back));
+}
