@@ -13,8 +13,10 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+pub mod compact;
 pub mod encode;
 pub mod error;
+pub mod generator;
 pub mod meta;
 pub mod model;
 pub mod nested_set;
