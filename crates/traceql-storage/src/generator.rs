@@ -579,9 +579,10 @@ impl TraceBuilder<'_> {
         checkout_span
             .attributes
             .push(kv("app.product.ids", Value::Array(ids)));
-        checkout_span
-            .attributes
-            .push(kv("app.feature.new_checkout", Value::Bool(order.is_multiple_of(3))));
+        checkout_span.attributes.push(kv(
+            "app.feature.new_checkout",
+            Value::Bool(order.is_multiple_of(3)),
+        ));
         if declined {
             self.fail(
                 payment,
