@@ -1,6 +1,8 @@
 //! Traces to Arrow record batches in the block schema.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -12,7 +14,7 @@ use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, FieldRef, SchemaRef};
 use arrow::error::ArrowError;
 
-use crate::model::{KeyValue, Span, StatusCode, Trace, TraceId, Value};
+use crate::model::{KeyValue, Resource, Span, StatusCode, Trace, TraceId, Value};
 use crate::nested_set::{self, Position};
 use crate::otlp::value_to_json;
 use crate::schema::{AttrType, DedicatedColumn, DedicatedScope, ScalarType};
@@ -66,7 +68,7 @@ impl PreparedTrace {
             .filter(|s| s.parent_span_id.is_none())
             .min_by_key(|s| (s.start_time_unix_nano, s.span_id));
         let mut stats: Vec<(String, u32, u32)> = Vec::new();
-        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut index: FxHashMap<&str, usize> = FxHashMap::default();
         for s in &spans {
             let service = s.resource.service_name();
             let i = *index.entry(service).or_insert_with(|| {
@@ -89,41 +91,42 @@ impl PreparedTrace {
     }
 }
 
-/// Picks the dedicated columns of a block: per scope, the keys whose every value is one scalar
-/// type and that appear on at least `min_fraction` of the spans, most frequent first, at most
-/// `max_per_scope`. `resource.service.name` is always dedicated when it is always a string.
+/// Spans examined to choose dedicated columns (evenly spread over the block).
+const DEDICATED_SAMPLE: usize = 32 * 1024;
+
+/// Picks the dedicated columns of a block: per scope, the keys whose sampled values all have one
+/// scalar type and that appear on at least `min_fraction` of the sampled spans, most frequent
+/// first, at most `max_per_scope`. `resource.service.name` comes first when it is a string.
+///
+/// A value whose type differs from its column's (possible outside the sample) stays in the
+/// generic list, so the choice never loses data.
 pub fn choose_dedicated(
     traces: &[PreparedTrace],
     max_per_scope: usize,
     min_fraction: f64,
 ) -> Vec<DedicatedColumn> {
-    #[derive(Default)]
-    struct KeyStats {
-        count: usize,
-        types: HashSet<ScalarType>,
-        non_scalar: bool,
+    let total_spans: usize = traces.iter().map(|t| t.spans.len()).sum();
+    let stride = total_spans.div_ceil(DEDICATED_SAMPLE).max(1);
+    let mut stats: FxHashMap<(DedicatedScope, &str), KeyStats> = FxHashMap::default();
+    // Resources are shared by many spans: count each distinct one once, weighted.
+    let mut resources: FxHashMap<*const Resource, (&Resource, usize)> = FxHashMap::default();
+    let mut sampled = 0usize;
+    for span in traces.iter().flat_map(|t| &t.spans).step_by(stride) {
+        sampled += 1;
+        for kv in &span.attributes {
+            record(&mut stats, DedicatedScope::Span, kv, 1);
+        }
+        resources
+            .entry(Arc::as_ptr(&span.resource))
+            .or_insert((&span.resource, 0))
+            .1 += 1;
     }
-    let mut stats: HashMap<(DedicatedScope, &str), KeyStats> = HashMap::new();
-    let mut total = 0usize;
-    for span in traces.iter().flat_map(|t| &t.spans) {
-        total += 1;
-        for (scope, attrs) in [
-            (DedicatedScope::Span, &span.attributes),
-            (DedicatedScope::Resource, &span.resource.attributes),
-        ] {
-            for kv in attrs {
-                let entry = stats.entry((scope, kv.key.as_str())).or_default();
-                entry.count += 1;
-                match scalar_type(&kv.value) {
-                    Some(t) => {
-                        entry.types.insert(t);
-                    }
-                    None => entry.non_scalar = true,
-                }
-            }
+    for (resource, weight) in resources.into_values() {
+        for kv in &resource.attributes {
+            record(&mut stats, DedicatedScope::Resource, kv, weight);
         }
     }
-    let threshold = ((total as f64) * min_fraction).ceil().max(1.0) as usize;
+    let threshold = ((sampled as f64) * min_fraction).ceil().max(1.0) as usize;
     let mut chosen = Vec::new();
     for scope in [DedicatedScope::Resource, DedicatedScope::Span] {
         let mut candidates: Vec<(&str, usize, ScalarType)> = stats
@@ -134,15 +137,11 @@ pub fn choose_dedicated(
             .filter_map(|((_, key), st)| st.types.iter().next().map(|t| (*key, st.count, *t)))
             .collect();
         candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let service = scope == DedicatedScope::Resource;
-        let forced = service
-            .then(|| {
-                candidates
-                    .iter()
-                    .position(|c| c.0 == "service.name" && c.2 == ScalarType::String)
-            })
-            .flatten();
-        if let Some(i) = forced {
+        if scope == DedicatedScope::Resource
+            && let Some(i) = candidates
+                .iter()
+                .position(|c| c.0 == "service.name" && c.2 == ScalarType::String)
+        {
             let c = candidates.remove(i);
             candidates.insert(0, c);
         }
@@ -155,6 +154,30 @@ pub fn choose_dedicated(
         }
     }
     chosen
+}
+
+/// How often a key appears in a block, and with which types.
+#[derive(Default)]
+struct KeyStats {
+    count: usize,
+    types: HashSet<ScalarType>,
+    non_scalar: bool,
+}
+
+fn record<'a>(
+    stats: &mut FxHashMap<(DedicatedScope, &'a str), KeyStats>,
+    scope: DedicatedScope,
+    kv: &'a KeyValue,
+    weight: usize,
+) {
+    let entry = stats.entry((scope, kv.key.as_str())).or_default();
+    entry.count += weight;
+    match scalar_type(&kv.value) {
+        Some(t) => {
+            entry.types.insert(t);
+        }
+        None => entry.non_scalar = true,
+    }
 }
 
 fn scalar_type(v: &Value) -> Option<ScalarType> {
@@ -174,25 +197,23 @@ pub fn build_batch(
     traces: &[PreparedTrace],
 ) -> Result<RecordBatch, ArrowError> {
     let rows: usize = traces.iter().map(|t| t.spans.len()).sum();
-    let dedicated_keys: HashSet<(DedicatedScope, &str)> = dedicated
-        .iter()
-        .map(|d| (d.scope, d.key.as_str()))
-        .collect();
-    let is_dedicated = |scope: DedicatedScope, kv: &KeyValue| {
-        dedicated_keys.contains(&(scope, kv.key.as_str())) && scalar_type(&kv.value).is_some()
-    };
+    let slots = DedicatedSlots::new(dedicated);
+    // Per distinct resource: its dedicated values and its generic attributes.
+    type ResourceParts<'a> = (Vec<(usize, &'a Value)>, Vec<&'a KeyValue>);
+    let mut resource_cache: FxHashMap<*const Resource, ResourceParts<'_>> = FxHashMap::default();
+    let mut row: Vec<Option<&Value>> = vec![None; dedicated.len()];
 
     let mut trace_id = FixedSizeBinaryBuilder::with_capacity(rows, 16);
     let mut span_id = FixedSizeBinaryBuilder::with_capacity(rows, 8);
     let mut parent_span_id = FixedSizeBinaryBuilder::with_capacity(rows, 8);
     let [mut left, mut right, mut parent_left, mut child_count] =
         std::array::from_fn(|_| Int32Builder::with_capacity(rows));
-    let mut name = StringBuilder::new();
+    let mut name = StringBuilder::with_capacity(rows, rows * 24);
     let [mut kind, mut status_code] = std::array::from_fn(|_| Int8Builder::with_capacity(rows));
-    let mut status_message = StringBuilder::new();
+    let mut status_message = StringBuilder::with_capacity(rows, rows * 4);
     let [mut start, mut duration, mut trace_start, mut trace_duration] =
         std::array::from_fn(|_| Int64Builder::with_capacity(rows));
-    let mut trace_state = StringBuilder::new();
+    let mut trace_state = StringBuilder::with_capacity(rows, rows * 4);
     let [
         mut flags,
         mut dropped_attrs,
@@ -209,10 +230,10 @@ pub fn build_batch(
         mut scope_name,
         mut scope_version,
         mut scope_schema_url,
-    ] = std::array::from_fn(|_| StringBuilder::new());
-    let mut span_attrs = AttrListBuilder::default();
-    let mut resource_attrs = AttrListBuilder::default();
-    let mut scope_attrs = AttrListBuilder::default();
+    ] = std::array::from_fn(|_| StringBuilder::with_capacity(rows, rows * 32));
+    let mut span_attrs = AttrListBuilder::with_capacity(rows * 4);
+    let mut resource_attrs = AttrListBuilder::with_capacity(rows);
+    let mut scope_attrs = AttrListBuilder::with_capacity(rows);
     let mut events = EventListBuilder::default();
     let mut links = LinkListBuilder::default();
     let mut dedicated_builders: Vec<ScalarBuilder> = dedicated
@@ -254,26 +275,38 @@ pub fn build_batch(
             scope_version.append_value(&span.scope.version);
             scope_schema_url.append_value(&span.scope.schema_url);
             scope_dropped.append_value(span.scope.dropped_attributes_count);
-            span_attrs.append_list(
-                span.attributes
-                    .iter()
-                    .filter(|kv| !is_dedicated(DedicatedScope::Span, kv)),
-            );
-            resource_attrs.append_list(
-                span.resource
-                    .attributes
-                    .iter()
-                    .filter(|kv| !is_dedicated(DedicatedScope::Resource, kv)),
-            );
+            row.fill(None);
+            let (resource_values, resource_generic) = resource_cache
+                .entry(Arc::as_ptr(&span.resource))
+                .or_insert_with(|| {
+                    let mut values = Vec::new();
+                    let mut generic = Vec::new();
+                    for kv in &span.resource.attributes {
+                        match slots.slot(DedicatedScope::Resource, kv) {
+                            Some(i) => values.push((i, &kv.value)),
+                            None => generic.push(kv),
+                        }
+                    }
+                    (values, generic)
+                });
+            for (i, v) in resource_values.iter() {
+                row[*i] = Some(*v);
+            }
+            resource_attrs.append_list(resource_generic.iter().copied());
+            span_attrs.append_list(span.attributes.iter().filter(|kv| {
+                match slots.slot(DedicatedScope::Span, kv) {
+                    Some(i) => {
+                        row[i] = Some(&kv.value);
+                        false
+                    }
+                    None => true,
+                }
+            }));
             scope_attrs.append_list(span.scope.attributes.iter());
             events.append(span);
             links.append(span)?;
-            for (d, builder) in dedicated.iter().zip(&mut dedicated_builders) {
-                let attrs = match d.scope {
-                    DedicatedScope::Span => &span.attributes,
-                    DedicatedScope::Resource => &span.resource.attributes,
-                };
-                builder.append(attrs.iter().find(|kv| kv.key == d.key).map(|kv| &kv.value));
+            for (builder, value) in dedicated_builders.iter_mut().zip(&row) {
+                builder.append(*value);
             }
         }
     }
@@ -316,6 +349,31 @@ pub fn build_batch(
     ];
     columns.extend(dedicated_builders.iter_mut().map(ScalarBuilder::finish));
     RecordBatch::try_new(Arc::clone(schema), columns)
+}
+
+/// Where each dedicated key's values go.
+struct DedicatedSlots<'a> {
+    by_key: FxHashMap<(DedicatedScope, &'a str), (usize, ScalarType)>,
+}
+
+impl<'a> DedicatedSlots<'a> {
+    fn new(dedicated: &'a [DedicatedColumn]) -> Self {
+        let by_key = dedicated
+            .iter()
+            .enumerate()
+            .map(|(i, d)| ((d.scope, d.key.as_str()), (i, d.value_type)))
+            .collect();
+        DedicatedSlots { by_key }
+    }
+
+    /// The dedicated column of `kv`, when it has one of its exact type.
+    fn slot(&self, scope: DedicatedScope, kv: &KeyValue) -> Option<usize> {
+        if self.by_key.is_empty() {
+            return None;
+        }
+        let (i, t) = self.by_key.get(&(scope, kv.key.as_str()))?;
+        (scalar_type(&kv.value) == Some(*t)).then_some(*i)
+    }
 }
 
 /// The item field of a list column of `schema`.
@@ -401,6 +459,22 @@ struct AttrListBuilder {
 }
 
 impl AttrListBuilder {
+    /// A builder with room for about `entries` entries.
+    fn with_capacity(entries: usize) -> Self {
+        AttrListBuilder {
+            offsets: Vec::with_capacity(entries / 2 + 1),
+            key: StringBuilder::with_capacity(entries, entries * 16),
+            ty: UInt8Builder::with_capacity(entries),
+            str: StringBuilder::with_capacity(entries, entries * 16),
+            int: Int64Builder::with_capacity(entries),
+            double: Float64Builder::with_capacity(entries),
+            bool: BooleanBuilder::with_capacity(entries),
+            bytes: BinaryBuilder::with_capacity(entries, 0),
+            json: StringBuilder::with_capacity(entries, 0),
+            ..AttrListBuilder::default()
+        }
+    }
+
     fn append_list<'a>(&mut self, kvs: impl Iterator<Item = &'a KeyValue>) {
         if self.offsets.is_empty() {
             self.offsets.push(0);

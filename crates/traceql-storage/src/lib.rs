@@ -17,6 +17,7 @@ pub mod compact;
 pub mod encode;
 pub mod error;
 pub mod generator;
+pub mod ingest;
 pub mod meta;
 pub mod model;
 pub mod nested_set;

@@ -15,7 +15,7 @@
 //!
 //! Children are visited in start-time order (then span ID), so the numbering is deterministic.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::model::{Span, SpanId, SpanKind};
 
@@ -67,7 +67,8 @@ pub fn compute(spans: &[Span]) -> Structure {
         (spans[*a].start_time_unix_nano, spans[*a].span_id)
             .cmp(&(spans[*b].start_time_unix_nano, spans[*b].span_id))
     };
-    let mut by_id: HashMap<SpanId, Vec<usize>> = HashMap::with_capacity(n);
+    let mut by_id: FxHashMap<SpanId, Vec<usize>> = FxHashMap::default();
+    by_id.reserve(n);
     for (i, s) in spans.iter().enumerate() {
         by_id.entry(s.span_id).or_default().push(i);
     }

@@ -5,17 +5,24 @@
 //! streamed to the object store as they are encoded. `meta.json` is written only after the data
 //! file is complete, so a crash at any point leaves no visible partial block.
 
-use std::collections::HashMap;
+use std::io::Write;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use arrow::datatypes::SchemaRef;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use parquet::arrow::AsyncArrowWriter;
+use parquet::arrow::ArrowSchemaConverter;
+use parquet::arrow::arrow_writer::{
+    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
+};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
+use tokio::io::AsyncWriteExt;
 
 use object_store::ObjectStoreExt;
 use object_store::buffered::BufWriter;
@@ -25,7 +32,7 @@ use crate::encode::{PreparedTrace, build_batch, choose_dedicated};
 use crate::error::{Result, StorageError};
 use crate::meta::{BlockMeta, FORMAT, FORMAT_VERSION};
 use crate::model::{Span, Trace, TraceId};
-use crate::schema::{block_schema, col};
+use crate::schema::{DedicatedColumn, block_schema, col};
 
 /// How blocks are written.
 #[derive(Clone, Debug)]
@@ -45,7 +52,7 @@ pub struct WriteOptions {
 impl Default for WriteOptions {
     fn default() -> Self {
         WriteOptions {
-            row_group_spans: 128 * 1024,
+            row_group_spans: 64 * 1024,
             compression: Compression::ZSTD(ZstdLevel::default()),
             dedicated_per_scope: 24,
             dedicated_min_fraction: 0.01,
@@ -56,7 +63,7 @@ impl Default for WriteOptions {
 
 /// Groups spans into traces (spans of one trace may come in any order, from any input).
 pub fn group_traces(spans: impl IntoIterator<Item = Span>) -> Vec<Trace> {
-    let mut by_id: HashMap<TraceId, Vec<Span>> = HashMap::new();
+    let mut by_id: rustc_hash::FxHashMap<TraceId, Vec<Span>> = rustc_hash::FxHashMap::default();
     for span in spans {
         by_id.entry(span.trace_id).or_default().push(span);
     }
@@ -119,37 +126,12 @@ pub async fn write_block(
     let schema = block_schema(&dedicated);
     let groups = row_groups(&prepared, options.row_group_spans);
     let traces_per_group = groups.iter().map(|g| g.len()).max().unwrap_or(1);
-    let props = writer_properties(&schema, options, traces_per_group);
+    let props = Arc::new(writer_properties(&schema, options, traces_per_group));
 
-    let object = BufWriter::new(Arc::clone(catalog.store()), data_path.clone());
-    let mut writer = AsyncArrowWriter::try_new(object, Arc::clone(&schema), Some(props))
-        .map_err(|e| StorageError::parquet(&data_path, e))?;
-    // Build as many row groups at once as there are cores, then stream them out in order.
-    let parallel = rayon::current_num_threads().max(1);
-    for chunk in groups.chunks(parallel) {
-        let batches: Vec<_> = chunk
-            .par_iter()
-            .map(|range| build_batch(&schema, &dedicated, &prepared[range.clone()]))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|error| StorageError::Arrow {
-                path: data_path.to_string(),
-                error,
-            })?;
-        for batch in batches {
-            writer
-                .write(&batch)
-                .await
-                .map_err(|e| StorageError::parquet(&data_path, e))?;
-            writer
-                .flush()
-                .await
-                .map_err(|e| StorageError::parquet(&data_path, e))?;
-        }
-    }
-    writer
-        .close()
-        .await
-        .map_err(|e| StorageError::parquet(&data_path, e))?;
+    encode_and_upload(
+        catalog, &data_path, &schema, &dedicated, &prepared, &groups, props,
+    )
+    .await?;
     let size_bytes = catalog
         .store()
         .head(&data_path)
@@ -188,7 +170,130 @@ pub async fn write_block(
             .map_or(0, |d| d.as_nanos() as u64),
     };
     catalog.write_meta(&meta).await?;
+    // Freeing millions of strings is real work too: spread it over the cores.
+    prepared.into_par_iter().for_each(drop);
     Ok(meta)
+}
+
+/// Encodes row groups in parallel (each built and encoded on its own rayon task), appends them
+/// in order to one Parquet file and streams the bytes to the object store after each row group.
+async fn encode_and_upload(
+    catalog: &Catalog,
+    data_path: &object_store::path::Path,
+    schema: &SchemaRef,
+    dedicated: &[DedicatedColumn],
+    prepared: &[PreparedTrace],
+    groups: &[Range<usize>],
+    props: Arc<WriterProperties>,
+) -> Result<()> {
+    let parquet_err = |e| StorageError::parquet(data_path, e);
+    let io_err = |e: std::io::Error| StorageError::io(data_path.to_string(), e);
+    let parquet_schema = ArrowSchemaConverter::new()
+        .with_coerce_types(props.coerce_types())
+        .convert(schema)
+        .map_err(parquet_err)?;
+    let buffer = SharedBuffer::default();
+    let mut file =
+        SerializedFileWriter::new(buffer.clone(), parquet_schema.root_schema_ptr(), props)
+            .map_err(parquet_err)?;
+    let factory = ArrowRowGroupWriterFactory::new(&file, Arc::clone(schema));
+    let mut upload = BufWriter::new(Arc::clone(catalog.store()), data_path.clone());
+    let parallel = rayon::current_num_threads().max(1);
+    let mut index = 0;
+    for chunk in groups.chunks(parallel) {
+        let writers = (index..index + chunk.len())
+            .map(|i| factory.create_column_writers(i))
+            .collect::<parquet::errors::Result<Vec<_>>>()
+            .map_err(parquet_err)?;
+        let encoded: Vec<Vec<ArrowColumnChunk>> = chunk
+            .par_iter()
+            .zip(writers)
+            .map(|(range, writers)| {
+                encode_row_group(schema, dedicated, &prepared[range.clone()], writers)
+            })
+            .collect::<std::result::Result<_, EncodeError>>()
+            .map_err(|e| match e {
+                EncodeError::Arrow(error) => StorageError::Arrow {
+                    path: data_path.to_string(),
+                    error,
+                },
+                EncodeError::Parquet(error) => StorageError::parquet(data_path, error),
+            })?;
+        for columns in encoded {
+            let mut row_group = file.next_row_group().map_err(parquet_err)?;
+            for column in columns {
+                column
+                    .append_to_row_group(&mut row_group)
+                    .map_err(parquet_err)?;
+            }
+            row_group.close().map_err(parquet_err)?;
+            upload.write_all(&buffer.take()).await.map_err(io_err)?;
+        }
+        index += chunk.len();
+    }
+    file.close().map_err(parquet_err)?;
+    upload.write_all(&buffer.take()).await.map_err(io_err)?;
+    upload.shutdown().await.map_err(io_err)?;
+    Ok(())
+}
+
+enum EncodeError {
+    Arrow(arrow::error::ArrowError),
+    Parquet(parquet::errors::ParquetError),
+}
+
+/// Builds one row group's batch and encodes every column of it.
+fn encode_row_group(
+    schema: &SchemaRef,
+    dedicated: &[DedicatedColumn],
+    traces: &[PreparedTrace],
+    mut writers: Vec<ArrowColumnWriter>,
+) -> std::result::Result<Vec<ArrowColumnChunk>, EncodeError> {
+    let batch = build_batch(schema, dedicated, traces).map_err(EncodeError::Arrow)?;
+    let mut next = writers.iter_mut();
+    for (array, field) in batch.columns().iter().zip(schema.fields()) {
+        for leaf in compute_leaves(field, array).map_err(EncodeError::Parquet)? {
+            let writer = next.next().ok_or_else(|| {
+                EncodeError::Parquet(parquet::errors::ParquetError::General(
+                    "more leaves than column writers".into(),
+                ))
+            })?;
+            writer.write(&leaf).map_err(EncodeError::Parquet)?;
+        }
+    }
+    writers
+        .into_iter()
+        .map(|w| w.close().map_err(EncodeError::Parquet))
+        .collect()
+}
+
+/// The in-memory sink of the Parquet file writer, drained to the object store after each row
+/// group.
+#[derive(Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .map(|mut b| std::mem::take(&mut *b))
+            .unwrap_or_default()
+    }
+}
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut inner = self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("buffer lock poisoned"))?;
+        inner.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Parquet settings: statistics and page index everywhere, a bloom filter on `trace_id` sized

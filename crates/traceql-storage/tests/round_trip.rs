@@ -181,3 +181,11 @@ async fn block_round_trip_with_dedicated_columns_and_many_row_groups() {
     let back = write_and_read(spans.clone(), &options).await;
     assert_same(&normalized(spans), &normalized(back));
 }
+
+#[test]
+fn json_round_trips_through_encode() {
+    let spans = otlp::decode_file(&testdata("every_field.json")).expect("decode");
+    let text = otlp::encode_json(&spans);
+    let again = otlp::decode(text.as_bytes(), Format::Json, "encoded").expect("decode json");
+    assert_same(&spans, &again);
+}

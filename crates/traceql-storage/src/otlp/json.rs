@@ -461,3 +461,73 @@ pub(crate) fn value_from_json(text: &str) -> Result<Value> {
         .map_err(|e| DecodeError::new(format!("invalid JSON value: {e}")))?;
     any_value(&json)
 }
+
+/// Encodes spans as one OTLP/JSON `TracesData` document (hex IDs, 64-bit integers as
+/// strings), grouped by resource and scope. The inverse of [`decode`] (up to span order).
+pub fn encode(spans: &[Span]) -> String {
+    let mut resource_spans: Vec<Json> = Vec::new();
+    for (resource, scopes) in super::group_by_resource_and_scope(spans) {
+        let mut scope_spans: Vec<Json> = Vec::new();
+        for (scope, spans) in scopes {
+            let encoded: Vec<Json> = spans.into_iter().map(span_json).collect();
+            scope_spans.push(serde_json::json!({
+                "scope": {
+                    "name": scope.name,
+                    "version": scope.version,
+                    "attributes": key_values_json(&scope.attributes),
+                    "droppedAttributesCount": scope.dropped_attributes_count,
+                },
+                "spans": encoded,
+                "schemaUrl": scope.schema_url,
+            }));
+        }
+        resource_spans.push(serde_json::json!({
+            "resource": {
+                "attributes": key_values_json(&resource.attributes),
+                "droppedAttributesCount": resource.dropped_attributes_count,
+            },
+            "scopeSpans": scope_spans,
+            "schemaUrl": resource.schema_url,
+        }));
+    }
+    serde_json::json!({ "resourceSpans": resource_spans }).to_string()
+}
+
+fn key_values_json(kvs: &[KeyValue]) -> Vec<Json> {
+    kvs.iter()
+        .map(|kv| serde_json::json!({ "key": kv.key, "value": value_to_json(&kv.value) }))
+        .collect()
+}
+
+fn span_json(s: &Span) -> Json {
+    serde_json::json!({
+        "traceId": hex::encode(s.trace_id),
+        "spanId": hex::encode(s.span_id),
+        "parentSpanId": s.parent_span_id.map(hex::encode).unwrap_or_default(),
+        "traceState": s.trace_state,
+        "flags": s.flags,
+        "name": s.name,
+        "kind": s.kind.code(),
+        "startTimeUnixNano": s.start_time_unix_nano.to_string(),
+        "endTimeUnixNano": s.end_time_unix_nano.to_string(),
+        "attributes": key_values_json(&s.attributes),
+        "droppedAttributesCount": s.dropped_attributes_count,
+        "events": s.events.iter().map(|e| serde_json::json!({
+            "timeUnixNano": e.time_unix_nano.to_string(),
+            "name": e.name,
+            "attributes": key_values_json(&e.attributes),
+            "droppedAttributesCount": e.dropped_attributes_count,
+        })).collect::<Vec<_>>(),
+        "droppedEventsCount": s.dropped_events_count,
+        "links": s.links.iter().map(|l| serde_json::json!({
+            "traceId": hex::encode(l.trace_id),
+            "spanId": hex::encode(l.span_id),
+            "traceState": l.trace_state,
+            "attributes": key_values_json(&l.attributes),
+            "droppedAttributesCount": l.dropped_attributes_count,
+            "flags": l.flags,
+        })).collect::<Vec<_>>(),
+        "droppedLinksCount": s.dropped_links_count,
+        "status": { "code": s.status_code.code(), "message": s.status_message },
+    })
+}

@@ -2,15 +2,15 @@
 //! trace-by-ID JSON (`batches` with base64 IDs).
 
 mod json;
-
-pub(crate) use json::{value_from_json, value_to_json};
 pub mod proto;
 
+pub use json::encode as encode_json;
+pub(crate) use json::{value_from_json, value_to_json};
 use std::fmt;
 use std::path::Path;
 
 use crate::error::StorageError;
-use crate::model::Span;
+use crate::model::{Resource, Scope, Span};
 
 /// The encodings an OTLP trace file may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +85,31 @@ impl fmt::Display for DecodeError {
             write!(f, "at {}: {}", self.location(), self.message)
         }
     }
+}
+
+/// Spans grouped by resource, then by scope, in order of first appearance (resources and
+/// scopes compared by value, cheaply when they share an allocation).
+pub(crate) type ResourceGroups<'a> = Vec<(&'a Resource, Vec<(&'a Scope, Vec<&'a Span>)>)>;
+
+pub(crate) fn group_by_resource_and_scope(spans: &[Span]) -> ResourceGroups<'_> {
+    let mut groups: ResourceGroups<'_> = Vec::new();
+    for span in spans {
+        let same = |r: &Resource| std::ptr::eq(r, &*span.resource) || *r == *span.resource;
+        let ri = match groups.iter().position(|(r, _)| same(r)) {
+            Some(i) => i,
+            None => {
+                groups.push((&span.resource, Vec::new()));
+                groups.len() - 1
+            }
+        };
+        let scopes = &mut groups[ri].1;
+        let same = |s: &Scope| std::ptr::eq(s, &*span.scope) || *s == *span.scope;
+        match scopes.iter_mut().find(|(s, _)| same(s)) {
+            Some((_, v)) => v.push(span),
+            None => scopes.push((&span.scope, vec![span])),
+        }
+    }
+    groups
 }
 
 /// Decodes the spans in `bytes`; `source` names the input in errors.

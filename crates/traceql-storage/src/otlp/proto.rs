@@ -383,45 +383,27 @@ fn any_value(v: Option<AnyValueProto>) -> Value {
     }
 }
 
-/// Encodes spans as one `TracesData` message: one `ResourceSpans` per run of spans sharing a
-/// resource, one `ScopeSpans` per run sharing a scope. The inverse of [`decode`].
+/// Encodes spans as one `TracesData` message with one `ResourceSpans` per distinct resource
+/// and one `ScopeSpans` per distinct scope in it, as SDKs and collectors batch them. The
+/// inverse of [`decode`] (up to the order of spans).
 pub fn encode(spans: &[Span]) -> Vec<u8> {
-    let mut data = TracesData {
-        resource_spans: Vec::new(),
+    let data = TracesData {
+        resource_spans: super::group_by_resource_and_scope(spans)
+            .into_iter()
+            .map(|(resource, scopes)| ResourceSpans {
+                resource: Some(resource_proto(resource)),
+                schema_url: resource.schema_url.clone(),
+                scope_spans: scopes
+                    .into_iter()
+                    .map(|(scope, spans)| ScopeSpans {
+                        scope: Some(scope_proto(scope)),
+                        schema_url: scope.schema_url.clone(),
+                        spans: spans.into_iter().map(span_proto).collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
     };
-    for span in spans {
-        let same_resource = data
-            .resource_spans
-            .last()
-            .is_some_and(|rs: &ResourceSpans| {
-                rs.schema_url == span.resource.schema_url
-                    && rs.resource.as_ref() == Some(&resource_proto(&span.resource))
-            });
-        if !same_resource {
-            data.resource_spans.push(ResourceSpans {
-                resource: Some(resource_proto(&span.resource)),
-                scope_spans: Vec::new(),
-                schema_url: span.resource.schema_url.clone(),
-            });
-        }
-        let Some(rs) = data.resource_spans.last_mut() else {
-            continue;
-        };
-        let scope = scope_proto(&span.scope);
-        let same_scope = rs.scope_spans.last().is_some_and(|ss| {
-            ss.scope.as_ref() == Some(&scope) && ss.schema_url == span.scope.schema_url
-        });
-        if !same_scope {
-            rs.scope_spans.push(ScopeSpans {
-                scope: Some(scope),
-                spans: Vec::new(),
-                schema_url: span.scope.schema_url.clone(),
-            });
-        }
-        if let Some(ss) = rs.scope_spans.last_mut() {
-            ss.spans.push(span_proto(span));
-        }
-    }
     data.encode_to_vec()
 }
 
