@@ -1,5 +1,6 @@
 //! The `traceql` command-line tool.
 
+mod data_cmd;
 mod parse_cmd;
 
 use std::process::ExitCode;
@@ -21,12 +22,24 @@ enum Command {
     /// Queries come from the arguments, or from `--file` (one query per line; blank lines and
     /// lines starting with `#` are skipped). Exits with status 1 if any query is not valid.
     Parse(parse_cmd::ParseArgs),
+    /// Ingest OTLP files (protobuf, OTLP/JSON, Tempo trace JSON) as one new block.
+    Ingest(data_cmd::IngestArgs),
+    /// Generate synthetic traces of "the shop" (a dozen microservices) into blocks.
+    Generate(data_cmd::GenerateArgs),
+    /// List the live blocks of a tenant.
+    Blocks(data_cmd::DataArgs),
+    /// Merge a tenant's blocks into one (crash-safe; a trace's spans are merged).
+    Compact(data_cmd::CompactArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse(args) => parse_cmd::run(args),
+        Command::Ingest(args) => data_cmd::ingest(args),
+        Command::Generate(args) => data_cmd::generate(args),
+        Command::Blocks(args) => data_cmd::blocks(args),
+        Command::Compact(args) => data_cmd::compact_blocks(args),
     };
     match result {
         Ok(code) => code,

@@ -739,10 +739,9 @@ impl Generator {
         range.into_par_iter().map(|i| self.trace(i)).collect()
     }
 
-    /// About how many traces give `spans` spans (the shop averages a little over 11 spans per
-    /// trace).
+    /// About how many traces give `spans` spans (the shop averages about 9.6 spans per trace).
     pub fn traces_for_spans(spans: u64) -> u64 {
-        (spans / 11).max(1)
+        (spans * 10 / 96).max(1)
     }
 }
 
