@@ -70,7 +70,7 @@ const QUERIES: &[(&str, &str)] = &[
 
 /// A 2 KB query: a long OR of services, a structural join and a pipeline.
 fn two_kb_query() -> String {
-    let services: Vec<String> = (0..40)
+    let services: Vec<String> = (0..48)
         .map(|i| format!("resource.service.name = \"service-{i:03}\""))
         .collect();
     let q = format!(
