@@ -1,0 +1,41 @@
+//! Engine errors.
+
+use traceql_storage::StorageError;
+use traceql_syntax::Error as SyntaxError;
+
+/// A query that fails while running (integer division by zero, arrays compared with arrays, a
+/// structural operator on several spansets, …).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ExecError {
+    message: String,
+}
+
+impl ExecError {
+    /// An error with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        ExecError {
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything a query can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The query does not parse, does not validate, or is not supported.
+    #[error(transparent)]
+    Query(#[from] SyntaxError),
+    /// The query failed while running.
+    #[error("query failed: {0}")]
+    Execution(#[from] ExecError),
+    /// The data could not be read.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The request is not valid (bad limit, time range, …).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// A metrics query was given to search, or the reverse.
+    #[error("{0}")]
+    WrongKind(String),
+}

@@ -1,0 +1,18 @@
+//! TraceQL execution.
+//!
+//! - [`value`]: runtime values and the comparison and arithmetic rules of the language.
+//! - [`reference`]: the reference evaluator, a plain span-at-a-time interpreter of the AST over
+//!   in-memory traces, written from the spec and kept simple enough to trust. It runs searches
+//!   end to end today and is the oracle every faster execution path is tested against.
+//! - [`response`]: Tempo's search response shape, serialised by the proto3-JSON rules.
+//! - [`search`]: search over a tenant's blocks.
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod reference;
+pub mod response;
+pub mod search;
+pub mod value;
+
+pub use error::{EngineError, ExecError};
