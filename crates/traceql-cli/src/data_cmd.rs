@@ -61,6 +61,23 @@ pub struct GenerateArgs {
     window: u64,
 }
 
+impl GenerateArgs {
+    /// The demo's data set: the last hour, default seed, one block per million spans.
+    pub fn for_demo(dir: &str, spans: u64) -> GenerateArgs {
+        GenerateArgs {
+            data: DataArgs {
+                data: dir.to_string(),
+                tenant: DEFAULT_TENANT.to_string(),
+            },
+            spans,
+            seed: 42,
+            block_spans: 1_000_000,
+            start: None,
+            window: 3600,
+        }
+    }
+}
+
 /// Arguments of `traceql compact`.
 #[derive(Args)]
 pub struct CompactArgs {

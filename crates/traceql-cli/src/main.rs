@@ -1,7 +1,10 @@
 //! The `traceql` command-line tool.
 
 mod data_cmd;
+mod demo_cmd;
 mod parse_cmd;
+mod search_cmd;
+mod time_arg;
 
 use std::process::ExitCode;
 
@@ -22,6 +25,10 @@ enum Command {
     /// Queries come from the arguments, or from `--file` (one query per line; blank lines and
     /// lines starting with `#` are skipped). Exits with status 1 if any query is not valid.
     Parse(parse_cmd::ParseArgs),
+    /// Generate a sample data set (if missing) and run a showcase of queries over it.
+    Demo(demo_cmd::DemoArgs),
+    /// Search a tenant's blocks with a TraceQL query.
+    Search(search_cmd::SearchArgs),
     /// Ingest OTLP files (protobuf, OTLP/JSON, Tempo trace JSON) as one new block.
     Ingest(data_cmd::IngestArgs),
     /// Generate synthetic traces of "the shop" (a dozen microservices) into blocks.
@@ -36,6 +43,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse(args) => parse_cmd::run(args),
+        Command::Demo(args) => demo_cmd::run(args),
+        Command::Search(args) => search_cmd::run(args),
         Command::Ingest(args) => data_cmd::ingest(args),
         Command::Generate(args) => data_cmd::generate(args),
         Command::Blocks(args) => data_cmd::blocks(args),

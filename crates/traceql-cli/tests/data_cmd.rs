@@ -64,3 +64,93 @@ fn bad_inputs_are_reported_with_the_file() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("unknown scheme"), "{}", text(&o));
 }
+
+#[test]
+fn search_prints_a_table_and_tempo_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().to_str().expect("utf-8");
+    let every_field = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/otlp/every_field.json"
+    );
+    assert!(
+        traceql(&["ingest", "--data", data, every_field])
+            .status
+            .success()
+    );
+    let o = traceql(&[
+        "search",
+        "--data",
+        data,
+        "{ resource.service.name = `checkout` } >> { status = ok }",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("5b8efff798038103d269b633813fc60c") && out.contains("SELECT orders"),
+        "{out}"
+    );
+    assert!(out.contains("1 trace(s)"), "{out}");
+    let o = traceql(&[
+        "search",
+        "--data",
+        data,
+        "--format",
+        "json",
+        "{ name = `charge` }",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(json["traces"][0]["rootServiceName"], "checkout");
+    assert_eq!(
+        json["traces"][0]["spanSets"][0]["spans"][0]["name"],
+        "charge"
+    );
+    assert_eq!(
+        json["traces"][0]["serviceStats"]["payments"]["spanCount"],
+        1
+    );
+    // A bad query shows the caret and exits 1.
+    let o = traceql(&["search", "--data", data, "{ .a == 1 }"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("^"), "{}", text(&o));
+    // Time ranges: RFC 3339 or unix seconds, both ends required.
+    let o = traceql(&[
+        "search",
+        "--data",
+        data,
+        "--start",
+        "2018-12-13T14:50:00Z",
+        "--end",
+        "1544712800",
+        "{ }",
+    ]);
+    assert!(text(&o).contains("1 trace(s)"), "{}", text(&o));
+    let o = traceql(&[
+        "search",
+        "--data",
+        data,
+        "--start",
+        "1544712800",
+        "--end",
+        "1544712900",
+        "{ }",
+    ]);
+    assert!(text(&o).contains("0 trace(s)"), "{}", text(&o));
+}
+
+#[test]
+fn demo_generates_then_reuses_its_data() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = dir.path().join("demo");
+    let demo = demo.to_str().expect("utf-8");
+    let o = traceql(&["demo", "--dir", demo, "--spans", "3000"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("Generating the sample data set"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("A structural query"), "{}", text(&o));
+    let o = traceql(&["demo", "--dir", demo, "--spans", "3000"]);
+    assert!(text(&o).contains("Using the sample data"), "{}", text(&o));
+}
