@@ -282,9 +282,13 @@ pub fn build_batch(
                     let mut values = Vec::new();
                     let mut generic = Vec::new();
                     for kv in &span.resource.attributes {
+                        // A repeated key keeps its first value in the column, the rest in the
+                        // generic list: duplicates are never dropped.
                         match slots.slot(DedicatedScope::Resource, kv) {
-                            Some(i) => values.push((i, &kv.value)),
-                            None => generic.push(kv),
+                            Some(i) if !values.iter().any(|(j, _)| *j == i) => {
+                                values.push((i, &kv.value))
+                            }
+                            _ => generic.push(kv),
                         }
                     }
                     (values, generic)
@@ -295,11 +299,11 @@ pub fn build_batch(
             resource_attrs.append_list(resource_generic.iter().copied());
             span_attrs.append_list(span.attributes.iter().filter(|kv| {
                 match slots.slot(DedicatedScope::Span, kv) {
-                    Some(i) => {
+                    Some(i) if row[i].is_none() => {
                         row[i] = Some(&kv.value);
                         false
                     }
-                    None => true,
+                    _ => true,
                 }
             }));
             scope_attrs.append_list(span.scope.attributes.iter());

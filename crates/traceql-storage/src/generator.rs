@@ -420,9 +420,13 @@ impl TraceBuilder<'_> {
                         "ProductNotFound",
                         &format!("product {product} not found"),
                     );
-                    self.spans[server]
-                        .attributes
-                        .push(kv("rpc.grpc.status_code", Value::Int(5)));
+                    let attributes = &mut self.spans[server].attributes;
+                    if let Some(code) = attributes
+                        .iter_mut()
+                        .find(|a| a.key == "rpc.grpc.status_code")
+                    {
+                        code.value = Value::Int(5);
+                    }
                     status = 404;
                 }
                 t = end;

@@ -22,7 +22,7 @@ use crate::catalog::Catalog;
 use crate::error::{Result, StorageError};
 use crate::meta::BlockMeta;
 use crate::model::{
-    Event, KeyValue, Link, Resource, Scope, Span, SpanKind, StatusCode, Trace, Value,
+    Event, KeyValue, Link, Resource, Scope, Span, SpanKind, StatusCode, Trace, TraceId, Value,
 };
 use crate::otlp::value_from_json;
 use crate::schema::{AttrType, DedicatedScope, attr, col};
@@ -126,6 +126,75 @@ pub async fn read_block(catalog: &Catalog, meta: &BlockMeta) -> Result<Vec<Trace
         }
     }
     Ok(traces)
+}
+
+/// The spans of one trace in a block, reading only the row groups whose `trace_id` statistics
+/// and bloom filter admit it (a trace never crosses row groups, so at most one holds it).
+/// Returns the trace (`None` when absent) and the number of row groups read.
+pub async fn find_trace(
+    catalog: &Catalog,
+    meta: &BlockMeta,
+    trace_id: &TraceId,
+) -> Result<(Option<Trace>, usize)> {
+    if hex::encode(trace_id) < meta.min_trace_id || hex::encode(trace_id) > meta.max_trace_id {
+        return Ok((None, 0));
+    }
+    let path = catalog.data_path(&meta.tenant, &meta.block_id);
+    let err = |e| StorageError::parquet(&path, e);
+    let reader = ObjectReader::new(Arc::clone(catalog.store()), path.clone());
+    let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
+        .await
+        .map_err(err)?;
+    let column = builder
+        .parquet_schema()
+        .columns()
+        .iter()
+        .position(|c| c.name() == col::TRACE_ID)
+        .ok_or_else(|| StorageError::invalid_block(&path, "no trace_id column"))?;
+    let mut candidates = Vec::new();
+    for (i, group) in builder.metadata().row_groups().iter().enumerate() {
+        let in_range = match group.column(column).statistics() {
+            Some(stats) => match (stats.min_bytes_opt(), stats.max_bytes_opt()) {
+                (Some(min), Some(max)) => min <= &trace_id[..] && &trace_id[..] <= max,
+                _ => true,
+            },
+            None => true,
+        };
+        if in_range {
+            candidates.push(i);
+        }
+    }
+    let mut groups = Vec::new();
+    for i in candidates {
+        let admitted = match builder
+            .get_row_group_column_bloom_filter(i, column)
+            .await
+            .map_err(err)?
+        {
+            Some(filter) => filter.check(&trace_id[..]),
+            None => true,
+        };
+        if admitted {
+            groups.push(i);
+        }
+    }
+    if groups.is_empty() {
+        return Ok((None, 0));
+    }
+    let read = groups.len();
+    let stream = builder.with_row_groups(groups).build().map_err(err)?;
+    let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(err)?;
+    let mut spans = Vec::new();
+    for batch in &batches {
+        let decoded =
+            decode_batch(batch, meta).map_err(|m| StorageError::invalid_block(&path, m))?;
+        spans.extend(decoded.into_iter().filter(|s| s.trace_id == *trace_id));
+    }
+    let trace = (!spans.is_empty()).then(|| Trace {
+        trace_id: *trace_id,
+        spans,
+    });
+    Ok((trace, read))
 }
 
 type Decode<T> = std::result::Result<T, String>;

@@ -317,7 +317,7 @@ fn writer_properties(
         .set_data_page_row_count_limit(options.page_rows)
         .set_sorting_columns(Some(sorting.to_vec()))
         .set_column_bloom_filter_enabled(trace_id.clone(), true)
-        .set_column_bloom_filter_fpp(trace_id.clone(), 0.01)
+        .set_column_bloom_filter_fpp(trace_id.clone(), 0.001)
         .set_column_bloom_filter_max_ndv(trace_id.clone(), traces_per_group.max(1) as u64)
         .set_column_dictionary_enabled(trace_id, false)
         .set_column_dictionary_enabled(ColumnPath::from(col::SPAN_ID), false)
