@@ -190,11 +190,16 @@ pub async fn find_trace(
             decode_batch(batch, meta).map_err(|m| StorageError::invalid_block(&path, m))?;
         spans.extend(decoded.into_iter().filter(|s| s.trace_id == *trace_id));
     }
-    let trace = (!spans.is_empty()).then(|| Trace {
-        trace_id: *trace_id,
-        spans,
-    });
-    Ok((trace, read))
+    if spans.is_empty() {
+        return Ok((None, read));
+    }
+    Ok((
+        Some(Trace {
+            trace_id: *trace_id,
+            spans,
+        }),
+        read,
+    ))
 }
 
 type Decode<T> = std::result::Result<T, String>;
