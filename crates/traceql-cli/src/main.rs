@@ -5,6 +5,7 @@ mod demo_cmd;
 mod parse_cmd;
 mod search_cmd;
 mod time_arg;
+mod trace_cmd;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,8 @@ enum Command {
     Demo(demo_cmd::DemoArgs),
     /// Search a tenant's blocks with a TraceQL query.
     Search(search_cmd::SearchArgs),
+    /// Show one trace by ID: a waterfall tree, or Tempo's trace JSON.
+    Trace(trace_cmd::TraceArgs),
     /// Ingest OTLP files (protobuf, OTLP/JSON, Tempo trace JSON) as one new block.
     Ingest(data_cmd::IngestArgs),
     /// Generate synthetic traces of "the shop" (a dozen microservices) into blocks.
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Command::Parse(args) => parse_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Search(args) => search_cmd::run(args),
+        Command::Trace(args) => trace_cmd::run(args),
         Command::Ingest(args) => data_cmd::ingest(args),
         Command::Generate(args) => data_cmd::generate(args),
         Command::Blocks(args) => data_cmd::blocks(args),

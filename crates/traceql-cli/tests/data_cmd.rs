@@ -154,3 +154,44 @@ fn demo_generates_then_reuses_its_data() {
     let o = traceql(&["demo", "--dir", demo, "--spans", "3000"]);
     assert!(text(&o).contains("Using the sample data"), "{}", text(&o));
 }
+
+#[test]
+fn trace_shows_a_waterfall_or_tempo_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().to_str().expect("utf-8");
+    let every_field = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/otlp/every_field.json"
+    );
+    assert!(
+        traceql(&["ingest", "--data", data, every_field])
+            .status
+            .success()
+    );
+    let o = traceql(&["trace", "--data", data, "5b8efff798038103d269b633813fc60c"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("POST /checkout (checkout)") && out.contains("  SELECT orders (checkout)"),
+        "{out}"
+    );
+    assert!(out.contains("error"), "{out}");
+    let o = traceql(&[
+        "trace",
+        "--data",
+        data,
+        "--format",
+        "json",
+        "5b8efff798038103d269b633813fc60c",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(
+        json["trace"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"],
+        "7uGbfsPBsXQ="
+    );
+    let o = traceql(&["trace", "--data", data, "abc"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("not found"));
+    let o = traceql(&["trace", "--data", data, "not-hex"]);
+    assert_eq!(o.status.code(), Some(2));
+}

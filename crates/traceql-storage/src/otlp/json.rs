@@ -531,3 +531,146 @@ fn span_json(s: &Span) -> Json {
         "status": { "code": s.status_code.code(), "message": s.status_message },
     })
 }
+
+/// Spans as Tempo returns them from trace-by-ID (gogo `jsonpb`): `resourceSpans` with base64
+/// IDs, enum names, 64-bit integers as strings and zero values omitted, fields in proto order.
+pub fn encode_jsonpb_resource_spans(spans: &[Span]) -> Json {
+    let b64 = |bytes: &[u8]| Json::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+    let mut resource_spans = Vec::new();
+    for (resource, scopes) in super::group_by_resource_and_scope(spans) {
+        let mut scope_spans = Vec::new();
+        for (scope, spans) in scopes {
+            let mut encoded = Vec::new();
+            for s in spans {
+                let mut m = Map::new();
+                m.insert("traceId".into(), b64(&s.trace_id));
+                m.insert("spanId".into(), b64(&s.span_id));
+                put_str(&mut m, "traceState", &s.trace_state);
+                if let Some(p) = s.parent_span_id {
+                    m.insert("parentSpanId".into(), b64(&p));
+                }
+                put_str(&mut m, "name", &s.name);
+                const KINDS: [&str; 6] = [
+                    "",
+                    "SPAN_KIND_INTERNAL",
+                    "SPAN_KIND_SERVER",
+                    "SPAN_KIND_CLIENT",
+                    "SPAN_KIND_PRODUCER",
+                    "SPAN_KIND_CONSUMER",
+                ];
+                put_str(&mut m, "kind", KINDS[s.kind.code() as usize % KINDS.len()]);
+                m.insert(
+                    "startTimeUnixNano".into(),
+                    Json::String(s.start_time_unix_nano.to_string()),
+                );
+                m.insert(
+                    "endTimeUnixNano".into(),
+                    Json::String(s.end_time_unix_nano.to_string()),
+                );
+                put_attributes(&mut m, &s.attributes);
+                put_count(&mut m, "droppedAttributesCount", s.dropped_attributes_count);
+                if !s.events.is_empty() {
+                    let events = s
+                        .events
+                        .iter()
+                        .map(|e| {
+                            let mut em = Map::new();
+                            em.insert(
+                                "timeUnixNano".into(),
+                                Json::String(e.time_unix_nano.to_string()),
+                            );
+                            put_str(&mut em, "name", &e.name);
+                            put_attributes(&mut em, &e.attributes);
+                            put_count(
+                                &mut em,
+                                "droppedAttributesCount",
+                                e.dropped_attributes_count,
+                            );
+                            Json::Object(em)
+                        })
+                        .collect();
+                    m.insert("events".into(), Json::Array(events));
+                }
+                put_count(&mut m, "droppedEventsCount", s.dropped_events_count);
+                if !s.links.is_empty() {
+                    let links = s
+                        .links
+                        .iter()
+                        .map(|l| {
+                            let mut lm = Map::new();
+                            lm.insert("traceId".into(), b64(&l.trace_id));
+                            lm.insert("spanId".into(), b64(&l.span_id));
+                            put_str(&mut lm, "traceState", &l.trace_state);
+                            put_attributes(&mut lm, &l.attributes);
+                            put_count(
+                                &mut lm,
+                                "droppedAttributesCount",
+                                l.dropped_attributes_count,
+                            );
+                            put_count(&mut lm, "flags", l.flags);
+                            Json::Object(lm)
+                        })
+                        .collect();
+                    m.insert("links".into(), Json::Array(links));
+                }
+                put_count(&mut m, "droppedLinksCount", s.dropped_links_count);
+                let mut status = Map::new();
+                put_str(&mut status, "message", &s.status_message);
+                const CODES: [&str; 3] = ["", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
+                put_str(
+                    &mut status,
+                    "code",
+                    CODES[s.status_code.code() as usize % CODES.len()],
+                );
+                m.insert("status".into(), Json::Object(status));
+                put_count(&mut m, "flags", s.flags);
+                encoded.push(Json::Object(m));
+            }
+            let mut sm = Map::new();
+            let mut scope_json = Map::new();
+            put_str(&mut scope_json, "name", &scope.name);
+            put_str(&mut scope_json, "version", &scope.version);
+            put_attributes(&mut scope_json, &scope.attributes);
+            put_count(
+                &mut scope_json,
+                "droppedAttributesCount",
+                scope.dropped_attributes_count,
+            );
+            sm.insert("scope".into(), Json::Object(scope_json));
+            sm.insert("spans".into(), Json::Array(encoded));
+            put_str(&mut sm, "schemaUrl", &scope.schema_url);
+            scope_spans.push(Json::Object(sm));
+        }
+        let mut rm = Map::new();
+        let mut resource_json = Map::new();
+        put_attributes(&mut resource_json, &resource.attributes);
+        put_count(
+            &mut resource_json,
+            "droppedAttributesCount",
+            resource.dropped_attributes_count,
+        );
+        rm.insert("resource".into(), Json::Object(resource_json));
+        rm.insert("scopeSpans".into(), Json::Array(scope_spans));
+        put_str(&mut rm, "schemaUrl", &resource.schema_url);
+        resource_spans.push(Json::Object(rm));
+    }
+    Json::Array(resource_spans)
+}
+
+fn put_str(m: &mut Map<String, Json>, key: &str, value: &str) {
+    if !value.is_empty() {
+        m.insert(key.into(), Json::String(value.to_string()));
+    }
+}
+
+fn put_count(m: &mut Map<String, Json>, key: &str, value: u32) {
+    if value != 0 {
+        m.insert(key.into(), Json::from(value));
+    }
+}
+
+fn put_attributes(m: &mut Map<String, Json>, kvs: &[KeyValue]) {
+    if !kvs.is_empty() {
+        m.insert("attributes".into(), Json::Array(key_values_json(kvs)));
+    }
+}

@@ -4,7 +4,7 @@
 mod json;
 pub mod proto;
 
-pub use json::encode as encode_json;
+pub use json::{encode as encode_json, encode_jsonpb_resource_spans};
 pub(crate) use json::{value_from_json, value_to_json};
 use std::fmt;
 use std::path::Path;
