@@ -4,6 +4,7 @@ mod data_cmd;
 mod demo_cmd;
 mod parse_cmd;
 mod search_cmd;
+mod tags_cmd;
 mod time_arg;
 mod trace_cmd;
 
@@ -32,6 +33,10 @@ enum Command {
     Search(search_cmd::SearchArgs),
     /// Show one trace by ID: a waterfall tree, or Tempo's trace JSON.
     Trace(trace_cmd::TraceArgs),
+    /// List the tag names of a tenant, by scope.
+    Tags(tags_cmd::TagsArgs),
+    /// List the values of one tag, optionally on spans matching a `{ … }` selector.
+    TagValues(tags_cmd::TagValuesArgs),
     /// Ingest OTLP files (protobuf, OTLP/JSON, Tempo trace JSON) as one new block.
     Ingest(data_cmd::IngestArgs),
     /// Generate synthetic traces of "the shop" (a dozen microservices) into blocks.
@@ -49,6 +54,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo_cmd::run(args),
         Command::Search(args) => search_cmd::run(args),
         Command::Trace(args) => trace_cmd::run(args),
+        Command::Tags(args) => tags_cmd::tags(args),
+        Command::TagValues(args) => tags_cmd::values(args),
         Command::Ingest(args) => data_cmd::ingest(args),
         Command::Generate(args) => data_cmd::generate(args),
         Command::Blocks(args) => data_cmd::blocks(args),

@@ -6,6 +6,7 @@
 //!   end to end today and is the oracle every faster execution path is tested against.
 //! - [`response`]: Tempo's search response shape, serialised by the proto3-JSON rules.
 //! - [`search`]: search over a tenant's blocks.
+//! - [`tags`]: tag names per scope and tag values.
 //! - [`trace_by_id`]: one trace, read from only the row groups that may hold it.
 
 #![warn(missing_docs)]
@@ -14,6 +15,7 @@ pub mod error;
 pub mod reference;
 pub mod response;
 pub mod search;
+pub mod tags;
 pub mod trace_by_id;
 pub mod value;
 
