@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use traceql::engine::trace_by_id::{parse_trace_id, trace_by_id, v1_json, v2_json};
-use traceql::storage::model::{StatusCode, Trace};
+use traceql::storage::model::{StatusCode, Trace, TraceSummary};
 use traceql::storage::nested_set;
 
 use crate::data_cmd::DataArgs;
@@ -71,19 +71,8 @@ pub fn run(args: TraceArgs) -> Result<ExitCode, String> {
 pub fn waterfall(trace: &Trace, color: bool) -> String {
     const WIDTH: usize = 40;
     let structure = nested_set::compute(&trace.spans);
-    let start = trace
-        .spans
-        .iter()
-        .map(|s| s.start_time_unix_nano)
-        .min()
-        .unwrap_or(0);
-    let end = trace
-        .spans
-        .iter()
-        .map(|s| s.end_time_unix_nano)
-        .max()
-        .unwrap_or(start)
-        .max(start + 1);
+    let summary = TraceSummary::of(&trace.spans);
+    let (start, end) = (summary.start, summary.end.max(summary.start + 1));
     let total = (end - start) as f64;
     let mut out = String::new();
     let mut open_rights: Vec<i32> = Vec::new();

@@ -14,7 +14,7 @@ use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, FieldRef, SchemaRef};
 use arrow::error::ArrowError;
 
-use crate::model::{KeyValue, Resource, Span, StatusCode, Trace, TraceId, Value};
+use crate::model::{KeyValue, Resource, Span, StatusCode, Trace, TraceId, TraceSummary, Value};
 use crate::nested_set::{self, Position};
 use crate::otlp::value_to_json;
 use crate::schema::{AttrType, DedicatedColumn, DedicatedScope, ScalarType};
@@ -53,20 +53,7 @@ impl PreparedTrace {
                 positions.push(structure.positions[i]);
             }
         }
-        let start = spans
-            .iter()
-            .map(|s| s.start_time_unix_nano)
-            .min()
-            .unwrap_or(0);
-        let end = spans
-            .iter()
-            .map(|s| s.end_time_unix_nano.max(s.start_time_unix_nano))
-            .max()
-            .unwrap_or(0);
-        let root = spans
-            .iter()
-            .filter(|s| s.parent_span_id.is_none())
-            .min_by_key(|s| (s.start_time_unix_nano, s.span_id));
+        let summary = TraceSummary::of(&spans);
         let mut stats: Vec<(String, u32, u32)> = Vec::new();
         let mut index: FxHashMap<&str, usize> = FxHashMap::default();
         for s in &spans {
@@ -78,10 +65,13 @@ impl PreparedTrace {
             stats[i].1 += 1;
             stats[i].2 += u32::from(s.status_code == StatusCode::Error);
         }
+        let (start, end) = (summary.start, summary.end);
+        let root_service = summary.root.map(|r| r.resource.service_name().to_string());
+        let root_name = summary.root.map(|r| r.name.clone());
         PreparedTrace {
             trace_id: trace.trace_id,
-            root_service: root.map(|r| r.resource.service_name().to_string()),
-            root_name: root.map(|r| r.name.clone()),
+            root_service,
+            root_name,
             service_stats: serde_json::to_string(&stats).unwrap_or_default(),
             spans,
             positions,

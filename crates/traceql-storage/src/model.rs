@@ -239,3 +239,41 @@ pub struct Trace {
     /// Its spans, in no particular order.
     pub spans: Vec<Span>,
 }
+
+/// Trace-level values derived from a trace's spans.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TraceSummary<'a> {
+    /// Earliest span start.
+    pub start: u64,
+    /// Latest span end (a span ending before it starts counts as ending at its start).
+    pub end: u64,
+    /// The root span: the earliest span without a parent, if any.
+    pub root: Option<&'a Span>,
+}
+
+impl<'a> TraceSummary<'a> {
+    /// Summarises `spans` (of one trace).
+    pub fn of(spans: &'a [Span]) -> TraceSummary<'a> {
+        TraceSummary {
+            start: spans
+                .iter()
+                .map(|s| s.start_time_unix_nano)
+                .min()
+                .unwrap_or(0),
+            end: spans
+                .iter()
+                .map(|s| s.end_time_unix_nano.max(s.start_time_unix_nano))
+                .max()
+                .unwrap_or(0),
+            root: spans
+                .iter()
+                .filter(|s| s.parent_span_id.is_none())
+                .min_by_key(|s| (s.start_time_unix_nano, s.span_id)),
+        }
+    }
+
+    /// `end - start`.
+    pub fn duration(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+}

@@ -167,15 +167,7 @@ fn spanset_expr(
 /// `&&` needs both sides, `||` either; both return the union, the side with fewer spans first
 /// (the right side on ties).
 fn logical(op: SpansetOp, l: &[Spanset], r: &[Spanset]) -> Vec<usize> {
-    let flatten = |sets: &[Spanset]| -> Vec<usize> {
-        let mut v = Vec::new();
-        for s in sets.iter().flat_map(|ss| &ss.spans) {
-            if !v.contains(s) {
-                v.push(*s);
-            }
-        }
-        v
-    };
+    let flatten = |sets: &[Spanset]| union(sets.iter().flat_map(|ss| ss.spans.iter().copied()));
     let (l, r) = (flatten(l), flatten(r));
     let ok = match op {
         SpansetOp::And => !l.is_empty() && !r.is_empty(),
@@ -185,8 +177,13 @@ fn logical(op: SpansetOp, l: &[Spanset], r: &[Spanset]) -> Vec<usize> {
         return Vec::new();
     }
     let (first, second) = if l.len() < r.len() { (l, r) } else { (r, l) };
-    let mut out = first;
-    for s in second {
+    union(first.into_iter().chain(second))
+}
+
+/// The spans in order of first appearance, each once.
+fn union(spans: impl Iterator<Item = usize>) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    for s in spans {
         if !out.contains(&s) {
             out.push(s);
         }

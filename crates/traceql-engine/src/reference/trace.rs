@@ -2,7 +2,7 @@
 //! attributes and intrinsics resolve for a span (spec sections 4, 5 and 7.1).
 
 use traceql_storage::model::{
-    Event, KeyValue, Link, Span, SpanKind, StatusCode, Trace, TraceId, Value,
+    Event, KeyValue, Link, Span, SpanKind, StatusCode, Trace, TraceId, TraceSummary, Value,
 };
 use traceql_storage::nested_set::{self, Position};
 use traceql_syntax::ast::{Attribute, Intrinsic, Kind, Scope, Status};
@@ -32,30 +32,16 @@ impl TraceView {
     /// Computes structure and trace-level values.
     pub fn new(trace: Trace) -> TraceView {
         let structure = nested_set::compute(&trace.spans);
-        let start = trace
-            .spans
-            .iter()
-            .map(|s| s.start_time_unix_nano)
-            .min()
-            .unwrap_or(0);
-        let end = trace
-            .spans
-            .iter()
-            .map(|s| s.end_time_unix_nano.max(s.start_time_unix_nano))
-            .max()
-            .unwrap_or(0);
-        let root = trace
-            .spans
-            .iter()
-            .filter(|s| s.parent_span_id.is_none())
-            .min_by_key(|s| (s.start_time_unix_nano, s.span_id));
+        let summary = TraceSummary::of(&trace.spans);
+        let (start, duration) = (summary.start, summary.duration());
+        let root = summary.root;
         TraceView {
             trace_id: trace.trace_id,
             root_service: root.map(|r| r.resource.service_name().to_string()),
             root_name: root.map(|r| r.name.clone()),
             positions: structure.positions,
             start,
-            duration: end.saturating_sub(start),
+            duration,
             spans: trace.spans,
         }
     }
