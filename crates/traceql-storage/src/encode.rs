@@ -550,8 +550,6 @@ impl AttrListBuilder {
 
     fn finish(&mut self, item: FieldRef) -> Result<ListArray, ArrowError> {
         let fields = struct_fields(&item)?;
-        let offsets = std::mem::take(&mut self.offsets);
-        let offsets = if offsets.is_empty() { vec![0] } else { offsets };
         let values = StructArray::try_new(
             fields,
             vec![
@@ -571,13 +569,26 @@ impl AttrListBuilder {
             None,
         )?;
         self.len = 0;
-        ListArray::try_new(
-            item,
-            OffsetBuffer::new(offsets.into()),
-            Arc::new(values),
-            None,
-        )
+        list_array(item, &mut self.offsets, values)
     }
+}
+
+/// A list column from row offsets (taken, so the builder can start over) and its values.
+fn list_array(
+    item: FieldRef,
+    offsets: &mut Vec<i32>,
+    values: StructArray,
+) -> Result<ListArray, ArrowError> {
+    let mut offsets = std::mem::take(offsets);
+    if offsets.is_empty() {
+        offsets.push(0);
+    }
+    ListArray::try_new(
+        item,
+        OffsetBuffer::new(offsets.into()),
+        Arc::new(values),
+        None,
+    )
 }
 
 /// How a value is stored in a generic attribute entry.
@@ -653,15 +664,8 @@ impl EventListBuilder {
             ],
             None,
         )?;
-        let offsets = std::mem::take(&mut self.offsets);
-        let offsets = if offsets.is_empty() { vec![0] } else { offsets };
         self.len = 0;
-        ListArray::try_new(
-            item,
-            OffsetBuffer::new(offsets.into()),
-            Arc::new(values),
-            None,
-        )
+        list_array(item, &mut self.offsets, values)
     }
 }
 
@@ -732,14 +736,7 @@ impl LinkListBuilder {
             ],
             None,
         )?;
-        let offsets = std::mem::take(&mut self.offsets);
-        let offsets = if offsets.is_empty() { vec![0] } else { offsets };
         self.len = 0;
-        ListArray::try_new(
-            item,
-            OffsetBuffer::new(offsets.into()),
-            Arc::new(values),
-            None,
-        )
+        list_array(item, &mut self.offsets, values)
     }
 }
