@@ -6,12 +6,14 @@
 //!   end to end today and is the oracle every faster execution path is tested against.
 //! - [`response`]: Tempo's search response shape, serialised by the proto3-JSON rules.
 //! - [`search`]: search over a tenant's blocks.
+//! - [`metrics`]: TraceQL metrics with Tempo's interval model.
 //! - [`tags`]: tag names per scope and tag values.
 //! - [`trace_by_id`]: one trace, read from only the row groups that may hold it.
 
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod metrics;
 pub mod reference;
 pub mod response;
 pub mod search;

@@ -1,0 +1,305 @@
+//! TraceQL metrics through the reference evaluator (spec sections 6.4, 7.13, 8.4, 8.5).
+//!
+//! Every trace is read once; each metrics pipeline of the query keeps its own accumulator of
+//! series, fed with the spans its spanset pipeline returns. Second stages and arithmetic run on
+//! the finished series.
+
+mod interval;
+mod response;
+mod series;
+
+pub use interval::{Intervals, MAX_INTERVALS, default_step};
+pub use response::{
+    InstantResponse, InstantSeries, MetricsQueryMetrics, RangeResponse, Sample, TimeSeries,
+};
+pub use series::{Label, Series};
+
+use traceql_storage::catalog::Catalog;
+use traceql_storage::model::Trace;
+use traceql_storage::read::read_block;
+use traceql_syntax::ast::{
+    ComparisonOp, MetricsExpr, MetricsFunctionKind, MetricsOp, MetricsPipeline, QueryBody,
+    SecondStage, SecondStageKind, Static,
+};
+use traceql_syntax::parse;
+
+use crate::error::{EngineError, ExecError};
+use crate::reference::{Regexes, TraceView, run_pipeline};
+use series::Accumulator;
+
+/// The default series limit.
+pub const MAX_SERIES: usize = 1000;
+
+/// A metrics request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsRequest {
+    /// The TraceQL metrics query.
+    pub query: String,
+    /// Start, unix nanoseconds.
+    pub start: u64,
+    /// End, unix nanoseconds.
+    pub end: u64,
+    /// Step in nanoseconds (range queries); defaults from the range.
+    pub step: Option<u64>,
+    /// An instant query: one value per series over `(start, end]`.
+    pub instant: bool,
+    /// At most this many series (more gives a `PARTIAL` response).
+    pub max_series: usize,
+}
+
+impl MetricsRequest {
+    /// A range query over `[start, end]` (unix nanoseconds) with the default step.
+    pub fn range(query: impl Into<String>, start: u64, end: u64) -> Self {
+        MetricsRequest {
+            query: query.into(),
+            start,
+            end,
+            step: None,
+            instant: false,
+            max_series: MAX_SERIES,
+        }
+    }
+}
+
+/// The finished series of a query, before serialisation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricsResult {
+    /// The intervals the values refer to.
+    pub intervals: Intervals,
+    /// Series, in response order.
+    pub series: Vec<Series>,
+    /// True when the series limit cut the result.
+    pub partial: bool,
+    /// What was read.
+    pub metrics: MetricsQueryMetrics,
+}
+
+/// A parsed metrics query ready to accumulate.
+struct Plan {
+    expr: MetricsExpr,
+    second_stages: Vec<SecondStage>,
+    pipelines: Vec<MetricsPipeline>,
+}
+
+impl Plan {
+    fn new(query: &str) -> Result<Plan, EngineError> {
+        let parsed = parse(query)?;
+        let QueryBody::Metrics(m) = parsed.body else {
+            return Err(EngineError::WrongKind(
+                "this is a search query: use search, not metrics".into(),
+            ));
+        };
+        let mut pipelines = Vec::new();
+        m.expr.visit_pipelines(&mut |p| pipelines.push(p.clone()));
+        if let Some(p) = pipelines
+            .iter()
+            .find(|p| matches!(p.function.kind, MetricsFunctionKind::Compare { .. }))
+        {
+            return Err(EngineError::InvalidRequest(format!(
+                "{} is not implemented yet",
+                p.function
+            )));
+        }
+        Ok(Plan {
+            expr: m.expr,
+            second_stages: m.second_stages,
+            pipelines,
+        })
+    }
+}
+
+/// Runs a metrics query over the live blocks of `tenant`.
+pub async fn metrics(
+    catalog: &Catalog,
+    tenant: &str,
+    request: &MetricsRequest,
+) -> Result<MetricsResult, EngineError> {
+    let plan = Plan::new(&request.query)?;
+    let intervals = intervals(request)?;
+    let mut accumulators: Vec<Accumulator> = plan
+        .pipelines
+        .iter()
+        .map(|p| Accumulator::new(p, intervals))
+        .collect();
+    let mut metrics = MetricsQueryMetrics::default();
+    let mut regexes = Regexes::default();
+    let blocks: Vec<_> = catalog
+        .list_blocks(tenant)
+        .await?
+        .into_iter()
+        .filter(|b| b.overlaps(intervals.start, intervals.end))
+        .collect();
+    metrics.total_blocks = blocks.len() as u32;
+    metrics.total_jobs = blocks.len() as u32;
+    metrics.total_block_bytes = blocks.iter().map(|b| b.size_bytes).sum();
+    for block in &blocks {
+        let traces = read_block(catalog, block).await?;
+        metrics.inspected_bytes += block.size_bytes;
+        feed(&plan, &mut accumulators, traces, &mut metrics, &mut regexes)?;
+        metrics.completed_jobs += 1;
+    }
+    finish(&plan, accumulators, intervals, request.max_series, metrics)
+}
+
+/// Runs a metrics query over traces held in memory.
+pub fn metrics_traces(
+    traces: Vec<Trace>,
+    request: &MetricsRequest,
+) -> Result<MetricsResult, EngineError> {
+    let plan = Plan::new(&request.query)?;
+    let intervals = intervals(request)?;
+    let mut accumulators: Vec<Accumulator> = plan
+        .pipelines
+        .iter()
+        .map(|p| Accumulator::new(p, intervals))
+        .collect();
+    let mut metrics = MetricsQueryMetrics::default();
+    feed(
+        &plan,
+        &mut accumulators,
+        traces,
+        &mut metrics,
+        &mut Regexes::default(),
+    )?;
+    finish(&plan, accumulators, intervals, request.max_series, metrics)
+}
+
+fn intervals(request: &MetricsRequest) -> Result<Intervals, EngineError> {
+    if request.instant {
+        Intervals::instant(request.start, request.end)
+    } else {
+        Intervals::range(request.start, request.end, request.step)
+    }
+}
+
+fn feed(
+    plan: &Plan,
+    accumulators: &mut [Accumulator],
+    traces: Vec<Trace>,
+    metrics: &mut MetricsQueryMetrics,
+    regexes: &mut Regexes,
+) -> Result<(), ExecError> {
+    for trace in traces {
+        metrics.inspected_spans += trace.spans.len() as u64;
+        let view = TraceView::new(trace);
+        for (pipeline, acc) in plan.pipelines.iter().zip(accumulators.iter_mut()) {
+            for spanset in run_pipeline(&pipeline.pipeline, &view, regexes)? {
+                for &i in &spanset.spans {
+                    acc.add(&view, i);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn finish(
+    plan: &Plan,
+    accumulators: Vec<Accumulator>,
+    intervals: Intervals,
+    max_series: usize,
+    metrics: MetricsQueryMetrics,
+) -> Result<MetricsResult, EngineError> {
+    let mut finished: Vec<Vec<Series>> = plan
+        .pipelines
+        .iter()
+        .zip(accumulators)
+        .map(|(p, acc)| second_stages(acc.finish(), &p.second_stages))
+        .collect();
+    finished.reverse();
+    let mut series = match evaluate(&plan.expr, &mut finished)? {
+        Operand::Series(s) => s,
+        Operand::Scalar(_) => {
+            return Err(ExecError::new("a metrics query needs a metrics function").into());
+        }
+    };
+    series = second_stages(series, &plan.second_stages);
+    series.retain(|s| s.values.iter().any(|v| !v.is_nan()));
+    series.sort_by_cached_key(Series::sort_key);
+    let partial = series.len() > max_series;
+    series.truncate(max_series);
+    Ok(MetricsResult {
+        intervals,
+        series,
+        partial,
+        metrics,
+    })
+}
+
+/// An operand of metrics arithmetic.
+enum Operand {
+    Series(Vec<Series>),
+    Scalar(f64),
+}
+
+/// Evaluates arithmetic; `finished` holds the pipelines' series in reverse visiting order.
+fn evaluate(expr: &MetricsExpr, finished: &mut Vec<Vec<Series>>) -> Result<Operand, ExecError> {
+    Ok(match expr {
+        MetricsExpr::Pipeline(_) => Operand::Series(finished.pop().unwrap_or_default()),
+        MetricsExpr::Literal(s) => Operand::Scalar(number(s)),
+        MetricsExpr::Binary { op, lhs, rhs, .. } => {
+            let l = evaluate(lhs, finished)?;
+            let r = evaluate(rhs, finished)?;
+            let apply = |a: f64, b: f64| match op {
+                MetricsOp::Add => a + b,
+                MetricsOp::Sub => a - b,
+                MetricsOp::Mul => a * b,
+                MetricsOp::Div if b == 0.0 => f64::NAN,
+                MetricsOp::Div => a / b,
+            };
+            match (l, r) {
+                (Operand::Scalar(a), Operand::Scalar(b)) => Operand::Scalar(apply(a, b)),
+                (Operand::Series(s), Operand::Scalar(k)) => Operand::Series(
+                    s.into_iter()
+                        .map(|x| x.map_values(|v| apply(v, k)))
+                        .collect(),
+                ),
+                (Operand::Scalar(k), Operand::Series(s)) => Operand::Series(
+                    s.into_iter()
+                        .map(|x| x.map_values(|v| apply(k, v)))
+                        .collect(),
+                ),
+                (Operand::Series(a), Operand::Series(b)) => {
+                    Operand::Series(series::combine(*op, a, b, apply))
+                }
+            }
+        }
+    })
+}
+
+/// Applies `topk`, `bottomk` and comparison filters in order.
+fn second_stages(mut series: Vec<Series>, stages: &[SecondStage]) -> Vec<Series> {
+    for stage in stages {
+        series = match &stage.kind {
+            SecondStageKind::TopK(n) => series::top(series, *n as usize, true),
+            SecondStageKind::BottomK(n) => series::top(series, *n as usize, false),
+            SecondStageKind::Filter { op, value } => {
+                let threshold = number(value);
+                let keep = |v: f64| match op {
+                    ComparisonOp::Eq => v == threshold,
+                    ComparisonOp::Neq => v != threshold,
+                    ComparisonOp::Lt => v < threshold,
+                    ComparisonOp::Lte => v <= threshold,
+                    ComparisonOp::Gt => v > threshold,
+                    ComparisonOp::Gte => v >= threshold,
+                };
+                series
+                    .into_iter()
+                    .map(|s| s.map_values(|v| if keep(v) { v } else { f64::NAN }))
+                    .filter(|s| s.values.iter().any(|v| !v.is_nan()))
+                    .collect()
+            }
+        };
+    }
+    series
+}
+
+/// A literal as a metrics value (durations in seconds).
+fn number(s: &Static) -> f64 {
+    match s {
+        Static::Int(v) => *v as f64,
+        Static::Float(v) => *v,
+        Static::Duration(v) => *v as f64 / 1e9,
+        _ => f64::NAN,
+    }
+}

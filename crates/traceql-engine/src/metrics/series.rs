@@ -1,0 +1,415 @@
+//! Series: accumulation per metrics function, `topk`/`bottomk`, and arithmetic matching.
+
+use std::collections::{BTreeMap, HashMap};
+
+use traceql_syntax::ast::{Field, Intrinsic, MetricsFunctionKind, MetricsOp, MetricsPipeline};
+
+use super::interval::Intervals;
+use crate::reference::TraceView;
+use crate::value::Val;
+
+/// A series label.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Label {
+    /// The label name (`resource.service.name`, `name`, `__name__`, `p`, `__bucket` …).
+    pub key: String,
+    /// Its typed value (nil shows as the string `"nil"`).
+    pub value: Val,
+}
+
+/// One series: labels and a value per interval (NaN where there is none).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Labels, in order.
+    pub labels: Vec<Label>,
+    /// One value per interval.
+    pub values: Vec<f64>,
+}
+
+impl Series {
+    /// Response order: number of labels, then keys, then values as text.
+    pub fn sort_key(&self) -> (usize, Vec<String>, Vec<String>) {
+        (
+            self.labels.len(),
+            self.labels.iter().map(|l| l.key.clone()).collect(),
+            self.labels.iter().map(|l| label_text(&l.value)).collect(),
+        )
+    }
+
+    pub(super) fn map_values(mut self, f: impl Fn(f64) -> f64) -> Series {
+        for v in &mut self.values {
+            *v = f(*v);
+        }
+        self
+    }
+
+    fn name(&self) -> Option<&Val> {
+        self.labels
+            .iter()
+            .find(|l| l.key == "__name__")
+            .map(|l| &l.value)
+    }
+
+    /// The labels that identify a series for arithmetic (internal ones left out).
+    fn match_key(&self) -> String {
+        let mut parts: Vec<String> = self
+            .labels
+            .iter()
+            .filter(|l| !l.key.starts_with("__"))
+            .map(|l| format!("{}={:?}", l.key, l.value))
+            .collect();
+        parts.sort();
+        parts.join(",")
+    }
+}
+
+fn label_text(v: &Val) -> String {
+    match v {
+        Val::Str(s) => s.clone(),
+        Val::Nil => "nil".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Per-interval state of one series.
+enum Cells {
+    /// `rate`, `count_over_time`: a count per interval.
+    Count(Vec<f64>),
+    /// `min_over_time`, `max_over_time`: NaN until a value arrives.
+    Extreme(Vec<f64>, bool),
+    /// `sum_over_time`, `avg_over_time`: Kahan sum, compensation and count.
+    Sum(Vec<(f64, f64, u64)>, bool),
+    /// `quantile_over_time`, `histogram_over_time`: counts per power-of-two bucket.
+    Buckets(Vec<BTreeMap<u64, u64>>),
+}
+
+/// Accumulates the series of one metrics pipeline.
+pub(super) struct Accumulator {
+    kind: MetricsFunctionKind,
+    by: Vec<Field>,
+    intervals: Intervals,
+    series: Vec<(Vec<Label>, Cells)>,
+    index: HashMap<String, usize>,
+    seconds: bool,
+}
+
+impl Accumulator {
+    pub(super) fn new(p: &MetricsPipeline, intervals: Intervals) -> Accumulator {
+        // `duration` values are seconds; other attributes keep their raw numbers (so
+        // `trace:duration` stays in nanoseconds, as in Tempo).
+        let seconds = matches!(
+            p.function.kind.field(),
+            Some(Field::Intrinsic(Intrinsic::Duration))
+        );
+        Accumulator {
+            kind: p.function.kind.clone(),
+            by: p.function.by.clone(),
+            intervals,
+            series: Vec::new(),
+            index: HashMap::new(),
+            seconds,
+        }
+    }
+
+    /// Adds span `i` of `view`.
+    pub(super) fn add(&mut self, view: &TraceView, i: usize) {
+        let span = &view.spans[i];
+        let Some(slot) = self.intervals.index(span.start_time_unix_nano) else {
+            return;
+        };
+        let ctx = view.context(i);
+        let value = |f: &Field| match f {
+            Field::Attribute(a) => ctx.attribute(a),
+            Field::Intrinsic(i) => ctx.intrinsic(*i),
+        };
+        let labels = self.labels(&value);
+        let n = self.intervals.count();
+        let key = format!("{labels:?}");
+        let kind = &self.kind;
+        let idx = *self.index.entry(key).or_insert_with(|| {
+            let cells = match kind {
+                MetricsFunctionKind::Rate | MetricsFunctionKind::CountOverTime => {
+                    Cells::Count(vec![0.0; n])
+                }
+                MetricsFunctionKind::MinOverTime(_) => Cells::Extreme(vec![f64::NAN; n], false),
+                MetricsFunctionKind::MaxOverTime(_) => Cells::Extreme(vec![f64::NAN; n], true),
+                MetricsFunctionKind::SumOverTime(_) => Cells::Sum(vec![(0.0, 0.0, 0); n], false),
+                MetricsFunctionKind::AvgOverTime(_) => Cells::Sum(vec![(0.0, 0.0, 0); n], true),
+                _ => Cells::Buckets(vec![BTreeMap::new(); n]),
+            };
+            self.series.push((labels, cells));
+            self.series.len() - 1
+        });
+        let measured = self.kind.field().map(&value);
+        match &mut self.series[idx].1 {
+            Cells::Count(c) => c[slot] += 1.0,
+            Cells::Extreme(c, is_max) => {
+                if let Some(v) = measured.as_ref().and_then(|v| as_number(v, self.seconds)) {
+                    let old = c[slot];
+                    if old.is_nan() || (*is_max && v > old) || (!*is_max && v < old) {
+                        c[slot] = v;
+                    }
+                }
+            }
+            Cells::Sum(c, _) => {
+                if let Some(v) = measured.as_ref().and_then(|v| as_number(v, self.seconds)) {
+                    let (sum, comp, count) = &mut c[slot];
+                    let y = v - *comp;
+                    let t = *sum + y;
+                    *comp = (t - *sum) - y;
+                    *sum = t;
+                    *count += 1;
+                }
+            }
+            Cells::Buckets(c) => {
+                let raw = match measured {
+                    Some(Val::Int(v)) => u64::try_from(v).ok(),
+                    Some(Val::Duration(v)) => u64::try_from(v).ok(),
+                    _ => None,
+                };
+                if let Some(v) = raw.filter(|v| *v >= 2) {
+                    *c[slot].entry(v.next_power_of_two()).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// Group labels: canonical names; nil labels left out; all nil gives the first label as nil.
+    fn labels(&self, value: &dyn Fn(&Field) -> Val) -> Vec<Label> {
+        if self.by.is_empty() {
+            return match self.kind {
+                MetricsFunctionKind::QuantileOverTime { .. }
+                | MetricsFunctionKind::HistogramOverTime(_) => vec![],
+                _ => vec![Label {
+                    key: "__name__".into(),
+                    value: Val::Str(self.kind.name().into()),
+                }],
+            };
+        }
+        let labels: Vec<Label> = self
+            .by
+            .iter()
+            .map(|f| Label {
+                key: f.canonical_name(),
+                value: value(f),
+            })
+            .filter(|l| l.value != Val::Nil)
+            .collect();
+        if labels.is_empty() {
+            return vec![Label {
+                key: self.by[0].canonical_name(),
+                value: Val::Nil,
+            }];
+        }
+        labels
+    }
+
+    pub(super) fn finish(self) -> Vec<Series> {
+        let step = self.intervals.step_seconds();
+        let seconds = self.seconds;
+        let mut out = Vec::new();
+        for (labels, cells) in self.series {
+            match cells {
+                Cells::Count(c) => {
+                    let values = match self.kind {
+                        MetricsFunctionKind::Rate => c.iter().map(|v| v / step).collect(),
+                        _ => c,
+                    };
+                    out.push(Series { labels, values });
+                }
+                Cells::Extreme(c, _) => out.push(Series { labels, values: c }),
+                Cells::Sum(c, avg) => {
+                    let values = c
+                        .iter()
+                        .map(|(sum, _, count)| match (*count, avg) {
+                            (0, _) => f64::NAN,
+                            (n, true) => sum / n as f64,
+                            (_, false) => *sum,
+                        })
+                        .collect();
+                    out.push(Series { labels, values });
+                }
+                Cells::Buckets(c) => match &self.kind {
+                    MetricsFunctionKind::QuantileOverTime { quantiles, .. } => {
+                        for q in quantiles {
+                            let mut l = labels.clone();
+                            l.push(Label {
+                                key: "p".into(),
+                                value: Val::Float(*q),
+                            });
+                            let values = c
+                                .iter()
+                                .map(|b| scale(log2_quantile(*q, b), seconds))
+                                .collect();
+                            out.push(Series { labels: l, values });
+                        }
+                    }
+                    _ => {
+                        let bounds: std::collections::BTreeSet<u64> =
+                            c.iter().flat_map(|b| b.keys().copied()).collect();
+                        for bound in bounds {
+                            let mut l = labels.clone();
+                            l.push(Label {
+                                key: "__bucket".into(),
+                                value: Val::Float(scale(bound as f64, seconds)),
+                            });
+                            let values = c
+                                .iter()
+                                .map(|b| b.get(&bound).copied().unwrap_or(0) as f64)
+                                .collect();
+                            out.push(Series { labels: l, values });
+                        }
+                    }
+                },
+            }
+        }
+        out
+    }
+}
+
+fn as_number(v: &Val, seconds: bool) -> Option<f64> {
+    match v {
+        Val::Duration(d) if seconds => Some(*d as f64 / 1e9),
+        Val::Int(_) | Val::Float(_) | Val::Duration(_) => v.as_f64(),
+        _ => None,
+    }
+}
+
+fn scale(v: f64, seconds: bool) -> f64 {
+    if seconds { v / 1e9 } else { v }
+}
+
+/// The `p` quantile of power-of-two buckets (upper bound → count): walk to rank `ceil(p·N)`
+/// and interpolate exponentially inside the bucket; 0 when there are no values.
+pub fn log2_quantile(p: f64, buckets: &BTreeMap<u64, u64>) -> f64 {
+    let total: u64 = buckets.values().sum();
+    if total == 0 || !(0.0..=1.0).contains(&p) {
+        return 0.0;
+    }
+    let rank = ((p * total as f64).ceil() as u64).max(1);
+    let mut seen = 0u64;
+    for (&upper, &count) in buckets {
+        if seen + count >= rank {
+            let fraction = (rank - seen) as f64 / count as f64;
+            let lower = upper as f64 / 2.0;
+            return lower * 2f64.powf(fraction);
+        }
+        seen += count;
+    }
+    buckets.keys().next_back().map_or(0.0, |u| *u as f64)
+}
+
+/// Keeps, at each timestamp, the `n` largest (or smallest) values; a series survives if it won
+/// anywhere. Ties go to the series that sorts first.
+pub(super) fn top(mut series: Vec<Series>, n: usize, largest: bool) -> Vec<Series> {
+    if series.len() <= n {
+        return series;
+    }
+    series.sort_by_cached_key(Series::sort_key);
+    let points = series.first().map_or(0, |s| s.values.len());
+    let mut keep = vec![vec![false; points]; series.len()];
+    for t in 0..points {
+        let mut candidates: Vec<usize> = (0..series.len())
+            .filter(|&i| !series[i].values[t].is_nan())
+            .collect();
+        candidates.sort_by(|&a, &b| {
+            let (x, y) = (series[a].values[t], series[b].values[t]);
+            let order = if largest {
+                y.total_cmp(&x)
+            } else {
+                x.total_cmp(&y)
+            };
+            order.then(a.cmp(&b))
+        });
+        for &i in candidates.iter().take(n) {
+            keep[i][t] = true;
+        }
+    }
+    series
+        .into_iter()
+        .zip(keep)
+        .map(|(mut s, k)| {
+            for (v, kept) in s.values.iter_mut().zip(k) {
+                if !kept {
+                    *v = f64::NAN;
+                }
+            }
+            s
+        })
+        .filter(|s| s.values.iter().any(|v| !v.is_nan()))
+        .collect()
+}
+
+/// `a op b` between series sets: matched by labels (internal ones left out); a side holding one
+/// unlabeled series applies to every series of the other; unmatched series are dropped.
+pub(super) fn combine(
+    op: MetricsOp,
+    a: Vec<Series>,
+    b: Vec<Series>,
+    apply: impl Fn(f64, f64) -> f64,
+) -> Vec<Series> {
+    let unlabeled = |s: &[Series]| s.len() == 1 && s[0].match_key().is_empty();
+    let name = |x: &Series, y: &Series| match (x.name(), y.name()) {
+        (Some(Val::Str(l)), Some(Val::Str(r))) => Some(format!("({l} {} {r})", op_text(op))),
+        _ => None,
+    };
+    let merge = |x: &Series, y: &Series, labels_from: &Series| {
+        let mut labels: Vec<Label> = labels_from
+            .labels
+            .iter()
+            .filter(|l| l.key != "__name__")
+            .cloned()
+            .collect();
+        if let Some(n) = name(x, y) {
+            labels.insert(
+                0,
+                Label {
+                    key: "__name__".into(),
+                    value: Val::Str(n),
+                },
+            );
+        }
+        let values = x
+            .values
+            .iter()
+            .zip(&y.values)
+            .map(|(p, q)| apply(*p, *q))
+            .collect();
+        Series { labels, values }
+    };
+    if unlabeled(&b) && !unlabeled(&a) {
+        return a.iter().map(|x| merge(x, &b[0], x)).collect();
+    }
+    if unlabeled(&a) && !unlabeled(&b) {
+        return b.iter().map(|y| merge(&a[0], y, y)).collect();
+    }
+    let by_key: HashMap<String, &Series> = b.iter().map(|s| (s.match_key(), s)).collect();
+    a.iter()
+        .filter_map(|x| by_key.get(&x.match_key()).map(|y| merge(x, y, x)))
+        .collect()
+}
+
+fn op_text(op: MetricsOp) -> &'static str {
+    match op {
+        MetricsOp::Add => "+",
+        MetricsOp::Sub => "-",
+        MetricsOp::Mul => "*",
+        MetricsOp::Div => "/",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn h57_quantiles_are_log2_approximations() {
+        // Three spans of 100 ms fall in the 2^27 ns bucket (134.217728 ms).
+        let buckets = BTreeMap::from([(134_217_728u64, 3u64)]);
+        let median = log2_quantile(0.5, &buckets);
+        assert!((median / 1e6 - 100.0).abs() > 1.0, "not exact: {median}");
+        assert!(median > 67_108_864.0 && median <= 134_217_728.0);
+        assert_eq!(log2_quantile(1.0, &buckets), 134_217_728.0);
+        assert_eq!(log2_quantile(0.5, &BTreeMap::new()), 0.0);
+    }
+}

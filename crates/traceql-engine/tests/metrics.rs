@@ -1,0 +1,393 @@
+//! Section H of the conformance notes: the interval model, empty buckets, units, labels,
+//! second stages and arithmetic.
+
+use std::sync::Arc;
+
+use traceql_engine::metrics::{MetricsRequest, MetricsResult, metrics_traces};
+use traceql_storage::model::{KeyValue, Resource, Span, StatusCode, Trace, Value};
+
+const S: u64 = 1_000_000_000;
+
+/// A one-span trace starting at `start` (nanoseconds) lasting `duration`.
+fn span(n: u32, start: u64, duration: u64, service: &str, attrs: &[(&str, Value)]) -> Trace {
+    let mut trace_id = [0u8; 16];
+    trace_id[12..].copy_from_slice(&n.to_be_bytes());
+    let span = Span {
+        trace_id,
+        span_id: [0, 0, 0, 0, 0, 0, 0, 1],
+        name: format!("op-{}", n % 2),
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + duration,
+        attributes: attrs
+            .iter()
+            .map(|(k, v)| KeyValue::new(*k, v.clone()))
+            .collect(),
+        resource: Arc::new(Resource {
+            attributes: vec![KeyValue::new("service.name", Value::String(service.into()))],
+            ..Resource::default()
+        }),
+        ..Span::default()
+    };
+    Trace {
+        trace_id,
+        spans: vec![span],
+    }
+}
+
+fn run(query: &str, traces: &[Trace], start: u64, end: u64, step: u64) -> MetricsResult {
+    let mut request = MetricsRequest::range(query, start, end);
+    request.step = Some(step);
+    metrics_traces(traces.to_vec(), &request).unwrap_or_else(|e| panic!("{query}: {e}"))
+}
+
+fn json(r: &MetricsResult) -> serde_json::Value {
+    serde_json::to_value(r.to_range()).expect("json")
+}
+
+#[test]
+fn h53_intervals_are_right_closed_and_stamped_at_the_right_edge() {
+    let traces = [
+        span(1, 990 * S, 1, "a", &[]),
+        span(2, 975 * S, 1, "a", &[]),
+        span(3, 1050 * S + 1, 1, "a", &[]),
+    ];
+    let r = run(
+        "{ } | count_over_time()",
+        &traces,
+        1000 * S,
+        1060 * S,
+        15 * S,
+    );
+    let j = json(&r);
+    let samples = j["series"][0]["samples"].as_array().expect("samples");
+    let stamps: Vec<&str> = samples
+        .iter()
+        .map(|s| s["timestampMs"].as_str().expect("ts"))
+        .collect();
+    assert_eq!(
+        stamps,
+        [
+            "990000", "1005000", "1020000", "1035000", "1050000", "1065000"
+        ]
+    );
+    assert_eq!(
+        samples[0]["value"], 1,
+        "the span at 990 s is in (975, 990]; the one at 975 s is out"
+    );
+    assert_eq!(samples[5]["value"], 1);
+    assert!(
+        samples[1].get("value").is_none(),
+        "zero values have no `value` key"
+    );
+}
+
+#[test]
+fn h54_empty_buckets() {
+    let traces = [span(1, 990 * S, 250_000_000, "a", &[])];
+    let r = run(
+        "{ } | avg_over_time(duration)",
+        &traces,
+        1000 * S,
+        1060 * S,
+        15 * S,
+    );
+    let j = json(&r);
+    assert_eq!(
+        j["series"][0]["samples"].as_array().expect("samples").len(),
+        1,
+        "value functions omit empty intervals"
+    );
+    let r = run(
+        "{ } | quantile_over_time(duration, .5)",
+        &traces,
+        1000 * S,
+        1060 * S,
+        15 * S,
+    );
+    assert_eq!(r.series[0].values.len(), 6);
+    assert_eq!(r.series[0].values[1], 0.0, "quantiles are 0 where empty");
+}
+
+#[test]
+fn h55_rate_divides_by_the_step_and_instant_by_the_range() {
+    let traces: Vec<Trace> = (0..30)
+        .map(|i| span(i, 1000 * S + u64::from(i) * 100_000_000 + 1, 1, "a", &[]))
+        .collect();
+    let r = run("{ } | rate()", &traces, 1000 * S, 1015 * S, 15 * S);
+    assert_eq!(r.series[0].values[1], 2.0);
+    assert_eq!(json(&r)["series"][0]["labels"][0]["key"], "__name__");
+    let traces: Vec<Trace> = (0..3600)
+        .map(|i| span(i, 1000 * S + u64::from(i) * S + 1, 1, "a", &[]))
+        .collect();
+    let mut request = MetricsRequest::range("{ } | rate()", 1000 * S, 4600 * S);
+    request.instant = true;
+    let r = metrics_traces(traces, &request).expect("instant");
+    let j = serde_json::to_value(r.to_instant()).expect("json");
+    assert_eq!(j["series"][0]["value"], 1);
+}
+
+#[test]
+fn h56_duration_is_seconds_only_for_the_duration_intrinsic() {
+    let traces = [span(1, 1001 * S, 250_000_000, "a", &[])];
+    let r = run(
+        "{ } | max_over_time(duration)",
+        &traces,
+        1000 * S,
+        1015 * S,
+        15 * S,
+    );
+    assert_eq!(r.series[0].values[1], 0.25);
+    let r = run(
+        "{ } | max_over_time(trace:duration)",
+        &traces,
+        1000 * S,
+        1015 * S,
+        15 * S,
+    );
+    assert_eq!(r.series[0].values[1], 2.5e8);
+    let r = run(
+        "{ } | avg_over_time(duration) > 1s",
+        &traces,
+        1000 * S,
+        1015 * S,
+        15 * S,
+    );
+    assert!(r.series.is_empty(), "0.25 s is not above 1 s");
+}
+
+#[test]
+fn h57_quantiles_carry_p() {
+    let traces: Vec<Trace> = (0..3)
+        .map(|i| span(i, 1001 * S, 100_000_000, "a", &[]))
+        .collect();
+    let r = run(
+        "{ } | quantile_over_time(duration, .5)",
+        &traces,
+        1000 * S,
+        1015 * S,
+        15 * S,
+    );
+    let j = json(&r);
+    assert_eq!(
+        j["series"][0]["labels"],
+        serde_json::json!([{"key": "p", "value": {"doubleValue": 0.5}}])
+    );
+    let v = r.series[0].values[1];
+    assert!(v > 0.067 && v < 0.135 && (v - 0.1).abs() > 0.001, "{v}");
+    let r = run(
+        "{ } | histogram_over_time(duration)",
+        &traces,
+        1000 * S,
+        1015 * S,
+        15 * S,
+    );
+    let j = json(&r);
+    assert_eq!(j["series"][0]["labels"][0]["key"], "__bucket");
+    assert_eq!(
+        j["series"][0]["labels"][0]["value"]["doubleValue"],
+        0.134217728
+    );
+    assert_eq!(r.series[0].values[1], 3.0);
+}
+
+#[test]
+fn h58_labels_use_canonical_names_and_drop_nils() {
+    let traces = [
+        span(1, 1001 * S, 1, "a", &[("foo", Value::String("x".into()))]),
+        span(2, 1001 * S, 1, "a", &[]),
+    ];
+    let r = run(
+        "{ } | rate() by (span:name, span.foo)",
+        &traces,
+        1000 * S,
+        1015 * S,
+        15 * S,
+    );
+    let keys: Vec<Vec<&str>> = r
+        .series
+        .iter()
+        .map(|s| s.labels.iter().map(|l| l.key.as_str()).collect())
+        .collect();
+    assert_eq!(keys, [vec!["name"], vec!["name", "span.foo"]]);
+    let r = run(
+        "{ } | rate() by (span.nope, span.nada)",
+        &traces,
+        1000 * S,
+        1015 * S,
+        15 * S,
+    );
+    let j = json(&r);
+    assert_eq!(
+        j["series"][0]["labels"],
+        serde_json::json!([{"key": "span.nope", "value": {"stringValue": "nil"}}])
+    );
+    let r = run(
+        "{ } | rate() by (trace:rootService)",
+        &traces,
+        1000 * S,
+        1015 * S,
+        15 * S,
+    );
+    assert_eq!(r.series[0].labels[0].key, "rootServiceName");
+}
+
+#[test]
+fn h59_h60_second_stages() {
+    // Interval 1: a=3, b=2, c=1 spans; interval 2: c=3, b=2, a=1.
+    let mut traces = Vec::new();
+    let mut n = 0;
+    for (slot, counts) in [(1u64, [3, 2, 1]), (2, [1, 2, 3])] {
+        for (svc, count) in ["a", "b", "c"].iter().zip(counts) {
+            for _ in 0..count {
+                n += 1;
+                traces.push(span(n, 1000 * S + (slot - 1) * 15 * S + 1, 1, svc, &[]));
+            }
+        }
+    }
+    let r = run(
+        "{ } | count_over_time() by (resource.service.name) | topk(1)",
+        &traces,
+        1000 * S,
+        1030 * S,
+        15 * S,
+    );
+    assert_eq!(
+        r.series.len(),
+        2,
+        "per timestamp: a wins the first interval, c the second"
+    );
+    let r = run(
+        "{ } | count_over_time() by (resource.service.name) > 2",
+        &traces,
+        1000 * S,
+        1030 * S,
+        15 * S,
+    );
+    assert_eq!(r.series.len(), 2);
+    let r = run(
+        "{ } | count_over_time() by (resource.service.name) | bottomk(1) > 1",
+        &traces,
+        1000 * S,
+        1030 * S,
+        15 * S,
+    );
+    assert!(r.series.is_empty(), "the smallest is 1 in both intervals");
+    let r = run(
+        "{ } | count_over_time() by (resource.service.name) > 1 | bottomk(1)",
+        &traces,
+        1000 * S,
+        1030 * S,
+        15 * S,
+    );
+    assert!(!r.series.is_empty(), "order matters");
+}
+
+#[test]
+fn h61_arithmetic() {
+    let traces = [
+        span(1, 1001 * S, 1, "a", &[]),
+        span(2, 1001 * S, 1, "a", &[]),
+        span(3, 1001 * S, 1, "b", &[]),
+        span(4, 1001 * S, 1, "b", &[]),
+    ];
+    let mut errors = traces.clone();
+    errors[0].spans[0].status_code = StatusCode::Error;
+    let r = run(
+        "({ status = error } | rate()) / ({ } | rate())",
+        &errors,
+        1000 * S,
+        1015 * S,
+        15 * S,
+    );
+    assert_eq!(r.series[0].values[1], 0.25);
+    assert_eq!(
+        r.series[0].labels[0].value,
+        traceql_engine::value::Val::Str("(rate / rate)".into())
+    );
+    let r = run(
+        "({ status = error } | count_over_time() by (resource.service.name)) / ({ } | count_over_time() by (resource.service.name))",
+        &errors,
+        1000 * S,
+        1015 * S,
+        15 * S,
+    );
+    assert_eq!(
+        r.series.len(),
+        1,
+        "b has no error series to match, so it is dropped"
+    );
+    let r = run(
+        "({ } | count_over_time() by (resource.service.name)) / ({ } | count_over_time())",
+        &traces,
+        1000 * S,
+        1015 * S,
+        15 * S,
+    );
+    assert_eq!(r.series.len(), 2, "an unlabeled side fans out");
+    assert_eq!(r.series[0].values[1], 0.5);
+    let r = run(
+        "(1 / 2) + ({ } | count_over_time())",
+        &traces,
+        1000 * S,
+        1015 * S,
+        15 * S,
+    );
+    assert_eq!(r.series[0].values[1], 4.0, "1/2 is integer division");
+    let r = run(
+        "({ } | count_over_time()) * 10",
+        &traces,
+        1000 * S,
+        1015 * S,
+        15 * S,
+    );
+    assert_eq!(r.series[0].values[1], 40.0);
+}
+
+#[test]
+fn structural_pipelines_feed_metrics() {
+    let mut t = span(1, 1001 * S, 1, "a", &[]);
+    let mut child = t.spans[0].clone();
+    child.span_id = [0, 0, 0, 0, 0, 0, 0, 2];
+    child.parent_span_id = Some([0, 0, 0, 0, 0, 0, 0, 1]);
+    child.name = "child".into();
+    t.spans.push(child);
+    let r = run(
+        "{ } > { } | rate() by (name)",
+        &[t],
+        1000 * S,
+        1015 * S,
+        15 * S,
+    );
+    assert_eq!(r.series.len(), 1);
+    assert_eq!(
+        r.series[0].labels[0].value,
+        traceql_engine::value::Val::Str("child".into())
+    );
+}
+
+#[test]
+fn series_limit_and_bad_requests() {
+    let traces: Vec<Trace> = (0..20)
+        .map(|i| span(i, 1001 * S, 1, &format!("s{i}"), &[]))
+        .collect();
+    let mut request = MetricsRequest::range(
+        "{ } | rate() by (resource.service.name)",
+        1000 * S,
+        1015 * S,
+    );
+    request.step = Some(15 * S);
+    request.max_series = 5;
+    let r = metrics_traces(traces.clone(), &request).expect("metrics");
+    assert!(r.partial);
+    let j = serde_json::to_value(r.to_range()).expect("json");
+    assert_eq!(j["status"], "PARTIAL");
+    assert_eq!(j["series"].as_array().expect("series").len(), 5);
+    assert!(
+        metrics_traces(traces.clone(), &MetricsRequest::range("{ }", 0, 10)).is_err(),
+        "search query"
+    );
+    assert!(
+        metrics_traces(traces, &MetricsRequest::range("{ } | rate()", 10, 10)).is_err(),
+        "empty range"
+    );
+}
