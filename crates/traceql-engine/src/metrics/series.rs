@@ -307,35 +307,33 @@ pub(super) fn top(mut series: Vec<Series>, n: usize, largest: bool) -> Vec<Serie
     }
     series.sort_by_cached_key(Series::sort_key);
     let points = series.first().map_or(0, |s| s.values.len());
-    let mut keep = vec![vec![false; points]; series.len()];
-    for t in 0..points {
-        let mut candidates: Vec<usize> = (0..series.len())
-            .filter(|&i| !series[i].values[t].is_nan())
-            .collect();
-        candidates.sort_by(|&a, &b| {
-            let (x, y) = (series[a].values[t], series[b].values[t]);
-            let order = if largest {
-                y.total_cmp(&x)
-            } else {
-                x.total_cmp(&y)
-            };
-            order.then(a.cmp(&b))
-        });
-        for &i in candidates.iter().take(n) {
-            keep[i][t] = true;
+    let winners: Vec<Vec<usize>> = (0..points)
+        .map(|t| {
+            let mut candidates: Vec<usize> = (0..series.len())
+                .filter(|&i| !series[i].values[t].is_nan())
+                .collect();
+            candidates.sort_by(|&a, &b| {
+                let (x, y) = (series[a].values[t], series[b].values[t]);
+                let order = if largest {
+                    y.total_cmp(&x)
+                } else {
+                    x.total_cmp(&y)
+                };
+                order.then(a.cmp(&b))
+            });
+            candidates.truncate(n);
+            candidates
+        })
+        .collect();
+    for (t, won) in winners.iter().enumerate() {
+        for (i, s) in series.iter_mut().enumerate() {
+            if !won.contains(&i) {
+                s.values[t] = f64::NAN;
+            }
         }
     }
     series
         .into_iter()
-        .zip(keep)
-        .map(|(mut s, k)| {
-            for (v, kept) in s.values.iter_mut().zip(k) {
-                if !kept {
-                    *v = f64::NAN;
-                }
-            }
-            s
-        })
         .filter(|s| s.values.iter().any(|v| !v.is_nan()))
         .collect()
 }
