@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use traceql::engine::metrics::{MetricsRequest, metrics};
 use traceql::engine::search::{SearchRequest, search};
 use traceql::storage::catalog::{Catalog, DEFAULT_TENANT};
 
@@ -80,6 +81,31 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
             .map_err(|e| e.to_string())?;
         print!("{}", table(&response));
     }
+    let what = "A metrics query: request rate per service, over the data's time range";
+    let query = "{ kind = server } | rate() by (resource.service.name)";
+    println!("\n── {what}\n   {query}\n");
+    let blocks = runtime
+        .block_on(catalog.list_blocks(DEFAULT_TENANT))
+        .map_err(|e| e.to_string())?;
+    let start = blocks
+        .iter()
+        .map(|b| b.start_time_unix_nano)
+        .min()
+        .unwrap_or(0);
+    let end = blocks
+        .iter()
+        .map(|b| b.end_time_unix_nano)
+        .max()
+        .unwrap_or(start)
+        + 1;
+    let result = runtime
+        .block_on(metrics(
+            &catalog,
+            DEFAULT_TENANT,
+            &MetricsRequest::range(query, start, end),
+        ))
+        .map_err(|e| e.to_string())?;
+    print!("{}", crate::metrics_cmd::table(&result));
     println!("\nTry your own: traceql search --data {dir} '{{ span.http.route = \"/api/cart\" }}'");
     println!(
         "Every query's canonical form and class: traceql parse '{{ .a = 1 || .b = 2 && .c = 3 }}'"

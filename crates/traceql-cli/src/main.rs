@@ -2,6 +2,7 @@
 
 mod data_cmd;
 mod demo_cmd;
+mod metrics_cmd;
 mod parse_cmd;
 mod search_cmd;
 mod tags_cmd;
@@ -31,6 +32,8 @@ enum Command {
     Demo(demo_cmd::DemoArgs),
     /// Search a tenant's blocks with a TraceQL query.
     Search(search_cmd::SearchArgs),
+    /// Run a TraceQL metrics query (range or instant).
+    Metrics(metrics_cmd::MetricsArgs),
     /// Show one trace by ID: a waterfall tree, or Tempo's trace JSON.
     Trace(trace_cmd::TraceArgs),
     /// List the tag names of a tenant, by scope.
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Parse(args) => parse_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Search(args) => search_cmd::run(args),
+        Command::Metrics(args) => metrics_cmd::run(args),
         Command::Trace(args) => trace_cmd::run(args),
         Command::Tags(args) => tags_cmd::tags(args),
         Command::TagValues(args) => tags_cmd::values(args),

@@ -195,3 +195,48 @@ fn trace_shows_a_waterfall_or_tempo_json() {
     let o = traceql(&["trace", "--data", data, "not-hex"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn metrics_prints_series_or_tempo_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().to_str().expect("utf-8");
+    let every_field = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/otlp/every_field.json"
+    );
+    assert!(
+        traceql(&["ingest", "--data", data, every_field])
+            .status
+            .success()
+    );
+    let range = [
+        "--start",
+        "1544712600",
+        "--end",
+        "1544712720",
+        "--step",
+        "15s",
+    ];
+    let mut args = vec!["metrics", "--data", data];
+    args.extend(range);
+    args.push("{ } | count_over_time() by (resource.service.name)");
+    let o = traceql(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("resource.service.name=checkout")
+            && out.contains("resource.service.name=payments"),
+        "{out}"
+    );
+    assert!(out.contains("2 series"), "{out}");
+    let mut args = vec!["metrics", "--data", data, "--format", "json", "--instant"];
+    args.extend(range);
+    args.push("{ } | count_over_time()");
+    let o = traceql(&args);
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(json["series"][0]["value"], 3);
+    let mut args = vec!["metrics", "--data", data];
+    args.extend(range);
+    args.push("{ } | rate() +");
+    assert_eq!(traceql(&args).status.code(), Some(1));
+}
