@@ -4,6 +4,7 @@ mod data_cmd;
 mod demo_cmd;
 mod metrics_cmd;
 mod parse_cmd;
+mod repl;
 mod search_cmd;
 mod tags_cmd;
 mod time_arg;
@@ -18,11 +19,16 @@ use clap::{Parser, Subcommand};
 #[command(name = "traceql", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    repl: repl::ReplArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// The interactive shell (also what `traceql` alone starts); reads queries from standard
+    /// input when it is not a terminal.
+    Repl(repl::ReplArgs),
     /// Parse and validate queries: print each one's class and canonical form.
     ///
     /// Queries come from the arguments, or from `--file` (one query per line; blank lines and
@@ -52,7 +58,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let Some(command) = cli.command else {
+        return finish(repl::run(cli.repl));
+    };
+    let result = match command {
+        Command::Repl(args) => repl::run(args),
         Command::Parse(args) => parse_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Search(args) => search_cmd::run(args),
@@ -65,6 +75,10 @@ fn main() -> ExitCode {
         Command::Blocks(args) => data_cmd::blocks(args),
         Command::Compact(args) => data_cmd::compact_blocks(args),
     };
+    finish(result)
+}
+
+fn finish(result: Result<ExitCode, String>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(message) => {

@@ -1,0 +1,530 @@
+//! `traceql repl` (and `traceql` alone): the interactive shell, or a query runner when standard
+//! input is not a terminal.
+
+mod helper;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::ProgressBar;
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{Config, Editor};
+use traceql::engine::EngineError;
+use traceql::engine::metrics::{MetricsRequest, metrics};
+use traceql::engine::search::{SearchRequest, search};
+use traceql::engine::tags::{tag_names, tag_values};
+use traceql::engine::trace_by_id::{parse_trace_id, trace_by_id, v2_json};
+use traceql::storage::catalog::{Catalog, DEFAULT_TENANT};
+use traceql::syntax::ast::QueryBody;
+
+use crate::time_arg::parse_time;
+use helper::{Lookup, ReplHelper, is_incomplete};
+
+/// Arguments of `traceql repl`.
+#[derive(Args, Default)]
+pub struct ReplArgs {
+    /// Storage URL to open (also `.data` inside the shell, or TRACEQL_DATA).
+    #[arg(long, short = 'd', env = "TRACEQL_DATA")]
+    pub data: Option<String>,
+    /// Tenant.
+    #[arg(long, short = 't', default_value = DEFAULT_TENANT)]
+    pub tenant: String,
+}
+
+/// How results are shown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Table,
+    Json,
+    Tree,
+}
+
+/// The shell's settings and connection.
+struct Session {
+    catalog: Option<Catalog>,
+    tenant: String,
+    range: Option<(u64, u64)>,
+    limit: usize,
+    spss: usize,
+    format: Format,
+    timing: bool,
+    runtime: tokio::runtime::Runtime,
+}
+
+const HELP: &str = "\
+Type a TraceQL query and press Enter; it continues over several lines while braces, parentheses
+or quotes are open. Search queries list traces; metrics queries (`| rate()` …) list series.
+
+  .help                  this text
+  .data URL [TENANT]     open blocks: a folder, file://, memory://, s3://, gs://, az://
+  .range START END       time range (unix seconds or RFC 3339); `.range off` to clear
+  .limit N               traces per search (default 20)
+  .spss N                spans per spanset (default 3)
+  .format table|json|tree
+  .timing on|off         show how long each query took
+  .explain QUERY         the query's class, canonical form and plan
+  .tags [SCOPE]          tag names (resource, span, intrinsic, event, link, instrumentation)
+  .trace ID              one trace as a waterfall
+  .quit                  leave (or Ctrl-D)
+
+Tab completes keywords, intrinsics, scopes, attribute names and, after `name = \"`, values.
+Ctrl-C cancels a running query.";
+
+struct CatalogLookup {
+    catalog: Option<Catalog>,
+    tenant: String,
+}
+
+impl CatalogLookup {
+    fn run<T>(&self, f: impl std::future::Future<Output = Result<T, EngineError>>) -> Option<T> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(f).ok()
+    }
+}
+
+impl Lookup for CatalogLookup {
+    fn attributes(&self) -> Vec<String> {
+        let Some(catalog) = &self.catalog else {
+            return Vec::new();
+        };
+        let Some(names) = self.run(tag_names(catalog, &self.tenant, None, None)) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for scope in names.scopes {
+            if scope.name == "intrinsic" {
+                continue;
+            }
+            for tag in scope.tags {
+                out.push(format!("{}.{tag}", scope.name));
+                out.push(format!(".{tag}"));
+            }
+        }
+        out
+    }
+
+    fn values(&self, tag: &str) -> Vec<String> {
+        let Some(catalog) = &self.catalog else {
+            return Vec::new();
+        };
+        self.run(tag_values(catalog, &self.tenant, tag, None, Some(200)))
+            .map(|v| {
+                v.tag_values
+                    .into_iter()
+                    .filter(|t| t.value_type == "string")
+                    .map(|t| t.value)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+pub fn run(args: ReplArgs) -> Result<ExitCode, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let catalog = args
+        .data
+        .as_deref()
+        .map(Catalog::open)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let mut session = Session {
+        catalog,
+        tenant: args.tenant,
+        range: None,
+        limit: 20,
+        spss: 3,
+        format: Format::Table,
+        timing: false,
+        runtime,
+    };
+    if !std::io::stdin().is_terminal() {
+        return script(&mut session);
+    }
+    interactive(&mut session)
+}
+
+/// Standard input is not a terminal: run queries one per line (or `;`-separated).
+fn script(session: &mut Session) -> Result<ExitCode, String> {
+    let mut failed = false;
+    let mut pending = String::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| format!("cannot read standard input: {e}"))?;
+        for part in split_statements(&line) {
+            pending.push_str(&part);
+            if is_incomplete(&pending) {
+                pending.push('\n');
+                continue;
+            }
+            let statement = std::mem::take(&mut pending);
+            if statement.trim().is_empty() {
+                continue;
+            }
+            match execute(session, statement.trim()) {
+                Ok(Flow::Quit) => return Ok(exit(failed)),
+                Ok(Flow::Continue) => {}
+                Err(message) => {
+                    eprintln!("{message}");
+                    failed = true;
+                }
+            }
+        }
+    }
+    Ok(exit(failed))
+}
+
+fn exit(failed: bool) -> ExitCode {
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Splits a line at `;` outside strings.
+fn split_statements(line: &str) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match (quote, c) {
+            (None, ';') => {
+                parts.push(String::new());
+                continue;
+            }
+            (None, '"' | '`') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            _ => {}
+        }
+        if let Some(part) = parts.last_mut() {
+            part.push(c);
+        }
+    }
+    parts
+}
+
+fn history_path() -> Option<PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    let dir = state.join("traceql");
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir.join("history.txt"))
+}
+
+fn interactive(session: &mut Session) -> Result<ExitCode, String> {
+    let config = Config::builder().auto_add_history(true).build();
+    let mut editor: Editor<ReplHelper, FileHistory> =
+        Editor::with_config(config).map_err(|e| e.to_string())?;
+    let lookup = CatalogLookup {
+        catalog: session.catalog.clone(),
+        tenant: session.tenant.clone(),
+    };
+    editor.set_helper(Some(ReplHelper::new(
+        Box::new(lookup),
+        std::io::stdout().is_terminal(),
+    )));
+    let history = history_path();
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
+    println!(
+        "traceql {} — TraceQL over span blocks. .help for commands, Ctrl-D to quit.",
+        env!("CARGO_PKG_VERSION")
+    );
+    match &session.catalog {
+        Some(c) => println!("data: {} (tenant {})", c.url(), session.tenant),
+        None => {
+            println!("no data open: .data FOLDER-OR-URL (try `traceql demo` for a sample data set)")
+        }
+    }
+    loop {
+        match editor.readline("traceql> ") {
+            Ok(line) => {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let opened = line.trim_start().starts_with(".data");
+                match execute(session, line.trim()) {
+                    Ok(Flow::Quit) => break,
+                    Ok(Flow::Continue) => {}
+                    Err(message) => eprintln!("{message}"),
+                }
+                if opened && let Some(helper) = editor.helper_mut() {
+                    helper.reset(Box::new(CatalogLookup {
+                        catalog: session.catalog.clone(),
+                        tenant: session.tenant.clone(),
+                    }));
+                }
+            }
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    if let Some(h) = &history {
+        let _ = editor.save_history(h);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+enum Flow {
+    Continue,
+    Quit,
+}
+
+/// Runs one dot command or query.
+fn execute(session: &mut Session, input: &str) -> Result<Flow, String> {
+    if let Some(command) = input.strip_prefix('.') {
+        return dot_command(session, command);
+    }
+    let started = Instant::now();
+    let output = run_query(session, input)?;
+    print!("{output}");
+    if session.timing {
+        println!("time: {:.3} s", started.elapsed().as_secs_f64());
+    }
+    std::io::stdout().flush().map_err(|e| e.to_string())?;
+    Ok(Flow::Continue)
+}
+
+fn catalog(session: &Session) -> Result<&Catalog, String> {
+    session
+        .catalog
+        .as_ref()
+        .ok_or_else(|| "no data open: use .data FOLDER-OR-URL".to_string())
+}
+
+/// Runs a future, cancelling it on Ctrl-C; shows a spinner on a terminal after a moment.
+fn cancellable<T>(
+    session: &Session,
+    what: &str,
+    f: impl std::future::Future<Output = T>,
+) -> Result<T, String> {
+    let bar = ProgressBar::new_spinner().with_message(what.to_string());
+    bar.enable_steady_tick(Duration::from_millis(150));
+    let result = session.runtime.block_on(async {
+        tokio::select! {
+            r = f => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    bar.finish_and_clear();
+    result.ok_or_else(|| "cancelled".to_string())
+}
+
+fn run_query(session: &Session, query: &str) -> Result<String, String> {
+    let catalog = catalog(session)?;
+    let parsed = match traceql::parse(query) {
+        Ok(q) => q,
+        Err(e) => return Err(e.render(query).trim_end().to_string()),
+    };
+    let render_error = |e: EngineError| match e {
+        EngineError::Query(e) => e.render(query).trim_end().to_string(),
+        other => other.to_string(),
+    };
+    if matches!(parsed.body, QueryBody::Metrics(_)) {
+        let (start, end) = match session.range {
+            Some((s, e)) => (s * 1_000_000_000, e * 1_000_000_000),
+            None => {
+                let blocks = session
+                    .runtime
+                    .block_on(catalog.list_blocks(&session.tenant))
+                    .map_err(|e| e.to_string())?;
+                let start = blocks
+                    .iter()
+                    .map(|b| b.start_time_unix_nano)
+                    .min()
+                    .unwrap_or(0);
+                (
+                    start,
+                    blocks
+                        .iter()
+                        .map(|b| b.end_time_unix_nano)
+                        .max()
+                        .unwrap_or(start)
+                        + 1,
+                )
+            }
+        };
+        let request = MetricsRequest::range(query, start, end);
+        let result = cancellable(
+            session,
+            "computing",
+            metrics(catalog, &session.tenant, &request),
+        )?
+        .map_err(render_error)?;
+        return Ok(match session.format {
+            Format::Json => {
+                serde_json::to_string(&result.to_range()).map_err(|e| e.to_string())? + "\n"
+            }
+            _ => crate::metrics_cmd::table(&result),
+        });
+    }
+    let mut request = SearchRequest::new(query);
+    request.limit = session.limit;
+    request.spss = session.spss;
+    request.start = session.range.map(|r| r.0);
+    request.end = session.range.map(|r| r.1);
+    let response = cancellable(
+        session,
+        "searching",
+        search(catalog, &session.tenant, &request),
+    )?
+    .map_err(render_error)?;
+    Ok(match session.format {
+        Format::Json => response.to_json() + "\n",
+        Format::Table => crate::search_cmd::table(&response),
+        Format::Tree => {
+            let mut out = String::new();
+            for t in &response.traces {
+                let id = parse_trace_id(&t.trace_id).map_err(|e| e.to_string())?;
+                if let Some(found) = session
+                    .runtime
+                    .block_on(trace_by_id(catalog, &session.tenant, &id))
+                    .map_err(|e| e.to_string())?
+                {
+                    out.push_str(&format!("trace {}\n", t.trace_id));
+                    out.push_str(&crate::trace_cmd::waterfall(
+                        &found.trace,
+                        std::io::stdout().is_terminal(),
+                    ));
+                }
+            }
+            out.push_str(&format!("{} trace(s)\n", response.traces.len()));
+            out
+        }
+    })
+}
+
+fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
+    let mut words = command.split_whitespace();
+    let name = words.next().unwrap_or("");
+    let args: Vec<&str> = words.collect();
+    match (name, args.as_slice()) {
+        ("help", _) => println!("{HELP}"),
+        ("quit" | "exit", _) => return Ok(Flow::Quit),
+        ("data", [url, rest @ ..]) => {
+            let catalog = Catalog::open(url).map_err(|e| e.to_string())?;
+            if let Some(tenant) = rest.first() {
+                session.tenant = tenant.to_string();
+            }
+            let blocks = session
+                .runtime
+                .block_on(catalog.list_blocks(&session.tenant))
+                .map_err(|e| e.to_string())?;
+            let spans: u64 = blocks.iter().map(|b| b.span_count).sum();
+            println!(
+                "data: {url} (tenant {}): {} block(s), {spans} spans",
+                session.tenant,
+                blocks.len()
+            );
+            session.catalog = Some(catalog);
+        }
+        ("range", ["off"]) => {
+            session.range = None;
+            println!("range: all data");
+        }
+        ("range", [start, end]) => {
+            let (s, e) = (parse_time(start)?, parse_time(end)?);
+            if e <= s {
+                return Err("the end must be after the start".into());
+            }
+            session.range = Some((s, e));
+            println!(
+                "range: {} to {} (UTC)",
+                crate::search_cmd::utc(s * 1_000_000_000),
+                crate::search_cmd::utc(e * 1_000_000_000)
+            );
+        }
+        ("limit", [n]) => session.limit = n.parse().map_err(|_| format!("invalid limit {n:?}"))?,
+        ("spss", [n]) => session.spss = n.parse().map_err(|_| format!("invalid spss {n:?}"))?,
+        ("format", [f]) => {
+            session.format = match *f {
+                "table" => Format::Table,
+                "json" => Format::Json,
+                "tree" => Format::Tree,
+                other => return Err(format!("unknown format {other:?}: table, json or tree")),
+            }
+        }
+        ("timing", ["on"]) => session.timing = true,
+        ("timing", ["off"]) => session.timing = false,
+        ("explain", _) => {
+            let query = command.trim_start_matches("explain").trim();
+            explain(query);
+        }
+        ("tags", rest) => {
+            let catalog = catalog(session)?;
+            let names = cancellable(
+                session,
+                "listing",
+                tag_names(catalog, &session.tenant, rest.first().copied(), None),
+            )?
+            .map_err(|e| e.to_string())?;
+            for scope in names.scopes {
+                println!("{}: {}", scope.name, scope.tags.join(" "));
+            }
+        }
+        ("trace", [id]) => {
+            let catalog = catalog(session)?;
+            let id_bytes = parse_trace_id(id).map_err(|e| e.to_string())?;
+            match cancellable(
+                session,
+                "finding",
+                trace_by_id(catalog, &session.tenant, &id_bytes),
+            )?
+            .map_err(|e| e.to_string())?
+            {
+                None => println!("trace {id} not found"),
+                Some(found) if session.format == Format::Json => {
+                    println!("{}", v2_json(&found.trace))
+                }
+                Some(found) => print!(
+                    "{}",
+                    crate::trace_cmd::waterfall(&found.trace, std::io::stdout().is_terminal())
+                ),
+            }
+        }
+        _ => {
+            return Err(format!(
+                "unknown command .{command}: .help lists the commands"
+            ));
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+/// The class, canonical form and plan of a query.
+fn explain(query: &str) {
+    match traceql::parse(query) {
+        Err(e) => println!("{}", e.render(query).trim_end()),
+        Ok(ast) => {
+            println!("valid: {ast}");
+            match &ast.body {
+                QueryBody::Pipeline(p) => {
+                    println!("plan: search, evaluated per trace by the reference evaluator");
+                    for (i, stage) in p.stages.iter().enumerate() {
+                        println!("  stage {}: {stage}", i + 1);
+                    }
+                }
+                QueryBody::Metrics(m) => {
+                    println!(
+                        "plan: metrics over right-closed intervals, evaluated per trace by the reference evaluator"
+                    );
+                    m.expr.visit_pipelines(&mut |p| {
+                        println!("  pipeline: {}  →  {}", p.pipeline, p.function)
+                    });
+                }
+                QueryBody::ScalarFilter(_) => {}
+            }
+        }
+    }
+}
