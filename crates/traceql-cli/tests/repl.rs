@@ -101,3 +101,35 @@ fn dot_commands_report_bad_input() {
     assert!(err.contains("end must be after"), "{err}");
     assert!(out.contains("valid: { .a }|count() > 1"), "{out}");
 }
+
+#[cfg(unix)]
+#[test]
+fn an_interactive_session_in_a_terminal() {
+    let dir = data_dir();
+    let command = format!(
+        "{} --data {}",
+        env!("CARGO_BIN_EXE_traceql"),
+        dir.path().display()
+    );
+    let mut p = rexpect::spawn(&command, Some(20_000)).expect("spawn in a pty");
+    p.exp_string("traceql> ").expect("prompt");
+    // A query prints its table.
+    p.send_line("{ name = `charge` }").expect("send");
+    p.exp_string("1 trace(s)").expect("result table");
+    // An unbalanced query continues on the next line until the brace closes.
+    p.send_line("{ name = `charge`").expect("send");
+    p.send_line("}").expect("send");
+    p.exp_string("1 trace(s)")
+        .expect("result after the closing brace");
+    // A bad query shows the caret.
+    p.send_line("{ .a == 1 }").expect("send");
+    p.exp_string("^").expect("caret");
+    // Tab completes an attribute name from the data.
+    p.send("{ span.db.sy").expect("send");
+    p.send("\t").expect("tab");
+    p.send_line(" = `postgresql` }").expect("send");
+    p.exp_string("SELECT orders").expect("completed query ran");
+    // Ctrl-D leaves.
+    p.send_control('d').expect("ctrl-d");
+    p.exp_eof().expect("exit");
+}
