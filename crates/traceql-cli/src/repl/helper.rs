@@ -108,11 +108,20 @@ impl ReplHelper {
     }
 }
 
-/// True while brackets or a quote are still open: the input continues on the next line.
+/// True while the query cannot be complete yet — brackets or a quote still open, or it ends
+/// where more must follow (`{ .a } >>`): the input continues on the next line. An empty line
+/// submits whatever is there.
 pub fn is_incomplete(text: &str) -> bool {
-    if text.trim_start().starts_with('.') {
+    if text.trim_start().starts_with('.') || text.ends_with("\n\n") || text.trim().is_empty() {
         return false;
     }
+    brackets_open(text)
+        || traceql::parse_syntax(text)
+            .is_err_and(|e| e.message().contains("unexpected end of query"))
+}
+
+/// True while brackets or a quote are still open.
+fn brackets_open(text: &str) -> bool {
     let mut depth: i64 = 0;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -260,7 +269,7 @@ const ERROR: &str = "\x1b[31;4m";
 /// onwards (when the query is complete but does not parse), red.
 pub fn highlight(line: &str) -> String {
     let error_at = match traceql::parse_syntax(line) {
-        Err(e) if !is_incomplete(line) && !e.message().contains("end of query") => {
+        Err(e) if !brackets_open(line) && !e.message().contains("end of query") => {
             let p = e.position();
             if p.line == 1 {
                 line.char_indices().nth(p.column - 1).map(|(i, _)| i)
@@ -336,6 +345,16 @@ mod tests {
         assert!(!is_incomplete("{ .a = \"}\" }"));
         assert!(!is_incomplete("{ .a } >> { .b }"));
         assert!(!is_incomplete(".help"));
+        assert!(
+            is_incomplete("{ .a } >>"),
+            "an operator needs its right side"
+        );
+        assert!(is_incomplete("{ } |"));
+        assert!(!is_incomplete("{ } |\n\n"), "an empty line submits");
+        assert!(
+            !is_incomplete("{ .a == 1 }"),
+            "errors before the end are not incomplete"
+        );
     }
 
     #[test]

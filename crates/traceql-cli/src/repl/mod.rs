@@ -179,6 +179,13 @@ fn script(session: &mut Session) -> Result<ExitCode, String> {
             }
         }
     }
+    // An unfinished statement at the end still runs, to report its error.
+    if !pending.trim().is_empty()
+        && let Err(message) = execute(session, pending.trim())
+    {
+        eprintln!("{message}");
+        failed = true;
+    }
     Ok(exit(failed))
 }
 
