@@ -107,7 +107,9 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?;
     print!("{}", crate::metrics_cmd::table(&result));
     println!("\nOpen the shell on this data and try your own queries: traceql --data {dir}");
-    println!("Or one at a time: traceql search --data {dir} '{{ span.http.route = \"/api/cart\" }}'");
+    println!(
+        "Or one at a time: traceql search --data {dir} '{{ span.http.route = \"/api/cart\" }}'"
+    );
     println!(
         "Every query's canonical form and class: traceql parse '{{ .a = 1 || .b = 2 && .c = 3 }}'"
     );

@@ -133,3 +133,33 @@ fn an_interactive_session_in_a_terminal() {
     p.send_control('d').expect("ctrl-d");
     p.exp_eof().expect("exit");
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_cancels_a_running_query_and_keeps_the_session() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let o = Command::new(env!("CARGO_BIN_EXE_traceql"))
+        .args(["generate", "--data", dir.path().to_str().expect("utf-8")])
+        .args(["--spans", "100000"])
+        .output()
+        .expect("generate");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let command = format!(
+        "{} --data {}",
+        env!("CARGO_BIN_EXE_traceql"),
+        dir.path().display()
+    );
+    let mut p = rexpect::spawn(&command, Some(60_000)).expect("spawn in a pty");
+    p.exp_string("traceql> ").expect("prompt");
+    // A structural query over every span takes seconds in a debug build.
+    p.send_line("{ } >> { } >> { } | count() > 1000")
+        .expect("send");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.send_control('c').expect("ctrl-c");
+    p.exp_string("cancelled").expect("the query is cancelled");
+    // The session goes on: the next query runs.
+    p.send_line("{ name = `no-such-span` }").expect("send");
+    p.exp_string("0 trace(s)").expect("next query ran");
+    p.send_control('d').expect("ctrl-d");
+    p.exp_eof().expect("exit");
+}

@@ -27,6 +27,9 @@ use crate::value::Val;
 pub const MAX_LIMIT: usize = 262_144;
 /// The largest `spss` accepted.
 pub const MAX_SPSS: usize = 100;
+/// Traces evaluated between two yields to the async runtime.
+pub(crate) const YIELD_EVERY: usize = 1024;
+
 /// What a trace without a root span shows as its root service.
 pub const NO_ROOT: &str = "<root span not yet received>";
 
@@ -365,7 +368,16 @@ pub async fn search(
     for block in &blocks {
         let traces = read_block(catalog, block).await?;
         results.metrics.inspected_bytes += block.size_bytes;
-        evaluate_all(&search, traces, &mut results, &mut regexes)?;
+        // Yield between chunks of traces so that a cancelled query stops promptly.
+        let mut remaining = traces.into_iter();
+        loop {
+            let chunk: Vec<Trace> = remaining.by_ref().take(YIELD_EVERY).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            evaluate_all(&search, chunk, &mut results, &mut regexes)?;
+            tokio::task::yield_now().await;
+        }
         results.metrics.completed_jobs += 1;
     }
     Ok(results.finish(request.limit))

@@ -310,18 +310,24 @@ fn catalog(session: &Session) -> Result<&Catalog, String> {
         .ok_or_else(|| "no data open: use .data FOLDER-OR-URL".to_string())
 }
 
-/// Runs a future, cancelling it on Ctrl-C; shows a spinner on a terminal after a moment.
-fn cancellable<T>(
+/// Runs a query on the runtime's workers; Ctrl-C aborts it and returns to the prompt. A
+/// spinner shows on a terminal.
+fn cancellable<T: Send + 'static>(
     session: &Session,
     what: &str,
-    f: impl std::future::Future<Output = T>,
+    f: impl std::future::Future<Output = T> + Send + 'static,
 ) -> Result<T, String> {
     let bar = ProgressBar::new_spinner().with_message(what.to_string());
     bar.enable_steady_tick(Duration::from_millis(150));
+    let task = session.runtime.spawn(f);
+    let abort = task.abort_handle();
     let result = session.runtime.block_on(async {
         tokio::select! {
-            r = f => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
+            r = task => r.ok(),
+            _ = tokio::signal::ctrl_c() => {
+                abort.abort();
+                None
+            }
         }
     });
     bar.finish_and_clear();
@@ -363,11 +369,10 @@ fn run_query(session: &Session, query: &str) -> Result<String, String> {
             }
         };
         let request = MetricsRequest::range(query, start, end);
-        let result = cancellable(
-            session,
-            "computing",
-            metrics(catalog, &session.tenant, &request),
-        )?
+        let (catalog, tenant) = (catalog.clone(), session.tenant.clone());
+        let result = cancellable(session, "computing", async move {
+            metrics(&catalog, &tenant, &request).await
+        })?
         .map_err(render_error)?;
         return Ok(match session.format {
             Format::Json => {
@@ -381,11 +386,10 @@ fn run_query(session: &Session, query: &str) -> Result<String, String> {
     request.spss = session.spss;
     request.start = session.range.map(|r| r.0);
     request.end = session.range.map(|r| r.1);
-    let response = cancellable(
-        session,
-        "searching",
-        search(catalog, &session.tenant, &request),
-    )?
+    let (owned, tenant) = (catalog.clone(), session.tenant.clone());
+    let response = cancellable(session, "searching", async move {
+        search(&owned, &tenant, &request).await
+    })?
     .map_err(render_error)?;
     Ok(match session.format {
         Format::Json => response.to_json() + "\n",
@@ -470,11 +474,11 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
         }
         ("tags", rest) => {
             let catalog = catalog(session)?;
-            let names = cancellable(
-                session,
-                "listing",
-                tag_names(catalog, &session.tenant, rest.first().copied(), None),
-            )?
+            let (catalog, tenant) = (catalog.clone(), session.tenant.clone());
+            let scope = rest.first().map(|s| s.to_string());
+            let names = cancellable(session, "listing", async move {
+                tag_names(&catalog, &tenant, scope.as_deref(), None).await
+            })?
             .map_err(|e| e.to_string())?;
             for scope in names.scopes {
                 println!("{}: {}", scope.name, scope.tags.join(" "));
@@ -483,11 +487,10 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
         ("trace", [id]) => {
             let catalog = catalog(session)?;
             let id_bytes = parse_trace_id(id).map_err(|e| e.to_string())?;
-            match cancellable(
-                session,
-                "finding",
-                trace_by_id(catalog, &session.tenant, &id_bytes),
-            )?
+            let (catalog, tenant) = (catalog.clone(), session.tenant.clone());
+            match cancellable(session, "finding", async move {
+                trace_by_id(&catalog, &tenant, &id_bytes).await
+            })?
             .map_err(|e| e.to_string())?
             {
                 None => println!("trace {id} not found"),

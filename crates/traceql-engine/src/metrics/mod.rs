@@ -135,7 +135,18 @@ pub async fn metrics(
     for block in &blocks {
         let traces = read_block(catalog, block).await?;
         metrics.inspected_bytes += block.size_bytes;
-        feed(&plan, &mut accumulators, traces, &mut metrics, &mut regexes)?;
+        let mut remaining = traces.into_iter();
+        loop {
+            let chunk: Vec<Trace> = remaining
+                .by_ref()
+                .take(crate::search::YIELD_EVERY)
+                .collect();
+            if chunk.is_empty() {
+                break;
+            }
+            feed(&plan, &mut accumulators, chunk, &mut metrics, &mut regexes)?;
+            tokio::task::yield_now().await;
+        }
         metrics.completed_jobs += 1;
     }
     finish(&plan, accumulators, intervals, request.max_series, metrics)
