@@ -28,6 +28,9 @@ pub struct MetricsArgs {
     /// One value per series over the whole range.
     #[arg(long)]
     instant: bool,
+    /// At most this many exemplars per metrics function (JSON output; 0 turns them off).
+    #[arg(long, default_value_t = traceql::engine::metrics::MAX_EXEMPLARS)]
+    exemplars: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
@@ -53,6 +56,7 @@ pub fn run(args: MetricsArgs) -> Result<ExitCode, String> {
     let end = parse_time(&args.end)?.saturating_mul(1_000_000_000);
     let mut request = MetricsRequest::range(&args.query, start, end);
     request.instant = args.instant;
+    request.exemplars = args.exemplars;
     request.step = args.step.as_deref().map(parse_step).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -235,6 +235,19 @@ fn metrics_prints_series_or_tempo_json() {
     let o = traceql(&args);
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(json["series"][0]["value"], 3);
+    // Range JSON carries exemplars unless `--exemplars 0`.
+    for (limit, expected) in [("100", 1), ("0", 0)] {
+        let mut args = vec!["metrics", "--data", data, "--format", "json"];
+        args.extend(range);
+        args.extend(["--exemplars", limit, "{ } | count_over_time()"]);
+        let o = traceql(&args);
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        let exemplars = json["series"][0]
+            .get("exemplars")
+            .and_then(|e| e.as_array())
+            .map_or(0, Vec::len);
+        assert_eq!(exemplars, expected, "--exemplars {limit}: {json}");
+    }
     let mut args = vec!["metrics", "--data", data];
     args.extend(range);
     args.push("{ } | rate() +");

@@ -391,3 +391,137 @@ fn series_limit_and_bad_requests() {
         "empty range"
     );
 }
+
+/// A trace of `spans` one-second spans starting at `start`, ids 1, 2, 3 …
+fn trace_of(n: u32, start: u64, spans: u8) -> Trace {
+    let mut trace = span(n, start, S, "a", &[]);
+    let first = trace.spans[0].clone();
+    for k in 2..=spans {
+        let mut s = first.clone();
+        s.span_id = [0, 0, 0, 0, 0, 0, 0, k];
+        trace.spans.push(s);
+    }
+    trace
+}
+
+fn run_with(query: &str, traces: &[Trace], exemplars: usize) -> MetricsResult {
+    let mut request = MetricsRequest::range(query, 1000 * S, 1060 * S);
+    request.step = Some(15 * S);
+    request.exemplars = exemplars;
+    metrics_traces(traces.to_vec(), &request).unwrap_or_else(|e| panic!("{query}: {e}"))
+}
+
+fn label<'a>(e: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    e["labels"]
+        .as_array()?
+        .iter()
+        .find(|l| l["key"] == key)
+        .map(|l| &l["value"])
+}
+
+#[test]
+fn h64_exemplars_one_per_trace_valued_by_their_interval() {
+    let traces: Vec<Trace> = (0..6)
+        .map(|n| trace_of(n, (1001 + 10 * u64::from(n)) * S, 3))
+        .collect();
+    let j = json(&run_with("{ } | count_over_time()", &traces, 100));
+    let series = &j["series"][0];
+    let exemplars = series["exemplars"].as_array().expect("exemplars");
+    assert_eq!(exemplars.len(), 6, "one per trace: {exemplars:?}");
+    let mut trace_ids: Vec<&str> = exemplars
+        .iter()
+        .map(|e| {
+            label(e, "trace:id").expect("trace:id")["stringValue"]
+                .as_str()
+                .expect("hex")
+        })
+        .collect();
+    trace_ids.sort_unstable();
+    trace_ids.dedup();
+    assert_eq!(trace_ids.len(), 6);
+    let stamps: Vec<u64> = exemplars
+        .iter()
+        .map(|e| e["timestampMs"].as_str().expect("ms").parse().expect("int"))
+        .collect();
+    assert!(stamps.is_sorted(), "{stamps:?}");
+    // A count exemplar carries the count of its interval: 3 spans per trace, and the intervals
+    // (990, 1005] … hold one or two traces.
+    for e in exemplars {
+        let ms: u64 = e["timestampMs"].as_str().expect("ms").parse().expect("int");
+        let sample = series["samples"]
+            .as_array()
+            .expect("samples")
+            .iter()
+            .find(|s| {
+                let edge: u64 = s["timestampMs"].as_str().expect("ms").parse().expect("int");
+                edge >= ms && edge - ms < 15_000
+            })
+            .expect("the exemplar's interval");
+        assert_eq!(e["value"], sample["value"]);
+        assert!(label(e, "span:id").is_some());
+    }
+}
+
+#[test]
+fn h64_exemplars_are_spread_and_limited() {
+    // Twenty traces in the first seconds: the range has `limit / 2` slices of at most two.
+    let crowded: Vec<Trace> = (0..20).map(|n| trace_of(n, 1001 * S, 1)).collect();
+    let r = run_with("{ } | count_over_time()", &crowded, 10);
+    assert_eq!(r.series[0].exemplars.len(), 2);
+    // Spread over the range, the limit holds.
+    let spread: Vec<Trace> = (0..60)
+        .map(|n| trace_of(n, (1000 + u64::from(n)) * S, 1))
+        .collect();
+    let r = run_with("{ } | count_over_time()", &spread, 10);
+    assert!(
+        (6..=10).contains(&r.series[0].exemplars.len()),
+        "{:?}",
+        r.series[0].exemplars.len()
+    );
+    // A hint asks for fewer, or none.
+    let r = run_with("{ } | count_over_time() with(exemplars=1)", &spread, 10);
+    assert_eq!(r.series[0].exemplars.len(), 1);
+    let r = run_with("{ } | count_over_time() with(exemplars=false)", &spread, 10);
+    assert!(r.series[0].exemplars.is_empty());
+    assert!(json(&r)["series"][0].get("exemplars").is_none());
+    // Instant queries have none.
+    let mut request = MetricsRequest::range("{ } | count_over_time()", 1000 * S, 1060 * S);
+    request.instant = true;
+    let r = metrics_traces(spread, &request).expect("instant");
+    assert!(r.series[0].exemplars.is_empty());
+}
+
+#[test]
+fn h64_value_exemplars_carry_the_measured_attribute() {
+    let traces = [
+        span(1, 1001 * S, 2 * S, "a", &[]),
+        span(2, 1020 * S, S / 2, "b", &[]),
+    ];
+    let r = run_with(
+        "{ } | avg_over_time(duration) by (resource.service.name)",
+        &traces,
+        100,
+    );
+    let j = json(&r);
+    for (series, seconds, service) in [(&j["series"][0], 2.0, "a"), (&j["series"][1], 0.5, "b")] {
+        let e = &series["exemplars"][0];
+        assert_eq!(e["value"], seconds, "{e}");
+        assert_eq!(
+            label(e, "resource.service.name").expect("group label")["stringValue"],
+            service
+        );
+        assert!(label(e, "duration").is_some(), "{e}");
+    }
+    // A comparison stage filters exemplars with the same test.
+    let r = run_with(
+        "{ } | avg_over_time(duration) by (resource.service.name) > 1",
+        &traces,
+        100,
+    );
+    assert_eq!(r.series.len(), 1);
+    assert_eq!(r.series[0].exemplars.len(), 1);
+    assert_eq!(r.series[0].exemplars[0].value, 2.0);
+    // Arithmetic results carry none.
+    let r = run_with("({ } | count_over_time()) * 2", &traces, 100);
+    assert!(r.series.iter().all(|s| s.exemplars.is_empty()));
+}

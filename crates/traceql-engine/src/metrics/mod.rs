@@ -4,13 +4,16 @@
 //! series, fed with the spans its spanset pipeline returns. Second stages and arithmetic run on
 //! the finished series.
 
+mod exemplars;
 mod interval;
 mod response;
 mod series;
 
+pub use exemplars::{Exemplar, MAX_EXEMPLARS};
 pub use interval::{Intervals, MAX_INTERVALS, default_step};
 pub use response::{
-    InstantResponse, InstantSeries, MetricsQueryMetrics, RangeResponse, Sample, TimeSeries,
+    ExemplarSample, InstantResponse, InstantSeries, MetricsQueryMetrics, RangeResponse, Sample,
+    TimeSeries,
 };
 pub use series::{Label, Series};
 
@@ -45,6 +48,9 @@ pub struct MetricsRequest {
     pub instant: bool,
     /// At most this many series (more gives a `PARTIAL` response).
     pub max_series: usize,
+    /// At most this many exemplars per metrics function (a `with(exemplars=…)` hint may ask for
+    /// fewer); instant queries return none.
+    pub exemplars: usize,
 }
 
 impl MetricsRequest {
@@ -57,6 +63,7 @@ impl MetricsRequest {
             step: None,
             instant: false,
             max_series: MAX_SERIES,
+            exemplars: MAX_EXEMPLARS,
         }
     }
 }
@@ -79,11 +86,19 @@ struct Plan {
     expr: MetricsExpr,
     second_stages: Vec<SecondStage>,
     pipelines: Vec<MetricsPipeline>,
+    /// Exemplars to keep per metrics function.
+    exemplars: usize,
 }
 
 impl Plan {
-    fn new(query: &str) -> Result<Plan, EngineError> {
-        let parsed = parse(query)?;
+    fn new(request: &MetricsRequest) -> Result<Plan, EngineError> {
+        let parsed = parse(&request.query)?;
+        let exemplars = match parsed.hint("exemplars") {
+            _ if request.instant => 0,
+            Some(Static::Bool(false)) => 0,
+            Some(Static::Int(n)) => usize::try_from(*n).unwrap_or(0).min(request.exemplars),
+            _ => request.exemplars,
+        };
         let QueryBody::Metrics(m) = parsed.body else {
             return Err(EngineError::WrongKind(
                 "this is a search query: use search, not metrics".into(),
@@ -104,7 +119,18 @@ impl Plan {
             expr: m.expr,
             second_stages: m.second_stages,
             pipelines,
+            exemplars,
         })
+    }
+}
+
+impl Plan {
+    /// One accumulator per metrics function.
+    fn accumulators(&self, intervals: Intervals) -> Vec<Accumulator> {
+        self.pipelines
+            .iter()
+            .map(|p| Accumulator::new(p, intervals, self.exemplars))
+            .collect()
     }
 }
 
@@ -114,13 +140,9 @@ pub async fn metrics(
     tenant: &str,
     request: &MetricsRequest,
 ) -> Result<MetricsResult, EngineError> {
-    let plan = Plan::new(&request.query)?;
+    let plan = Plan::new(request)?;
     let intervals = intervals(request)?;
-    let mut accumulators: Vec<Accumulator> = plan
-        .pipelines
-        .iter()
-        .map(|p| Accumulator::new(p, intervals))
-        .collect();
+    let mut accumulators = plan.accumulators(intervals);
     let mut metrics = MetricsQueryMetrics::default();
     let mut regexes = Regexes::default();
     let blocks: Vec<_> = catalog
@@ -157,13 +179,9 @@ pub fn metrics_traces(
     traces: Vec<Trace>,
     request: &MetricsRequest,
 ) -> Result<MetricsResult, EngineError> {
-    let plan = Plan::new(&request.query)?;
+    let plan = Plan::new(request)?;
     let intervals = intervals(request)?;
-    let mut accumulators: Vec<Accumulator> = plan
-        .pipelines
-        .iter()
-        .map(|p| Accumulator::new(p, intervals))
-        .collect();
+    let mut accumulators = plan.accumulators(intervals);
     let mut metrics = MetricsQueryMetrics::default();
     feed(
         &plan,
@@ -194,10 +212,16 @@ fn feed(
         metrics.inspected_spans += trace.spans.len() as u64;
         let view = TraceView::new(trace);
         for (pipeline, acc) in plan.pipelines.iter().zip(accumulators.iter_mut()) {
+            let mut contributing = Vec::new();
             for spanset in run_pipeline(&pipeline.pipeline, &view, regexes)? {
                 for &i in &spanset.spans {
                     acc.add(&view, i);
+                    contributing.push(i);
                 }
+            }
+            if !contributing.is_empty() {
+                let chosen = exemplars::pick(&view.trace_id, contributing.len());
+                acc.add_exemplar(&view, contributing[chosen]);
             }
         }
     }
@@ -260,14 +284,15 @@ fn evaluate(expr: &MetricsExpr, finished: &mut Vec<Vec<Series>>) -> Result<Opera
             };
             match (l, r) {
                 (Operand::Scalar(a), Operand::Scalar(b)) => Operand::Scalar(apply(a, b)),
+                // Arithmetic results carry no exemplars: their values no longer match a span.
                 (Operand::Series(s), Operand::Scalar(k)) => Operand::Series(
                     s.into_iter()
-                        .map(|x| x.map_values(|v| apply(v, k)))
+                        .map(|x| x.map_values(|v| apply(v, k)).without_exemplars())
                         .collect(),
                 ),
                 (Operand::Scalar(k), Operand::Series(s)) => Operand::Series(
                     s.into_iter()
-                        .map(|x| x.map_values(|v| apply(k, v)))
+                        .map(|x| x.map_values(|v| apply(k, v)).without_exemplars())
                         .collect(),
                 ),
                 (Operand::Series(a), Operand::Series(b)) => {
@@ -296,7 +321,10 @@ fn second_stages(mut series: Vec<Series>, stages: &[SecondStage]) -> Vec<Series>
                 };
                 series
                     .into_iter()
-                    .map(|s| s.map_values(|v| if keep(v) { v } else { f64::NAN }))
+                    .map(|mut s| {
+                        s.exemplars.retain(|e| keep(e.value));
+                        s.map_values(|v| if keep(v) { v } else { f64::NAN })
+                    })
                     .filter(|s| s.values.iter().any(|v| !v.is_nan()))
                     .collect()
             }

@@ -2,7 +2,7 @@
 
 use serde::{Serialize, Serializer};
 
-use super::{MetricsResult, Series};
+use super::{Label, MetricsResult};
 use crate::response::{AnyValue, KeyValue};
 
 fn is_zero_u32(v: &u32) -> bool {
@@ -65,6 +65,20 @@ pub struct Sample {
     pub value: f64,
 }
 
+/// An exemplar of a range response.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExemplarSample {
+    /// The span's labels (`trace:id`, `span:id` …).
+    pub labels: Vec<KeyValue>,
+    /// The value (omitted when 0).
+    #[serde(serialize_with = "go_double", skip_serializing_if = "is_zero_f64")]
+    pub value: f64,
+    /// The span's start, unix milliseconds.
+    #[serde(serialize_with = "as_string")]
+    pub timestamp_ms: u64,
+}
+
 /// One series of a range response.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TimeSeries {
@@ -72,6 +86,9 @@ pub struct TimeSeries {
     pub labels: Vec<KeyValue>,
     /// Points, by time; intervals without a value are left out.
     pub samples: Vec<Sample>,
+    /// Example spans, by time (left out when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exemplars: Vec<ExemplarSample>,
 }
 
 /// `GET /api/metrics/query_range`.
@@ -114,8 +131,8 @@ pub struct InstantResponse {
     pub message: Option<String>,
 }
 
-fn labels(s: &Series) -> Vec<KeyValue> {
-    s.labels
+fn labels(labels: &[Label]) -> Vec<KeyValue> {
+    labels
         .iter()
         .filter_map(|l| {
             Some(KeyValue {
@@ -149,7 +166,7 @@ impl MetricsResult {
                 .series
                 .iter()
                 .map(|s| TimeSeries {
-                    labels: labels(s),
+                    labels: labels(&s.labels),
                     samples: s
                         .values
                         .iter()
@@ -158,6 +175,15 @@ impl MetricsResult {
                         .map(|(i, v)| Sample {
                             timestamp_ms: self.intervals.timestamp(i) / 1_000_000,
                             value: *v,
+                        })
+                        .collect(),
+                    exemplars: s
+                        .exemplars
+                        .iter()
+                        .map(|e| ExemplarSample {
+                            labels: labels(&e.labels),
+                            value: e.value,
+                            timestamp_ms: e.timestamp_ms,
                         })
                         .collect(),
                 })
@@ -178,7 +204,7 @@ impl MetricsResult {
                 .filter_map(|s| {
                     let v = *s.values.first()?;
                     (!v.is_nan()).then(|| InstantSeries {
-                        labels: labels(s),
+                        labels: labels(&s.labels),
                         value: v,
                     })
                 })

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use traceql_syntax::ast::{Field, Intrinsic, MetricsFunctionKind, MetricsOp, MetricsPipeline};
 
+use super::exemplars::{Budget, Exemplar};
 use super::interval::Intervals;
 use crate::reference::TraceView;
 use crate::value::Val;
@@ -24,6 +25,8 @@ pub struct Series {
     pub labels: Vec<Label>,
     /// One value per interval.
     pub values: Vec<f64>,
+    /// Example spans, by time.
+    pub exemplars: Vec<Exemplar>,
 }
 
 impl Series {
@@ -40,6 +43,11 @@ impl Series {
         for v in &mut self.values {
             *v = f(*v);
         }
+        self
+    }
+
+    pub(super) fn without_exemplars(mut self) -> Series {
+        self.exemplars.clear();
         self
     }
 
@@ -83,18 +91,37 @@ enum Cells {
     Buckets(Vec<BTreeMap<u64, u64>>),
 }
 
+/// An exemplar waiting for its value: counts and histograms take the series' value in the
+/// exemplar's interval once all spans are in.
+#[derive(Clone)]
+struct PendingExemplar {
+    exemplar: Exemplar,
+    interval: usize,
+    /// The histogram bucket the span fell in.
+    bucket: Option<u64>,
+}
+
+/// One series being accumulated.
+struct SeriesState {
+    labels: Vec<Label>,
+    cells: Cells,
+    exemplars: Vec<PendingExemplar>,
+}
+
 /// Accumulates the series of one metrics pipeline.
 pub(super) struct Accumulator {
     kind: MetricsFunctionKind,
     by: Vec<Field>,
     intervals: Intervals,
-    series: Vec<(Vec<Label>, Cells)>,
+    series: Vec<SeriesState>,
     index: HashMap<String, usize>,
     seconds: bool,
+    budget: Budget,
 }
 
 impl Accumulator {
-    pub(super) fn new(p: &MetricsPipeline, intervals: Intervals) -> Accumulator {
+    /// An accumulator for `p` over `intervals` that keeps up to `exemplars` exemplars.
+    pub(super) fn new(p: &MetricsPipeline, intervals: Intervals, exemplars: usize) -> Accumulator {
         // `duration` values are seconds; other attributes keep their raw numbers (so
         // `trace:duration` stays in nanoseconds, as in Tempo).
         let seconds = matches!(
@@ -108,7 +135,33 @@ impl Accumulator {
             series: Vec::new(),
             index: HashMap::new(),
             seconds,
+            budget: Budget::new(exemplars, intervals.start, intervals.end),
         }
+    }
+
+    /// The index of the series with `labels`, created empty on first use.
+    fn series_index(&mut self, labels: Vec<Label>) -> usize {
+        let n = self.intervals.count();
+        let key = format!("{labels:?}");
+        let kind = &self.kind;
+        *self.index.entry(key).or_insert_with(|| {
+            let cells = match kind {
+                MetricsFunctionKind::Rate | MetricsFunctionKind::CountOverTime => {
+                    Cells::Count(vec![0.0; n])
+                }
+                MetricsFunctionKind::MinOverTime(_) => Cells::Extreme(vec![f64::NAN; n], false),
+                MetricsFunctionKind::MaxOverTime(_) => Cells::Extreme(vec![f64::NAN; n], true),
+                MetricsFunctionKind::SumOverTime(_) => Cells::Sum(vec![(0.0, 0.0, 0); n], false),
+                MetricsFunctionKind::AvgOverTime(_) => Cells::Sum(vec![(0.0, 0.0, 0); n], true),
+                _ => Cells::Buckets(vec![BTreeMap::new(); n]),
+            };
+            self.series.push(SeriesState {
+                labels,
+                cells,
+                exemplars: Vec::new(),
+            });
+            self.series.len() - 1
+        })
     }
 
     /// Adds span `i` of `view`.
@@ -123,25 +176,9 @@ impl Accumulator {
             Field::Intrinsic(i) => ctx.intrinsic(*i),
         };
         let labels = self.labels(&value);
-        let n = self.intervals.count();
-        let key = format!("{labels:?}");
-        let kind = &self.kind;
-        let idx = *self.index.entry(key).or_insert_with(|| {
-            let cells = match kind {
-                MetricsFunctionKind::Rate | MetricsFunctionKind::CountOverTime => {
-                    Cells::Count(vec![0.0; n])
-                }
-                MetricsFunctionKind::MinOverTime(_) => Cells::Extreme(vec![f64::NAN; n], false),
-                MetricsFunctionKind::MaxOverTime(_) => Cells::Extreme(vec![f64::NAN; n], true),
-                MetricsFunctionKind::SumOverTime(_) => Cells::Sum(vec![(0.0, 0.0, 0); n], false),
-                MetricsFunctionKind::AvgOverTime(_) => Cells::Sum(vec![(0.0, 0.0, 0); n], true),
-                _ => Cells::Buckets(vec![BTreeMap::new(); n]),
-            };
-            self.series.push((labels, cells));
-            self.series.len() - 1
-        });
+        let idx = self.series_index(labels);
         let measured = self.kind.field().map(&value);
-        match &mut self.series[idx].1 {
+        match &mut self.series[idx].cells {
             Cells::Count(c) => c[slot] += 1.0,
             Cells::Extreme(c, is_max) => {
                 if let Some(v) = measured.as_ref().and_then(|v| as_number(v, self.seconds)) {
@@ -162,16 +199,76 @@ impl Accumulator {
                 }
             }
             Cells::Buckets(c) => {
-                let raw = match measured {
-                    Some(Val::Int(v)) => u64::try_from(v).ok(),
-                    Some(Val::Duration(v)) => u64::try_from(v).ok(),
-                    _ => None,
-                };
-                if let Some(v) = raw.filter(|v| *v >= 2) {
-                    *c[slot].entry(v.next_power_of_two()).or_default() += 1;
+                if let Some(bucket) = bucket_of(measured.as_ref()) {
+                    *c[slot].entry(bucket).or_default() += 1;
                 }
             }
         }
+    }
+
+    /// Keeps span `i` of `view`, which `add` has counted, as an exemplar of its series when the
+    /// budget has room at its start time.
+    pub(super) fn add_exemplar(&mut self, view: &TraceView, i: usize) {
+        let start = view.spans[i].start_time_unix_nano;
+        let Some(interval) = self.intervals.index(start) else {
+            return;
+        };
+        if !self.budget.take(start) {
+            return;
+        }
+        let ctx = view.context(i);
+        let value = |f: &Field| match f {
+            Field::Attribute(a) => ctx.attribute(a),
+            Field::Intrinsic(i) => ctx.intrinsic(*i),
+        };
+        let series_labels = self.labels(&value);
+        let mut labels: Vec<Label> = [Intrinsic::TraceId, Intrinsic::SpanId]
+            .into_iter()
+            .map(|i| Label {
+                key: Field::Intrinsic(i).canonical_name(),
+                value: ctx.intrinsic(i),
+            })
+            .collect();
+        labels.extend(
+            series_labels
+                .iter()
+                .filter(|l| !l.key.starts_with("__") && l.value != Val::Nil)
+                .cloned(),
+        );
+        let measured = self.kind.field().map(|f| (f.canonical_name(), value(f)));
+        if let Some((key, v)) = &measured
+            && *v != Val::Nil
+            && labels.iter().all(|l| l.key != *key)
+        {
+            labels.push(Label {
+                key: key.clone(),
+                value: v.clone(),
+            });
+        }
+        let measured = measured.map(|(_, v)| v);
+        let (value, bucket) = match self.kind {
+            MetricsFunctionKind::Rate | MetricsFunctionKind::CountOverTime => (f64::NAN, None),
+            MetricsFunctionKind::HistogramOverTime(_) => {
+                let Some(bucket) = bucket_of(measured.as_ref()) else {
+                    return;
+                };
+                (f64::NAN, Some(bucket))
+            }
+            _ => match measured.as_ref().and_then(|v| as_number(v, self.seconds)) {
+                Some(v) => (v, None),
+                None => return,
+            },
+        };
+        let idx = self.series_index(series_labels);
+        self.series[idx].exemplars.push(PendingExemplar {
+            exemplar: Exemplar {
+                labels,
+                value,
+                timestamp_ms: start / 1_000_000,
+            },
+            interval,
+            bucket,
+        });
     }
 
     /// Group labels: canonical names; nil labels left out; all nil gives the first label as nil.
@@ -208,16 +305,30 @@ impl Accumulator {
         let step = self.intervals.step_seconds();
         let seconds = self.seconds;
         let mut out = Vec::new();
-        for (labels, cells) in self.series {
+        for SeriesState {
+            labels,
+            cells,
+            exemplars,
+        } in self.series
+        {
             match cells {
                 Cells::Count(c) => {
-                    let values = match self.kind {
+                    let values: Vec<f64> = match self.kind {
                         MetricsFunctionKind::Rate => c.iter().map(|v| v / step).collect(),
                         _ => c,
                     };
-                    out.push(Series { labels, values });
+                    let exemplars = valued(&exemplars, &values, |_| true);
+                    out.push(Series {
+                        labels,
+                        values,
+                        exemplars,
+                    });
                 }
-                Cells::Extreme(c, _) => out.push(Series { labels, values: c }),
+                Cells::Extreme(c, _) => out.push(Series {
+                    labels,
+                    values: c,
+                    exemplars: measured(exemplars),
+                }),
                 Cells::Sum(c, avg) => {
                     let values = c
                         .iter()
@@ -227,7 +338,11 @@ impl Accumulator {
                             (_, false) => *sum,
                         })
                         .collect();
-                    out.push(Series { labels, values });
+                    out.push(Series {
+                        labels,
+                        values,
+                        exemplars: measured(exemplars),
+                    });
                 }
                 Cells::Buckets(c) => match &self.kind {
                     MetricsFunctionKind::QuantileOverTime { quantiles, .. } => {
@@ -241,7 +356,11 @@ impl Accumulator {
                                 .iter()
                                 .map(|b| scale(log2_quantile(*q, b), seconds))
                                 .collect();
-                            out.push(Series { labels: l, values });
+                            out.push(Series {
+                                labels: l,
+                                values,
+                                exemplars: measured(exemplars.iter().cloned()),
+                            });
                         }
                     }
                     _ => {
@@ -253,11 +372,17 @@ impl Accumulator {
                                 key: "__bucket".into(),
                                 value: Val::Float(scale(bound as f64, seconds)),
                             });
-                            let values = c
+                            let values: Vec<f64> = c
                                 .iter()
                                 .map(|b| b.get(&bound).copied().unwrap_or(0) as f64)
                                 .collect();
-                            out.push(Series { labels: l, values });
+                            let exemplars =
+                                valued(&exemplars, &values, |e| e.bucket == Some(bound));
+                            out.push(Series {
+                                labels: l,
+                                values,
+                                exemplars,
+                            });
                         }
                     }
                 },
@@ -265,6 +390,41 @@ impl Accumulator {
         }
         out
     }
+}
+
+/// Exemplars that carry their own measured value, by time.
+fn measured(pending: impl IntoIterator<Item = PendingExemplar>) -> Vec<Exemplar> {
+    let mut out: Vec<Exemplar> = pending.into_iter().map(|p| p.exemplar).collect();
+    out.sort_by_key(|e| e.timestamp_ms);
+    out
+}
+
+/// The exemplars `keep` admits, valued with the series' value in their interval, by time.
+fn valued(
+    pending: &[PendingExemplar],
+    values: &[f64],
+    keep: impl Fn(&PendingExemplar) -> bool,
+) -> Vec<Exemplar> {
+    let mut out: Vec<Exemplar> = pending
+        .iter()
+        .filter(|p| keep(p))
+        .map(|p| Exemplar {
+            value: values[p.interval],
+            ..p.exemplar.clone()
+        })
+        .collect();
+    out.sort_by_key(|e| e.timestamp_ms);
+    out
+}
+
+/// The power-of-two bucket of a histogram or quantile value (values below 2 are not bucketed).
+fn bucket_of(measured: Option<&Val>) -> Option<u64> {
+    let raw = match measured {
+        Some(Val::Int(v)) => u64::try_from(*v).ok(),
+        Some(Val::Duration(v)) => u64::try_from(*v).ok(),
+        _ => None,
+    };
+    raw.filter(|v| *v >= 2).map(u64::next_power_of_two)
 }
 
 fn as_number(v: &Val, seconds: bool) -> Option<f64> {
@@ -373,7 +533,11 @@ pub(super) fn combine(
             .zip(&y.values)
             .map(|(p, q)| apply(*p, *q))
             .collect();
-        Series { labels, values }
+        Series {
+            labels,
+            values,
+            exemplars: Vec::new(),
+        }
     };
     if unlabeled(&b) && !unlabeled(&a) {
         return a.iter().map(|x| merge(x, &b[0], x)).collect();
