@@ -525,3 +525,35 @@ fn h64_value_exemplars_carry_the_measured_attribute() {
     let r = run_with("({ } | count_over_time()) * 2", &traces, 100);
     assert!(r.series.iter().all(|s| s.exemplars.is_empty()));
 }
+
+#[test]
+fn sampling_hints_scale_counts_and_sums_by_the_inverse_probability() {
+    // 2,000 traces of two spans lasting 1 s each, all in one interval.
+    let traces: Vec<Trace> = (0..2000).map(|n| trace_of(n, 1001 * S, 2)).collect();
+    let value = |query: &str| {
+        let r = run_with(query, &traces, 0);
+        let v: Vec<f64> = r.series[0]
+            .values
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .collect();
+        v.iter().copied().sum::<f64>()
+    };
+    assert_eq!(value("{ } | count_over_time()"), 4000.0);
+    for hint in ["trace_sample=0.25", "span_sample=0.25", "sample=0.25"] {
+        let count = value(&format!("{{ }} | count_over_time() with({hint})"));
+        assert!((3400.0..4600.0).contains(&count), "{hint}: {count}");
+        assert_eq!(count % 4.0, 0.0, "{hint}: each kept span stands for four");
+        let sum = value(&format!("{{ }} | sum_over_time(duration) with({hint})"));
+        assert_eq!(sum, count, "{hint}: one second per span");
+        // Minimums and averages are not scaled.
+        let min = value(&format!("{{ }} | min_over_time(duration) with({hint})"));
+        assert_eq!(min, 1.0, "{hint}");
+        let avg = value(&format!("{{ }} | avg_over_time(duration) with({hint})"));
+        assert_eq!(avg, 1.0, "{hint}");
+    }
+    // Trace sampling keeps whole traces: every kept trace adds both of its spans.
+    let by_trace = value("{ } | count_over_time() with(trace_sample=0.25)");
+    assert_eq!(by_trace % 8.0, 0.0, "{by_trace}");
+}

@@ -56,12 +56,9 @@ impl Budget {
 }
 
 /// Which of a trace's `n` contributing spans (`n > 0`) gives its exemplar: a choice that is the
-/// same on every run and spread evenly over the spans by the trace ID's hash (FNV-1a).
+/// same on every run and spread evenly over the spans by the trace ID's hash.
 pub(super) fn pick(trace_id: &[u8], n: usize) -> usize {
-    let hash = trace_id.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (hash % n as u64) as usize
+    (super::sampling::hash(trace_id, 0) % n as u64) as usize
 }
 
 #[cfg(test)]

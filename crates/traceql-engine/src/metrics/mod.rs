@@ -7,6 +7,7 @@
 mod exemplars;
 mod interval;
 mod response;
+mod sampling;
 mod series;
 
 pub use exemplars::{Exemplar, MAX_EXEMPLARS};
@@ -28,6 +29,7 @@ use traceql_syntax::parse;
 
 use crate::error::{EngineError, ExecError};
 use crate::reference::{Regexes, TraceView, run_pipeline};
+use sampling::Sampling;
 use series::Accumulator;
 
 /// The default series limit.
@@ -88,6 +90,8 @@ struct Plan {
     pipelines: Vec<MetricsPipeline>,
     /// Exemplars to keep per metrics function.
     exemplars: usize,
+    /// The sampling of each pipeline, in the order of `pipelines`.
+    sampling: Vec<Sampling>,
 }
 
 impl Plan {
@@ -99,13 +103,17 @@ impl Plan {
             Some(Static::Int(n)) => usize::try_from(*n).unwrap_or(0).min(request.exemplars),
             _ => request.exemplars,
         };
-        let QueryBody::Metrics(m) = parsed.body else {
+        let QueryBody::Metrics(m) = &parsed.body else {
             return Err(EngineError::WrongKind(
                 "this is a search query: use search, not metrics".into(),
             ));
         };
         let mut pipelines = Vec::new();
         m.expr.visit_pipelines(&mut |p| pipelines.push(p.clone()));
+        let sampling = pipelines
+            .iter()
+            .map(|p| Sampling::from_hints(&parsed, &p.pipeline))
+            .collect();
         if let Some(p) = pipelines
             .iter()
             .find(|p| matches!(p.function.kind, MetricsFunctionKind::Compare { .. }))
@@ -116,10 +124,11 @@ impl Plan {
             )));
         }
         Ok(Plan {
-            expr: m.expr,
-            second_stages: m.second_stages,
+            expr: m.expr.clone(),
+            second_stages: m.second_stages.clone(),
             pipelines,
             exemplars,
+            sampling,
         })
     }
 }
@@ -129,7 +138,8 @@ impl Plan {
     fn accumulators(&self, intervals: Intervals) -> Vec<Accumulator> {
         self.pipelines
             .iter()
-            .map(|p| Accumulator::new(p, intervals, self.exemplars))
+            .zip(&self.sampling)
+            .map(|(p, s)| Accumulator::new(p, intervals, self.exemplars, s.weight()))
             .collect()
     }
 }
@@ -211,10 +221,17 @@ fn feed(
     for trace in traces {
         metrics.inspected_spans += trace.spans.len() as u64;
         let view = TraceView::new(trace);
-        for (pipeline, acc) in plan.pipelines.iter().zip(accumulators.iter_mut()) {
+        let work = plan.pipelines.iter().zip(&plan.sampling);
+        for ((pipeline, sampling), acc) in work.zip(accumulators.iter_mut()) {
+            if !sampling.keeps_trace(&view.trace_id) {
+                continue;
+            }
             let mut contributing = Vec::new();
             for spanset in run_pipeline(&pipeline.pipeline, &view, regexes)? {
                 for &i in &spanset.spans {
+                    if !sampling.keeps_span(&view.trace_id, &view.spans[i].span_id) {
+                        continue;
+                    }
                     acc.add(&view, i);
                     contributing.push(i);
                 }

@@ -117,11 +117,19 @@ pub(super) struct Accumulator {
     index: HashMap<String, usize>,
     seconds: bool,
     budget: Budget,
+    /// What each counted span stands for (the inverse sampling probability).
+    weight: f64,
 }
 
 impl Accumulator {
-    /// An accumulator for `p` over `intervals` that keeps up to `exemplars` exemplars.
-    pub(super) fn new(p: &MetricsPipeline, intervals: Intervals, exemplars: usize) -> Accumulator {
+    /// An accumulator for `p` over `intervals` that keeps up to `exemplars` exemplars and
+    /// scales counts and sums by `weight`.
+    pub(super) fn new(
+        p: &MetricsPipeline,
+        intervals: Intervals,
+        exemplars: usize,
+        weight: f64,
+    ) -> Accumulator {
         // `duration` values are seconds; other attributes keep their raw numbers (so
         // `trace:duration` stays in nanoseconds, as in Tempo).
         let seconds = matches!(
@@ -136,6 +144,7 @@ impl Accumulator {
             index: HashMap::new(),
             seconds,
             budget: Budget::new(exemplars, intervals.start, intervals.end),
+            weight,
         }
     }
 
@@ -303,6 +312,7 @@ impl Accumulator {
 
     pub(super) fn finish(self) -> Vec<Series> {
         let step = self.intervals.step_seconds();
+        let weight = self.weight;
         let seconds = self.seconds;
         let mut out = Vec::new();
         for SeriesState {
@@ -314,8 +324,8 @@ impl Accumulator {
             match cells {
                 Cells::Count(c) => {
                     let values: Vec<f64> = match self.kind {
-                        MetricsFunctionKind::Rate => c.iter().map(|v| v / step).collect(),
-                        _ => c,
+                        MetricsFunctionKind::Rate => c.iter().map(|v| v * weight / step).collect(),
+                        _ => c.iter().map(|v| v * weight).collect(),
                     };
                     let exemplars = valued(&exemplars, &values, |_| true);
                     out.push(Series {
@@ -335,7 +345,7 @@ impl Accumulator {
                         .map(|(sum, _, count)| match (*count, avg) {
                             (0, _) => f64::NAN,
                             (n, true) => sum / n as f64,
-                            (_, false) => *sum,
+                            (_, false) => sum * weight,
                         })
                         .collect();
                     out.push(Series {
@@ -374,7 +384,7 @@ impl Accumulator {
                             });
                             let values: Vec<f64> = c
                                 .iter()
-                                .map(|b| b.get(&bound).copied().unwrap_or(0) as f64)
+                                .map(|b| b.get(&bound).copied().unwrap_or(0) as f64 * weight)
                                 .collect();
                             let exemplars =
                                 valued(&exemplars, &values, |e| e.bucket == Some(bound));
