@@ -557,3 +557,79 @@ fn sampling_hints_scale_counts_and_sums_by_the_inverse_probability() {
     let by_trace = value("{ } | count_over_time() with(trace_sample=0.25)");
     assert_eq!(by_trace % 8.0, 0.0, "{by_trace}");
 }
+
+#[test]
+fn compare_counts_values_of_the_selection_and_the_baseline() {
+    let mut traces = vec![
+        span(1, 1001 * S, S, "a", &[]),
+        span(2, 1002 * S, S, "b", &[]),
+        span(3, 1003 * S, S, "b", &[]),
+        span(4, 1004 * S, S, "c", &[]),
+    ];
+    traces[0].spans[0].status_code = StatusCode::Error;
+    let total = |r: &MetricsResult, labels: &[(&str, &str)]| -> Option<f64> {
+        r.series
+            .iter()
+            .find(|s| {
+                s.labels.len() == labels.len()
+                    && s.labels.iter().zip(labels).all(|(l, (k, v))| {
+                        l.key == *k
+                            && serde_json::to_value(traceql_engine::response::AnyValue::from_val(
+                                &l.value,
+                            ))
+                            .expect("json")["stringValue"]
+                                == *v
+                    })
+            })
+            .map(|s| s.values.iter().filter(|v| !v.is_nan()).sum())
+    };
+    let service = "resource.service.name";
+    let r = run_with("{ } | compare({ status = error }, 1)", &traces, 0);
+    assert_eq!(
+        total(&r, &[("__meta_type", "selection"), (service, "a")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        total(&r, &[("__meta_type", "baseline"), (service, "b")]),
+        Some(2.0)
+    );
+    // topN = 1: `c` is left out of the baseline and the attribute is flagged.
+    assert_eq!(
+        total(&r, &[("__meta_type", "baseline"), (service, "c")]),
+        None
+    );
+    assert_eq!(
+        total(
+            &r,
+            &[("__meta_error", "__too_many_values__"), (service, "nil")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        total(&r, &[("__meta_type", "selection_total"), (service, "nil")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        total(&r, &[("__meta_type", "baseline_total"), (service, "nil")]),
+        Some(3.0)
+    );
+    assert_eq!(
+        total(&r, &[("__meta_type", "selection"), ("status", "error")]),
+        Some(1.0)
+    );
+    // A window that leaves the error span out makes every span baseline.
+    let r = run_with("{ } | compare({ status = error }, 10, 0, 1)", &traces, 0);
+    assert!(
+        r.series
+            .iter()
+            .all(|s| s.labels[0].value != traceql_engine::value::Val::Str("selection".into()))
+    );
+    assert_eq!(
+        total(&r, &[("__meta_type", "baseline_total"), (service, "nil")]),
+        Some(4.0)
+    );
+    assert_eq!(
+        total(&r, &[("__meta_type", "baseline"), (service, "c")]),
+        Some(1.0)
+    );
+}

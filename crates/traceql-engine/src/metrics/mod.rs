@@ -4,6 +4,7 @@
 //! series, fed with the spans its spanset pipeline returns. Second stages and arithmetic run on
 //! the finished series.
 
+mod compare;
 mod exemplars;
 mod interval;
 mod response;
@@ -29,6 +30,7 @@ use traceql_syntax::parse;
 
 use crate::error::{EngineError, ExecError};
 use crate::reference::{Regexes, TraceView, run_pipeline};
+use compare::Comparison;
 use sampling::Sampling;
 use series::Accumulator;
 
@@ -114,15 +116,6 @@ impl Plan {
             .iter()
             .map(|p| Sampling::from_hints(&parsed, &p.pipeline))
             .collect();
-        if let Some(p) = pipelines
-            .iter()
-            .find(|p| matches!(p.function.kind, MetricsFunctionKind::Compare { .. }))
-        {
-            return Err(EngineError::InvalidRequest(format!(
-                "{} is not implemented yet",
-                p.function
-            )));
-        }
         Ok(Plan {
             expr: m.expr.clone(),
             second_stages: m.second_stages.clone(),
@@ -135,12 +128,42 @@ impl Plan {
 
 impl Plan {
     /// One accumulator per metrics function.
-    fn accumulators(&self, intervals: Intervals) -> Vec<Accumulator> {
+    fn accumulators(&self, intervals: Intervals) -> Vec<Measure> {
         self.pipelines
             .iter()
             .zip(&self.sampling)
-            .map(|(p, s)| Accumulator::new(p, intervals, self.exemplars, s.weight()))
+            .map(|(p, s)| match &p.function.kind {
+                MetricsFunctionKind::Compare {
+                    filter,
+                    top_n,
+                    window,
+                } => Measure::Compare(Comparison::new(
+                    filter.clone(),
+                    *top_n,
+                    *window,
+                    intervals,
+                    s.weight(),
+                )),
+                _ => Measure::Series(Accumulator::new(p, intervals, self.exemplars, s.weight())),
+            })
             .collect()
+    }
+}
+
+/// What a metrics function accumulates.
+enum Measure {
+    /// Every function but `compare`.
+    Series(Accumulator),
+    /// `compare(…)`.
+    Compare(Comparison),
+}
+
+impl Measure {
+    fn finish(self) -> Vec<Series> {
+        match self {
+            Measure::Series(acc) => acc.finish(),
+            Measure::Compare(c) => c.finish(),
+        }
     }
 }
 
@@ -213,7 +236,7 @@ fn intervals(request: &MetricsRequest) -> Result<Intervals, EngineError> {
 
 fn feed(
     plan: &Plan,
-    accumulators: &mut [Accumulator],
+    accumulators: &mut [Measure],
     traces: Vec<Trace>,
     metrics: &mut MetricsQueryMetrics,
     regexes: &mut Regexes,
@@ -232,11 +255,16 @@ fn feed(
                     if !sampling.keeps_span(&view.trace_id, &view.spans[i].span_id) {
                         continue;
                     }
-                    acc.add(&view, i);
+                    match acc {
+                        Measure::Series(acc) => acc.add(&view, i),
+                        Measure::Compare(c) => c.add(&view, i, regexes)?,
+                    }
                     contributing.push(i);
                 }
             }
-            if !contributing.is_empty() {
+            if let Measure::Series(acc) = acc
+                && !contributing.is_empty()
+            {
                 let chosen = exemplars::pick(&view.trace_id, contributing.len());
                 acc.add_exemplar(&view, contributing[chosen]);
             }
@@ -247,7 +275,7 @@ fn feed(
 
 fn finish(
     plan: &Plan,
-    accumulators: Vec<Accumulator>,
+    accumulators: Vec<Measure>,
     intervals: Intervals,
     max_series: usize,
     metrics: MetricsQueryMetrics,
