@@ -27,6 +27,8 @@ use crate::value::Val;
 pub const MAX_LIMIT: usize = 262_144;
 /// The largest `spss` accepted.
 pub const MAX_SPSS: usize = 100;
+/// The longest `[start, end]` range accepted, in seconds (Tempo's default: 168h).
+pub const MAX_RANGE_SECONDS: u64 = 168 * 3600;
 /// Traces evaluated between two yields to the async runtime.
 pub(crate) const YIELD_EVERY: usize = 1024;
 
@@ -77,6 +79,12 @@ impl SearchRequest {
         let spss = if self.spss == 0 { 3 } else { self.spss };
         let (start, end) = match (self.start, self.end) {
             (None, None) => (0, u64::MAX),
+            (Some(s), Some(e)) if e - s > MAX_RANGE_SECONDS => {
+                return Err(invalid(format!(
+                    "range of {} is longer than the maximum of 168h",
+                    traceql_syntax::lexical::duration::format(((e - s) * 1_000_000_000) as i64)
+                )));
+            }
             (Some(s), Some(e)) if e > s => (
                 s.saturating_mul(1_000_000_000),
                 e.saturating_mul(1_000_000_000),

@@ -553,6 +553,25 @@ fn g50_newest_limit_traces_newest_first() {
 }
 
 #[test]
+fn g50_request_limits() {
+    let check = |edit: &dyn Fn(&mut SearchRequest)| {
+        let mut request = SearchRequest::new("{ }");
+        edit(&mut request);
+        search_traces(vec![], &request)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    assert!(check(&|r| r.limit = 262_145).is_err());
+    assert!(check(&|r| r.spss = 101).is_err());
+    assert!(check(&|r| r.spss = 0).is_ok(), "0 means the default");
+    let week = 168 * 3600;
+    assert!(check(&|r| (r.start, r.end) = (Some(1_000), Some(1_000 + week))).is_ok());
+    let err =
+        check(&|r| (r.start, r.end) = (Some(1_000), Some(1_001 + week))).expect_err("too long");
+    assert!(err.contains("longer than the maximum of 168h"), "{err}");
+}
+
+#[test]
 fn g51_trace_level_intrinsics_are_on_every_span() {
     let t = [tree()];
     let r = run("{ trace:duration > 1ms }", &t).expect("search");

@@ -633,3 +633,34 @@ fn compare_counts_values_of_the_selection_and_the_baseline() {
         Some(1.0)
     );
 }
+
+#[test]
+fn ranges_are_limited_and_end_before_now() {
+    let traces = vec![span(1, 1001 * S, S, "a", &[])];
+    let request = MetricsRequest::range("{ } | count_over_time()", S, 25 * 3600 * S);
+    let err = metrics_traces(traces.clone(), &request)
+        .expect_err("too long")
+        .to_string();
+    assert!(err.contains("longer than the maximum of 24h0m0s"), "{err}");
+    // An end past the cutoff is clamped and re-aligned down to a step.
+    let mut request = MetricsRequest::range("{ } | count_over_time()", 1000 * S, 1060 * S);
+    request.step = Some(15 * S);
+    request.end_cutoff = Some(1032 * S);
+    let r = metrics_traces(traces.clone(), &request).expect("clamped");
+    assert_eq!(r.intervals.end, 1020 * S);
+    assert_eq!(
+        r.series[0].values.len(),
+        3,
+        "(975, 990] (990, 1005] (1005, 1020]"
+    );
+    request.instant = true;
+    let r = metrics_traces(traces.clone(), &request).expect("instant");
+    assert_eq!(r.intervals.end, 1032 * S);
+    // A range that ends entirely after the cutoff is an error.
+    request.instant = false;
+    request.end_cutoff = Some(970 * S);
+    let err = metrics_traces(traces, &request)
+        .expect_err("too recent")
+        .to_string();
+    assert!(err.contains("must end before now"), "{err}");
+}

@@ -19,6 +19,8 @@ pub use response::{
 };
 pub use series::{Label, Series};
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use traceql_storage::catalog::Catalog;
 use traceql_storage::model::Trace;
 use traceql_storage::read::read_block;
@@ -36,6 +38,10 @@ use series::Accumulator;
 
 /// The default series limit.
 pub const MAX_SERIES: usize = 1000;
+/// The default longest range, nanoseconds (24h).
+pub const MAX_RANGE: u64 = 24 * 3600 * 1_000_000_000;
+/// How long before now a query's end is clamped, nanoseconds (30 s).
+const END_CUTOFF: u64 = 30 * 1_000_000_000;
 
 /// A metrics request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +61,12 @@ pub struct MetricsRequest {
     /// At most this many exemplars per metrics function (a `with(exemplars=…)` hint may ask for
     /// fewer); instant queries return none.
     pub exemplars: usize,
+    /// The longest `end - start` accepted, nanoseconds (default 24h).
+    pub max_range: u64,
+    /// The latest end a query may have, unix nanoseconds: a later end is clamped to it and
+    /// re-aligned (`range` sets it 30 s before now, as Tempo does, so that data still arriving
+    /// does not show as a dip).
+    pub end_cutoff: Option<u64>,
 }
 
 impl MetricsRequest {
@@ -68,6 +80,11 @@ impl MetricsRequest {
             instant: false,
             max_series: MAX_SERIES,
             exemplars: MAX_EXEMPLARS,
+            max_range: MAX_RANGE,
+            end_cutoff: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .ok()
+                .map(|now| (now.as_nanos() as u64).saturating_sub(END_CUTOFF)),
         }
     }
 }
@@ -226,12 +243,41 @@ pub fn metrics_traces(
     finish(&plan, accumulators, intervals, request.max_series, metrics)
 }
 
+/// The request's intervals: the range checked against `max_range`, then clamped to
+/// `end_cutoff` (range queries re-align the clamped end down to a step).
 fn intervals(request: &MetricsRequest) -> Result<Intervals, EngineError> {
-    if request.instant {
-        Intervals::instant(request.start, request.end)
-    } else {
-        Intervals::range(request.start, request.end, request.step)
+    let format = |ns: u64| traceql_syntax::lexical::duration::format(ns as i64);
+    let range = request.end.saturating_sub(request.start);
+    if range > request.max_range {
+        return Err(EngineError::InvalidRequest(format!(
+            "range of {} is longer than the maximum of {}",
+            format(range),
+            format(request.max_range)
+        )));
     }
+    let too_recent = || {
+        EngineError::InvalidRequest(format!(
+            "the range must end before now minus {}",
+            format(END_CUTOFF)
+        ))
+    };
+    if request.instant {
+        let end = request.end.min(request.end_cutoff.unwrap_or(u64::MAX));
+        if end <= request.start {
+            return Err(too_recent());
+        }
+        return Intervals::instant(request.start, end);
+    }
+    let mut intervals = Intervals::range(request.start, request.end, request.step)?;
+    if let Some(cutoff) = request.end_cutoff
+        && intervals.end > cutoff
+    {
+        intervals.end = cutoff / intervals.step * intervals.step;
+        if intervals.end <= intervals.start {
+            return Err(too_recent());
+        }
+    }
+    Ok(intervals)
 }
 
 fn feed(
