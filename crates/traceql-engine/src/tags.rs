@@ -272,10 +272,7 @@ fn collect(view: &TraceView, i: usize, field: &Field, out: &mut BTreeSet<TagValu
             .collect();
     }
     for ctx in contexts {
-        let v = match field {
-            Field::Attribute(a) => ctx.attribute(a),
-            Field::Intrinsic(i) => ctx.intrinsic(*i),
-        };
+        let v = ctx.field(field);
         let mut push = |v: &Val| {
             let (t, text) = match v {
                 Val::Str(s) => ("string", s.clone()),

@@ -180,10 +180,7 @@ impl Accumulator {
             return;
         };
         let ctx = view.context(i);
-        let value = |f: &Field| match f {
-            Field::Attribute(a) => ctx.attribute(a),
-            Field::Intrinsic(i) => ctx.intrinsic(*i),
-        };
+        let value = |f: &Field| ctx.field(f);
         let labels = self.labels(&value);
         let idx = self.series_index(labels);
         let measured = self.kind.field().map(&value);
@@ -226,10 +223,7 @@ impl Accumulator {
             return;
         }
         let ctx = view.context(i);
-        let value = |f: &Field| match f {
-            Field::Attribute(a) => ctx.attribute(a),
-            Field::Intrinsic(i) => ctx.intrinsic(*i),
-        };
+        let value = |f: &Field| ctx.field(f);
         let series_labels = self.labels(&value);
         let mut labels: Vec<Label> = [Intrinsic::TraceId, Intrinsic::SpanId]
             .into_iter()

@@ -5,7 +5,7 @@ use traceql_storage::model::{
     Event, KeyValue, Link, Span, SpanKind, StatusCode, Trace, TraceId, TraceSummary, Value,
 };
 use traceql_storage::nested_set::{self, Position};
-use traceql_syntax::ast::{Attribute, Intrinsic, Kind, Scope, Status};
+use traceql_syntax::ast::{Attribute, Field, Intrinsic, Kind, Scope, Status};
 
 use crate::value::Val;
 
@@ -76,6 +76,14 @@ pub struct SpanContext<'a> {
 impl<'a> SpanContext<'a> {
     fn span(&self) -> &'a Span {
         &self.trace.spans[self.index]
+    }
+
+    /// The value of an attribute or intrinsic for this span (nil when missing).
+    pub fn field(&self, f: &Field) -> Val {
+        match f {
+            Field::Attribute(a) => self.attribute(a),
+            Field::Intrinsic(i) => self.intrinsic(*i),
+        }
     }
 
     /// The value of an attribute for this span (nil when missing).
