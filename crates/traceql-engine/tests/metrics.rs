@@ -664,3 +664,45 @@ fn ranges_are_limited_and_end_before_now() {
         .to_string();
     assert!(err.contains("must end before now"), "{err}");
 }
+
+#[test]
+fn extrapolate_weighs_spans_by_their_recorded_sampling() {
+    // Two spans sampled at 50% (`th:8`) lasting 1 s, one unsampled span lasting 4 s.
+    let mut traces = vec![
+        span(1, 1001 * S, S, "a", &[]),
+        span(2, 1002 * S, S, "a", &[]),
+        span(3, 1003 * S, 4 * S, "a", &[]),
+    ];
+    for t in &mut traces[..2] {
+        t.spans[0].trace_state = "ot=th:8".into();
+    }
+    let value = |query: &str| -> f64 {
+        let r = run_with(query, &traces, 0);
+        r.series[0]
+            .values
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .sum()
+    };
+    assert_eq!(value("{ } | count_over_time()"), 3.0);
+    assert_eq!(value("{ } | count_over_time() with(extrapolate=true)"), 5.0);
+    assert_eq!(
+        value("{ } | sum_over_time(duration) with(extrapolate=true)"),
+        8.0
+    );
+    // A weighted average: (2·1 s + 2·1 s + 1·4 s) / 5, where the plain one is 6 s / 3.
+    assert_eq!(
+        value("{ } | avg_over_time(duration) with(extrapolate=true)"),
+        1.6
+    );
+    assert_eq!(value("{ } | avg_over_time(duration)"), 2.0);
+    assert_eq!(
+        value("{ } | min_over_time(duration) with(extrapolate=true)"),
+        1.0
+    );
+    assert_eq!(
+        value("{ } | count_over_time() with(extrapolate=false)"),
+        3.0
+    );
+}

@@ -57,11 +57,12 @@ impl Comparison {
         }
     }
 
-    /// Counts the attributes of span `i` of `view` in its class.
+    /// Counts the attributes of span `i` of `view`, standing for `weight` spans, in its class.
     pub(super) fn add(
         &mut self,
         view: &TraceView,
         i: usize,
+        weight: f64,
         regexes: &mut Regexes,
     ) -> Result<(), ExecError> {
         let start = view.spans[i].start_time_unix_nano;
@@ -80,13 +81,13 @@ impl Comparison {
             if counts.total.is_empty() {
                 counts.total = vec![0.0; n];
             }
-            counts.total[slot] += 1.0;
+            counts.total[slot] += weight;
             let key = format!("{v:?}");
             counts
                 .values
                 .entry(key)
                 .or_insert_with(|| (v, vec![0.0; n]))
-                .1[slot] += 1.0;
+                .1[slot] += weight;
         }
         Ok(())
     }

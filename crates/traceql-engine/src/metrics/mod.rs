@@ -111,6 +111,9 @@ struct Plan {
     exemplars: usize,
     /// The sampling of each pipeline, in the order of `pipelines`.
     sampling: Vec<Sampling>,
+    /// `with(extrapolate=true)`: spans count as the inverse of their recorded sampling
+    /// probability.
+    extrapolate: bool,
 }
 
 impl Plan {
@@ -139,6 +142,7 @@ impl Plan {
             pipelines,
             exemplars,
             sampling,
+            extrapolate: parsed.hint("extrapolate") == Some(&Static::Bool(true)),
         })
     }
 }
@@ -301,9 +305,14 @@ fn feed(
                     if !sampling.keeps_span(&view.trace_id, &view.spans[i].span_id) {
                         continue;
                     }
+                    let weight = if plan.extrapolate {
+                        sampling::tracestate_weight(&view.spans[i].trace_state)
+                    } else {
+                        1.0
+                    };
                     match acc {
-                        Measure::Series(acc) => acc.add(&view, i),
-                        Measure::Compare(c) => c.add(&view, i, regexes)?,
+                        Measure::Series(acc) => acc.add(&view, i, weight),
+                        Measure::Compare(c) => c.add(&view, i, weight, regexes)?,
                     }
                     contributing.push(i);
                 }

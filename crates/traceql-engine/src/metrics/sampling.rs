@@ -1,8 +1,11 @@
-//! Sampling hints: `with(sample=…)`, `with(span_sample=p)`, `with(trace_sample=p)`.
+//! Sampling hints: `with(sample=…)`, `with(span_sample=p)`, `with(trace_sample=p)`, and
+//! `with(extrapolate=true)`.
 //!
 //! A sampled query reads a fixed fraction of the spans or traces, chosen by hashing their IDs
 //! (so the same query picks the same data every time), and scales counts and sums by the inverse
-//! of that fraction. Minimums, maximums, averages and quantiles need no scaling.
+//! of that fraction. Minimums, maximums, averages and quantiles need no scaling. Extrapolation
+//! instead weighs each span by the sampling its own `tracestate` records, for data that was
+//! sampled before it was stored.
 
 use traceql_storage::model::{SpanId, TraceId};
 use traceql_syntax::ast::{Pipeline, Query, SpansetExpr, Stage, Static};
@@ -64,6 +67,25 @@ impl Sampling {
             Sampling::Spans(p) => below(hash(span_id, hash(trace_id, 0)), p),
             _ => true,
         }
+    }
+}
+
+/// What a span stands for under `with(extrapolate=true)`: the inverse of the sampling
+/// probability its W3C `tracestate` records as an OpenTelemetry threshold (`ot=th:…`, up to 14
+/// hex digits, trailing zeros dropped, rejecting that fraction of 2^56). 1 when the span carries
+/// no threshold or an invalid one.
+pub(super) fn tracestate_weight(trace_state: &str) -> f64 {
+    const FULL: f64 = (1u64 << 56) as f64;
+    let threshold = trace_state
+        .split(',')
+        .filter_map(|member| member.trim().strip_prefix("ot="))
+        .flat_map(|ot| ot.split(';'))
+        .find_map(|field| field.strip_prefix("th:"))
+        .filter(|th| !th.is_empty() && th.len() <= 14)
+        .and_then(|th| u64::from_str_radix(&format!("{th:0<14}"), 16).ok());
+    match threshold {
+        Some(t) if (t as f64) < FULL => FULL / (FULL - t as f64),
+        _ => 1.0,
     }
 }
 
@@ -138,6 +160,16 @@ mod tests {
             sampling("{ } | rate() with(trace_sample=1.5)"),
             Sampling::Exact
         );
+    }
+
+    #[test]
+    fn tracestate_thresholds_give_the_inverse_probability() {
+        assert_eq!(tracestate_weight(""), 1.0);
+        assert_eq!(tracestate_weight("ot=th:0"), 1.0);
+        assert_eq!(tracestate_weight("ot=th:8"), 2.0);
+        assert_eq!(tracestate_weight("vendor=x,ot=rv:1234;th:c"), 4.0);
+        assert_eq!(tracestate_weight("ot=th:zz"), 1.0);
+        assert_eq!(tracestate_weight("ot=th:123456789abcdef0"), 1.0, "too long");
     }
 
     #[test]

@@ -85,10 +85,10 @@ enum Cells {
     Count(Vec<f64>),
     /// `min_over_time`, `max_over_time`: NaN until a value arrives.
     Extreme(Vec<f64>, bool),
-    /// `sum_over_time`, `avg_over_time`: Kahan sum, compensation and count.
-    Sum(Vec<(f64, f64, u64)>, bool),
-    /// `quantile_over_time`, `histogram_over_time`: counts per power-of-two bucket.
-    Buckets(Vec<BTreeMap<u64, u64>>),
+    /// `sum_over_time`, `avg_over_time`: Kahan sum, compensation and (weighted) count.
+    Sum(Vec<(f64, f64, f64)>, bool),
+    /// `quantile_over_time`, `histogram_over_time`: (weighted) counts per power-of-two bucket.
+    Buckets(Vec<BTreeMap<u64, f64>>),
 }
 
 /// An exemplar waiting for its value: counts and histograms take the series' value in the
@@ -160,8 +160,8 @@ impl Accumulator {
                 }
                 MetricsFunctionKind::MinOverTime(_) => Cells::Extreme(vec![f64::NAN; n], false),
                 MetricsFunctionKind::MaxOverTime(_) => Cells::Extreme(vec![f64::NAN; n], true),
-                MetricsFunctionKind::SumOverTime(_) => Cells::Sum(vec![(0.0, 0.0, 0); n], false),
-                MetricsFunctionKind::AvgOverTime(_) => Cells::Sum(vec![(0.0, 0.0, 0); n], true),
+                MetricsFunctionKind::SumOverTime(_) => Cells::Sum(vec![(0.0, 0.0, 0.0); n], false),
+                MetricsFunctionKind::AvgOverTime(_) => Cells::Sum(vec![(0.0, 0.0, 0.0); n], true),
                 _ => Cells::Buckets(vec![BTreeMap::new(); n]),
             };
             self.series.push(SeriesState {
@@ -173,8 +173,8 @@ impl Accumulator {
         })
     }
 
-    /// Adds span `i` of `view`.
-    pub(super) fn add(&mut self, view: &TraceView, i: usize) {
+    /// Adds span `i` of `view`, standing for `weight` spans (1 unless extrapolated).
+    pub(super) fn add(&mut self, view: &TraceView, i: usize, weight: f64) {
         let span = &view.spans[i];
         let Some(slot) = self.intervals.index(span.start_time_unix_nano) else {
             return;
@@ -185,7 +185,7 @@ impl Accumulator {
         let idx = self.series_index(labels);
         let measured = self.kind.field().map(&value);
         match &mut self.series[idx].cells {
-            Cells::Count(c) => c[slot] += 1.0,
+            Cells::Count(c) => c[slot] += weight,
             Cells::Extreme(c, is_max) => {
                 if let Some(v) = measured.as_ref().and_then(|v| as_number(v, self.seconds)) {
                     let old = c[slot];
@@ -197,16 +197,16 @@ impl Accumulator {
             Cells::Sum(c, _) => {
                 if let Some(v) = measured.as_ref().and_then(|v| as_number(v, self.seconds)) {
                     let (sum, comp, count) = &mut c[slot];
-                    let y = v - *comp;
+                    let y = v * weight - *comp;
                     let t = *sum + y;
                     *comp = (t - *sum) - y;
                     *sum = t;
-                    *count += 1;
+                    *count += weight;
                 }
             }
             Cells::Buckets(c) => {
                 if let Some(bucket) = bucket_of(measured.as_ref()) {
-                    *c[slot].entry(bucket).or_default() += 1;
+                    *c[slot].entry(bucket).or_default() += weight;
                 }
             }
         }
@@ -337,8 +337,8 @@ impl Accumulator {
                     let values = c
                         .iter()
                         .map(|(sum, _, count)| match (*count, avg) {
-                            (0, _) => f64::NAN,
-                            (n, true) => sum / n as f64,
+                            (n, _) if n <= 0.0 => f64::NAN,
+                            (n, true) => sum / n,
                             (_, false) => sum * weight,
                         })
                         .collect();
@@ -378,7 +378,7 @@ impl Accumulator {
                             });
                             let values: Vec<f64> = c
                                 .iter()
-                                .map(|b| b.get(&bound).copied().unwrap_or(0) as f64 * weight)
+                                .map(|b| b.get(&bound).copied().unwrap_or(0.0) * weight)
                                 .collect();
                             let exemplars =
                                 valued(&exemplars, &values, |e| e.bucket == Some(bound));
@@ -445,16 +445,16 @@ fn scale(v: f64, seconds: bool) -> f64 {
 
 /// The `p` quantile of power-of-two buckets (upper bound → count): walk to rank `ceil(p·N)`
 /// and interpolate exponentially inside the bucket; 0 when there are no values.
-pub fn log2_quantile(p: f64, buckets: &BTreeMap<u64, u64>) -> f64 {
-    let total: u64 = buckets.values().sum();
-    if total == 0 || !(0.0..=1.0).contains(&p) {
+pub fn log2_quantile(p: f64, buckets: &BTreeMap<u64, f64>) -> f64 {
+    let total: f64 = buckets.values().sum();
+    if total <= 0.0 || !(0.0..=1.0).contains(&p) {
         return 0.0;
     }
-    let rank = ((p * total as f64).ceil() as u64).max(1);
-    let mut seen = 0u64;
+    let rank = (p * total).ceil().max(1.0);
+    let mut seen = 0.0;
     for (&upper, &count) in buckets {
         if seen + count >= rank {
-            let fraction = (rank - seen) as f64 / count as f64;
+            let fraction = (rank - seen) / count;
             let lower = upper as f64 / 2.0;
             return lower * 2f64.powf(fraction);
         }
@@ -571,7 +571,7 @@ mod tests {
     #[test]
     fn h57_quantiles_are_log2_approximations() {
         // Three spans of 100 ms fall in the 2^27 ns bucket (134.217728 ms).
-        let buckets = BTreeMap::from([(134_217_728u64, 3u64)]);
+        let buckets = BTreeMap::from([(134_217_728u64, 3.0)]);
         let median = log2_quantile(0.5, &buckets);
         assert!((median / 1e6 - 100.0).abs() > 1.0, "not exact: {median}");
         assert!(median > 67_108_864.0 && median <= 134_217_728.0);
