@@ -154,7 +154,9 @@ fn ctrl_c_cancels_a_running_query_and_keeps_the_session() {
     // A structural query over every span takes seconds in a debug build.
     p.send_line("{ } >> { } >> { } | count() > 1000")
         .expect("send");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The spinner counts blocks and spans while the query runs.
+    p.exp_string("searching: block 1 of 1, ")
+        .expect("progress line");
     p.send_control('c').expect("ctrl-c");
     p.exp_string("cancelled").expect("the query is cancelled");
     // The session goes on: the next query runs.

@@ -9,11 +9,13 @@
 //! - [`metrics`]: TraceQL metrics with Tempo's interval model.
 //! - [`tags`]: tag names per scope and tag values.
 //! - [`trace_by_id`]: one trace, read from only the row groups that may hold it.
+//! - [`progress`]: how far a running search or metrics query has come.
 
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod metrics;
+pub mod progress;
 pub mod reference;
 pub mod response;
 pub mod search;

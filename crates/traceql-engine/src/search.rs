@@ -16,6 +16,7 @@ use traceql_syntax::ast::{
 use traceql_syntax::{ErrorKind, parse};
 
 use crate::error::{EngineError, ExecError};
+use crate::progress::Progress;
 use crate::reference::{Regexes, Spanset, TraceView, run_pipeline, trace_id_hex};
 use crate::response::{
     AnyValue, KeyValue, SearchMetrics, SearchResponse, ServiceStats, SpanResult, SpanSet,
@@ -361,6 +362,16 @@ pub async fn search(
     tenant: &str,
     request: &SearchRequest,
 ) -> Result<SearchResponse, EngineError> {
+    search_with_progress(catalog, tenant, request, &Progress::default()).await
+}
+
+/// [`search`], counting blocks and spans in `progress` as it goes.
+pub async fn search_with_progress(
+    catalog: &Catalog,
+    tenant: &str,
+    request: &SearchRequest,
+    progress: &Progress,
+) -> Result<SearchResponse, EngineError> {
     let search = Search::new(request)?;
     let mut results = Results::default();
     if search.is_statically_empty() {
@@ -372,6 +383,7 @@ pub async fn search(
     results.metrics.total_blocks = blocks.len() as u32;
     results.metrics.total_jobs = blocks.len() as u32;
     results.metrics.total_block_bytes = blocks.iter().map(|b| b.size_bytes).sum();
+    progress.set_blocks_total(blocks.len());
     let mut regexes = Regexes::default();
     for block in &blocks {
         let traces = read_block(catalog, block).await?;
@@ -383,10 +395,12 @@ pub async fn search(
             if chunk.is_empty() {
                 break;
             }
+            progress.add_spans(chunk.iter().map(|t| t.spans.len() as u64).sum());
             evaluate_all(&search, chunk, &mut results, &mut regexes)?;
             tokio::task::yield_now().await;
         }
         results.metrics.completed_jobs += 1;
+        progress.block_done();
     }
     Ok(results.finish(request.limit))
 }

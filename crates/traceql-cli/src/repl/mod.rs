@@ -6,6 +6,7 @@ mod helper;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -14,8 +15,9 @@ use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
 use traceql::engine::EngineError;
-use traceql::engine::metrics::{MetricsRequest, metrics};
-use traceql::engine::search::{SearchRequest, search};
+use traceql::engine::metrics::{MetricsRequest, metrics_with_progress};
+use traceql::engine::progress::Progress;
+use traceql::engine::search::{SearchRequest, search_with_progress};
 use traceql::engine::tags::{tag_names, tag_values};
 use traceql::engine::trace_by_id::{parse_trace_id, trace_by_id, v2_json};
 use traceql::storage::catalog::{Catalog, DEFAULT_TENANT};
@@ -311,22 +313,33 @@ fn catalog(session: &Session) -> Result<&Catalog, String> {
 }
 
 /// Runs a query on the runtime's workers; Ctrl-C aborts it and returns to the prompt. A
-/// spinner shows on a terminal.
+/// spinner shows on a terminal, with the blocks and spans read so far when `progress` is given.
 fn cancellable<T: Send + 'static>(
     session: &Session,
     what: &str,
+    progress: Option<Arc<Progress>>,
     f: impl std::future::Future<Output = T> + Send + 'static,
 ) -> Result<T, String> {
     let bar = ProgressBar::new_spinner().with_message(what.to_string());
     bar.enable_steady_tick(Duration::from_millis(150));
-    let task = session.runtime.spawn(f);
+    let mut task = session.runtime.spawn(f);
     let abort = task.abort_handle();
     let result = session.runtime.block_on(async {
-        tokio::select! {
-            r = task => r.ok(),
-            _ = tokio::signal::ctrl_c() => {
-                abort.abort();
-                None
+        let mut ticks = tokio::time::interval(Duration::from_millis(200));
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        loop {
+            tokio::select! {
+                r = &mut task => break r.ok(),
+                _ = &mut ctrl_c => {
+                    abort.abort();
+                    break None;
+                }
+                _ = ticks.tick() => {
+                    if let Some(p) = &progress {
+                        bar.set_message(format!("{what}: {p}"));
+                    }
+                }
             }
         }
     });
@@ -370,8 +383,10 @@ fn run_query(session: &Session, query: &str) -> Result<String, String> {
         };
         let request = MetricsRequest::range(query, start, end);
         let (catalog, tenant) = (catalog.clone(), session.tenant.clone());
-        let result = cancellable(session, "computing", async move {
-            metrics(&catalog, &tenant, &request).await
+        let progress = Arc::new(Progress::default());
+        let shared = Arc::clone(&progress);
+        let result = cancellable(session, "computing", Some(progress), async move {
+            metrics_with_progress(&catalog, &tenant, &request, &shared).await
         })?
         .map_err(render_error)?;
         return Ok(match session.format {
@@ -387,8 +402,10 @@ fn run_query(session: &Session, query: &str) -> Result<String, String> {
     request.start = session.range.map(|r| r.0);
     request.end = session.range.map(|r| r.1);
     let (owned, tenant) = (catalog.clone(), session.tenant.clone());
-    let response = cancellable(session, "searching", async move {
-        search(&owned, &tenant, &request).await
+    let progress = Arc::new(Progress::default());
+    let shared = Arc::clone(&progress);
+    let response = cancellable(session, "searching", Some(progress), async move {
+        search_with_progress(&owned, &tenant, &request, &shared).await
     })?
     .map_err(render_error)?;
     Ok(match session.format {
@@ -476,7 +493,7 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
             let catalog = catalog(session)?;
             let (catalog, tenant) = (catalog.clone(), session.tenant.clone());
             let scope = rest.first().map(|s| s.to_string());
-            let names = cancellable(session, "listing", async move {
+            let names = cancellable(session, "listing", None, async move {
                 tag_names(&catalog, &tenant, scope.as_deref(), None).await
             })?
             .map_err(|e| e.to_string())?;
@@ -488,7 +505,7 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
             let catalog = catalog(session)?;
             let id_bytes = parse_trace_id(id).map_err(|e| e.to_string())?;
             let (catalog, tenant) = (catalog.clone(), session.tenant.clone());
-            match cancellable(session, "finding", async move {
+            match cancellable(session, "finding", None, async move {
                 trace_by_id(&catalog, &tenant, &id_bytes).await
             })?
             .map_err(|e| e.to_string())?

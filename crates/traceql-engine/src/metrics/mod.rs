@@ -31,6 +31,7 @@ use traceql_syntax::ast::{
 use traceql_syntax::parse;
 
 use crate::error::{EngineError, ExecError};
+use crate::progress::Progress;
 use crate::reference::{Regexes, TraceView, run_pipeline};
 use compare::Comparison;
 use sampling::Sampling;
@@ -194,6 +195,16 @@ pub async fn metrics(
     tenant: &str,
     request: &MetricsRequest,
 ) -> Result<MetricsResult, EngineError> {
+    metrics_with_progress(catalog, tenant, request, &Progress::default()).await
+}
+
+/// [`metrics`], counting blocks and spans in `progress` as it goes.
+pub async fn metrics_with_progress(
+    catalog: &Catalog,
+    tenant: &str,
+    request: &MetricsRequest,
+    progress: &Progress,
+) -> Result<MetricsResult, EngineError> {
     let plan = Plan::new(request)?;
     let intervals = intervals(request)?;
     let mut accumulators = plan.accumulators(intervals);
@@ -208,6 +219,7 @@ pub async fn metrics(
     metrics.total_blocks = blocks.len() as u32;
     metrics.total_jobs = blocks.len() as u32;
     metrics.total_block_bytes = blocks.iter().map(|b| b.size_bytes).sum();
+    progress.set_blocks_total(blocks.len());
     for block in &blocks {
         let traces = read_block(catalog, block).await?;
         metrics.inspected_bytes += block.size_bytes;
@@ -220,10 +232,12 @@ pub async fn metrics(
             if chunk.is_empty() {
                 break;
             }
+            progress.add_spans(chunk.iter().map(|t| t.spans.len() as u64).sum());
             feed(&plan, &mut accumulators, chunk, &mut metrics, &mut regexes)?;
             tokio::task::yield_now().await;
         }
         metrics.completed_jobs += 1;
+        progress.block_done();
     }
     finish(&plan, accumulators, intervals, request.max_series, metrics)
 }
