@@ -5,6 +5,7 @@ mod demo_cmd;
 mod metrics_cmd;
 mod parse_cmd;
 mod repl;
+mod running;
 mod search_cmd;
 mod tags_cmd;
 mod time_arg;

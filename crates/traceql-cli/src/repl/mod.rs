@@ -7,10 +7,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
-use indicatif::ProgressBar;
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
@@ -312,39 +311,14 @@ fn catalog(session: &Session) -> Result<&Catalog, String> {
         .ok_or_else(|| "no data open: use .data FOLDER-OR-URL".to_string())
 }
 
-/// Runs a query on the runtime's workers; Ctrl-C aborts it and returns to the prompt. A
-/// spinner shows on a terminal, with the blocks and spans read so far when `progress` is given.
+/// Runs `f` on the session's runtime with a spinner; Ctrl-C cancels it.
 fn cancellable<T: Send + 'static>(
     session: &Session,
     what: &str,
     progress: Option<Arc<Progress>>,
     f: impl std::future::Future<Output = T> + Send + 'static,
 ) -> Result<T, String> {
-    let bar = ProgressBar::new_spinner().with_message(what.to_string());
-    bar.enable_steady_tick(Duration::from_millis(150));
-    let mut task = session.runtime.spawn(f);
-    let abort = task.abort_handle();
-    let result = session.runtime.block_on(async {
-        let mut ticks = tokio::time::interval(Duration::from_millis(200));
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
-        loop {
-            tokio::select! {
-                r = &mut task => break r.ok(),
-                _ = &mut ctrl_c => {
-                    abort.abort();
-                    break None;
-                }
-                _ = ticks.tick() => {
-                    if let Some(p) = &progress {
-                        bar.set_message(format!("{what}: {p}"));
-                    }
-                }
-            }
-        }
-    });
-    bar.finish_and_clear();
-    result.ok_or_else(|| "cancelled".to_string())
+    crate::running::cancellable(&session.runtime, what, progress, f)
 }
 
 fn run_query(session: &Session, query: &str) -> Result<String, String> {
