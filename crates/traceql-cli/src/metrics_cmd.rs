@@ -1,16 +1,14 @@
 //! `traceql metrics`: TraceQL metrics over a tenant's blocks.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Args;
 use traceql::engine::EngineError;
 use traceql::engine::metrics::{MetricsRequest, MetricsResult, metrics_with_progress};
-use traceql::engine::progress::Progress;
 use traceql::engine::response::AnyValue;
 
 use crate::data_cmd::DataArgs;
-use crate::running::cancellable;
+use crate::running::with_progress;
 use crate::search_cmd::{OutputFormat, utc};
 use crate::time_arg::parse_time;
 
@@ -65,11 +63,10 @@ pub fn run(args: MetricsArgs) -> Result<ExitCode, String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let progress = Arc::new(Progress::default());
-    let shared = Arc::clone(&progress);
     let tenant = args.data.tenant.clone();
-    let running = async move { metrics_with_progress(&catalog, &tenant, &request, &shared).await };
-    let result = match cancellable(&runtime, "computing", Some(progress), running)? {
+    let result = match with_progress(&runtime, "computing", |p| async move {
+        metrics_with_progress(&catalog, &tenant, &request, &p).await
+    })? {
         Ok(r) => r,
         Err(EngineError::Query(e)) => {
             eprint!("{}", e.render(&args.query));

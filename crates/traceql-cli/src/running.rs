@@ -41,3 +41,19 @@ pub fn cancellable<T: Send + 'static>(
     bar.finish_and_clear();
     result.ok_or_else(|| "cancelled".to_string())
 }
+
+/// [`cancellable`] for a query that counts its work in a fresh [`Progress`]: `start` receives
+/// the counters and returns the running query.
+pub fn with_progress<T, F>(
+    runtime: &tokio::runtime::Runtime,
+    what: &str,
+    start: impl FnOnce(Arc<Progress>) -> F,
+) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let progress = Arc::new(Progress::default());
+    let running = start(Arc::clone(&progress));
+    cancellable(runtime, what, Some(progress), running)
+}

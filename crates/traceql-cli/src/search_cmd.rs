@@ -1,16 +1,14 @@
 //! `traceql search`: TraceQL search over a tenant's blocks.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use traceql::engine::EngineError;
-use traceql::engine::progress::Progress;
 use traceql::engine::response::SearchResponse;
 use traceql::engine::search::{SearchRequest, search_with_progress};
 
 use crate::data_cmd::DataArgs;
-use crate::running::cancellable;
+use crate::running::with_progress;
 use crate::time_arg::parse_time;
 
 /// Arguments of `traceql search`.
@@ -57,11 +55,10 @@ pub fn run(args: SearchArgs) -> Result<ExitCode, String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let progress = Arc::new(Progress::default());
-    let shared = Arc::clone(&progress);
     let tenant = args.data.tenant.clone();
-    let running = async move { search_with_progress(&catalog, &tenant, &request, &shared).await };
-    match cancellable(&runtime, "searching", Some(progress), running)? {
+    match with_progress(&runtime, "searching", |p| async move {
+        search_with_progress(&catalog, &tenant, &request, &p).await
+    })? {
         Ok(response) => {
             match args.format {
                 OutputFormat::Json => println!("{}", response.to_json()),

@@ -6,7 +6,6 @@ mod helper;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
@@ -15,13 +14,13 @@ use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
 use traceql::engine::EngineError;
 use traceql::engine::metrics::{MetricsRequest, metrics_with_progress};
-use traceql::engine::progress::Progress;
 use traceql::engine::search::{SearchRequest, search_with_progress};
 use traceql::engine::tags::{tag_names, tag_values};
 use traceql::engine::trace_by_id::{parse_trace_id, trace_by_id, v2_json};
 use traceql::storage::catalog::{Catalog, DEFAULT_TENANT};
 use traceql::syntax::ast::QueryBody;
 
+use crate::running::with_progress;
 use crate::time_arg::parse_time;
 use helper::{Lookup, ReplHelper, is_incomplete};
 
@@ -315,10 +314,9 @@ fn catalog(session: &Session) -> Result<&Catalog, String> {
 fn cancellable<T: Send + 'static>(
     session: &Session,
     what: &str,
-    progress: Option<Arc<Progress>>,
     f: impl std::future::Future<Output = T> + Send + 'static,
 ) -> Result<T, String> {
-    crate::running::cancellable(&session.runtime, what, progress, f)
+    crate::running::cancellable(&session.runtime, what, None, f)
 }
 
 fn run_query(session: &Session, query: &str) -> Result<String, String> {
@@ -357,10 +355,8 @@ fn run_query(session: &Session, query: &str) -> Result<String, String> {
         };
         let request = MetricsRequest::range(query, start, end);
         let (catalog, tenant) = (catalog.clone(), session.tenant.clone());
-        let progress = Arc::new(Progress::default());
-        let shared = Arc::clone(&progress);
-        let result = cancellable(session, "computing", Some(progress), async move {
-            metrics_with_progress(&catalog, &tenant, &request, &shared).await
+        let result = with_progress(&session.runtime, "computing", |p| async move {
+            metrics_with_progress(&catalog, &tenant, &request, &p).await
         })?
         .map_err(render_error)?;
         return Ok(match session.format {
@@ -376,10 +372,8 @@ fn run_query(session: &Session, query: &str) -> Result<String, String> {
     request.start = session.range.map(|r| r.0);
     request.end = session.range.map(|r| r.1);
     let (owned, tenant) = (catalog.clone(), session.tenant.clone());
-    let progress = Arc::new(Progress::default());
-    let shared = Arc::clone(&progress);
-    let response = cancellable(session, "searching", Some(progress), async move {
-        search_with_progress(&owned, &tenant, &request, &shared).await
+    let response = with_progress(&session.runtime, "searching", |p| async move {
+        search_with_progress(&owned, &tenant, &request, &p).await
     })?
     .map_err(render_error)?;
     Ok(match session.format {
@@ -467,7 +461,7 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
             let catalog = catalog(session)?;
             let (catalog, tenant) = (catalog.clone(), session.tenant.clone());
             let scope = rest.first().map(|s| s.to_string());
-            let names = cancellable(session, "listing", None, async move {
+            let names = cancellable(session, "listing", async move {
                 tag_names(&catalog, &tenant, scope.as_deref(), None).await
             })?
             .map_err(|e| e.to_string())?;
@@ -479,7 +473,7 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
             let catalog = catalog(session)?;
             let id_bytes = parse_trace_id(id).map_err(|e| e.to_string())?;
             let (catalog, tenant) = (catalog.clone(), session.tenant.clone());
-            match cancellable(session, "finding", None, async move {
+            match cancellable(session, "finding", async move {
                 trace_by_id(&catalog, &tenant, &id_bytes).await
             })?
             .map_err(|e| e.to_string())?
