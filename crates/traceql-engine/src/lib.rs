@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod progress;
 pub mod reference;
 pub mod response;
+mod scan;
 pub mod search;
 pub mod tags;
 pub mod trace_by_id;

@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use traceql_storage::catalog::Catalog;
 use traceql_storage::model::{StatusCode, Trace, TraceId};
-use traceql_storage::read::read_block;
 use traceql_syntax::ast::{
     Field, FieldExprKind, Intrinsic, Pipeline, QueryBody, ScalarExpr, Scope, SpansetExpr, Stage,
     Static,
@@ -22,6 +21,7 @@ use crate::response::{
     AnyValue, KeyValue, SearchMetrics, SearchResponse, ServiceStats, SpanResult, SpanSet,
     TraceSearchMetadata,
 };
+use crate::scan::scan_blocks;
 use crate::value::Val;
 
 /// The largest `limit` accepted (Tempo's default maximum).
@@ -30,8 +30,6 @@ pub const MAX_LIMIT: usize = 262_144;
 pub const MAX_SPSS: usize = 100;
 /// The longest `[start, end]` range accepted, in seconds (Tempo's default: 168h).
 pub const MAX_RANGE_SECONDS: u64 = 168 * 3600;
-/// Traces evaluated between two yields to the async runtime.
-pub(crate) const YIELD_EVERY: usize = 1024;
 
 /// What a trace without a root span shows as its root service.
 pub const NO_ROOT: &str = "<root span not yet received>";
@@ -383,25 +381,14 @@ pub async fn search_with_progress(
     results.metrics.total_blocks = blocks.len() as u32;
     results.metrics.total_jobs = blocks.len() as u32;
     results.metrics.total_block_bytes = blocks.iter().map(|b| b.size_bytes).sum();
-    progress.set_blocks_total(blocks.len());
     let mut regexes = Regexes::default();
-    for block in &blocks {
-        let traces = read_block(catalog, block).await?;
-        results.metrics.inspected_bytes += block.size_bytes;
-        // Yield between chunks of traces so that a cancelled query stops promptly.
-        let mut remaining = traces.into_iter();
-        loop {
-            let chunk: Vec<Trace> = remaining.by_ref().take(YIELD_EVERY).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            progress.add_spans(chunk.iter().map(|t| t.spans.len() as u64).sum());
-            evaluate_all(&search, chunk, &mut results, &mut regexes)?;
-            tokio::task::yield_now().await;
-        }
-        results.metrics.completed_jobs += 1;
-        progress.block_done();
-    }
+    scan_blocks(catalog, &blocks, progress, |chunk| {
+        evaluate_all(&search, chunk, &mut results, &mut regexes)
+    })
+    .await?;
+    // Every block was read to the end.
+    results.metrics.inspected_bytes = results.metrics.total_block_bytes;
+    results.metrics.completed_jobs = results.metrics.total_jobs;
     Ok(results.finish(request.limit))
 }
 

@@ -23,7 +23,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use traceql_storage::catalog::Catalog;
 use traceql_storage::model::Trace;
-use traceql_storage::read::read_block;
 use traceql_syntax::ast::{
     ComparisonOp, MetricsExpr, MetricsFunctionKind, MetricsOp, MetricsPipeline, QueryBody,
     SecondStage, SecondStageKind, Static,
@@ -33,6 +32,7 @@ use traceql_syntax::parse;
 use crate::error::{EngineError, ExecError};
 use crate::progress::Progress;
 use crate::reference::{Regexes, TraceView, run_pipeline};
+use crate::scan::scan_blocks;
 use compare::Comparison;
 use sampling::Sampling;
 use series::Accumulator;
@@ -219,26 +219,13 @@ pub async fn metrics_with_progress(
     metrics.total_blocks = blocks.len() as u32;
     metrics.total_jobs = blocks.len() as u32;
     metrics.total_block_bytes = blocks.iter().map(|b| b.size_bytes).sum();
-    progress.set_blocks_total(blocks.len());
-    for block in &blocks {
-        let traces = read_block(catalog, block).await?;
-        metrics.inspected_bytes += block.size_bytes;
-        let mut remaining = traces.into_iter();
-        loop {
-            let chunk: Vec<Trace> = remaining
-                .by_ref()
-                .take(crate::search::YIELD_EVERY)
-                .collect();
-            if chunk.is_empty() {
-                break;
-            }
-            progress.add_spans(chunk.iter().map(|t| t.spans.len() as u64).sum());
-            feed(&plan, &mut accumulators, chunk, &mut metrics, &mut regexes)?;
-            tokio::task::yield_now().await;
-        }
-        metrics.completed_jobs += 1;
-        progress.block_done();
-    }
+    scan_blocks(catalog, &blocks, progress, |chunk| {
+        feed(&plan, &mut accumulators, chunk, &mut metrics, &mut regexes)
+    })
+    .await?;
+    // Every block was read to the end.
+    metrics.inspected_bytes = metrics.total_block_bytes;
+    metrics.completed_jobs = metrics.total_jobs;
     finish(&plan, accumulators, intervals, request.max_series, metrics)
 }
 
@@ -313,6 +300,8 @@ fn feed(
             if !sampling.keeps_trace(&view.trace_id) {
                 continue;
             }
+            // Spans an exemplar may be picked from (only gathered when exemplars are wanted).
+            let gather = plan.exemplars > 0 && matches!(acc, Measure::Series(_));
             let mut contributing = Vec::new();
             for spanset in run_pipeline(&pipeline.pipeline, &view, regexes)? {
                 for &i in &spanset.spans {
@@ -328,7 +317,9 @@ fn feed(
                         Measure::Series(acc) => acc.add(&view, i, weight),
                         Measure::Compare(c) => c.add(&view, i, weight, regexes)?,
                     }
-                    contributing.push(i);
+                    if gather {
+                        contributing.push(i);
+                    }
                 }
             }
             if let Measure::Series(acc) = acc
