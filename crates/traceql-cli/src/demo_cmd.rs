@@ -7,6 +7,7 @@ use clap::Args;
 use traceql::engine::metrics::{MetricsRequest, metrics};
 use traceql::engine::search::{SearchRequest, search};
 use traceql::storage::catalog::{Catalog, DEFAULT_TENANT};
+use traceql::storage::meta::time_range;
 
 use crate::search_cmd::table;
 
@@ -56,15 +57,19 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let blocks = runtime
-        .block_on(catalog.list_blocks(DEFAULT_TENANT))
-        .map_err(|e| e.to_string())?;
+    let list_blocks = || {
+        runtime
+            .block_on(catalog.list_blocks(DEFAULT_TENANT))
+            .map_err(|e| e.to_string())
+    };
+    let mut blocks = list_blocks()?;
     if blocks.is_empty() {
         println!(
             "Generating the sample data set (the shop: a dozen services, ~{} spans) into {dir}/",
             args.spans
         );
         crate::data_cmd::generate(crate::data_cmd::GenerateArgs::for_demo(&dir, args.spans))?;
+        blocks = list_blocks()?;
     } else {
         let spans: u64 = blocks.iter().map(|b| b.span_count).sum();
         println!(
@@ -84,20 +89,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
     let what = "A metrics query: request rate per service, over the data's time range";
     let query = "{ kind = server } | rate() by (resource.service.name)";
     println!("\n── {what}\n   {query}\n");
-    let blocks = runtime
-        .block_on(catalog.list_blocks(DEFAULT_TENANT))
-        .map_err(|e| e.to_string())?;
-    let start = blocks
-        .iter()
-        .map(|b| b.start_time_unix_nano)
-        .min()
-        .unwrap_or(0);
-    let end = blocks
-        .iter()
-        .map(|b| b.end_time_unix_nano)
-        .max()
-        .unwrap_or(start)
-        + 1;
+    let (start, end) = time_range(&blocks).ok_or("the sample data has no blocks")?;
     let result = runtime
         .block_on(metrics(
             &catalog,

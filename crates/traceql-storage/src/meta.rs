@@ -54,3 +54,11 @@ impl BlockMeta {
         self.start_time_unix_nano <= end && self.end_time_unix_nano >= start
     }
 }
+
+/// The `[start, end)` span start times of `blocks` cover (unix nanoseconds): the earliest start
+/// and one past the latest end. `None` for no blocks.
+pub fn time_range(blocks: &[BlockMeta]) -> Option<(u64, u64)> {
+    let start = blocks.iter().map(|b| b.start_time_unix_nano).min()?;
+    let end = blocks.iter().map(|b| b.end_time_unix_nano).max()?;
+    Some((start, end + 1))
+}

@@ -18,6 +18,7 @@ use traceql::engine::search::{SearchRequest, search_with_progress};
 use traceql::engine::tags::{tag_names, tag_values};
 use traceql::engine::trace_by_id::{parse_trace_id, trace_by_id, v2_json};
 use traceql::storage::catalog::{Catalog, DEFAULT_TENANT};
+use traceql::storage::meta::time_range;
 use traceql::syntax::ast::QueryBody;
 
 use crate::running::with_progress;
@@ -337,20 +338,7 @@ fn run_query(session: &Session, query: &str) -> Result<String, String> {
                     .runtime
                     .block_on(catalog.list_blocks(&session.tenant))
                     .map_err(|e| e.to_string())?;
-                let start = blocks
-                    .iter()
-                    .map(|b| b.start_time_unix_nano)
-                    .min()
-                    .unwrap_or(0);
-                (
-                    start,
-                    blocks
-                        .iter()
-                        .map(|b| b.end_time_unix_nano)
-                        .max()
-                        .unwrap_or(start)
-                        + 1,
-                )
+                time_range(&blocks).ok_or("no blocks to compute metrics over")?
             }
         };
         let request = MetricsRequest::range(query, start, end);

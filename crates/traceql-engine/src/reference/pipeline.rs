@@ -7,7 +7,7 @@ use traceql_syntax::ast::{
 };
 
 use super::expr::{Regexes, eval, holds};
-use super::trace::{SpanContext, TraceView};
+use super::trace::TraceView;
 use crate::error::ExecError;
 use crate::value::{Val, equals};
 
@@ -82,16 +82,7 @@ fn run_stage(
         Stage::By(g) => {
             let mut groups: Vec<(String, Val, Vec<usize>)> = Vec::new();
             for &i in &input.spans {
-                let v = eval(
-                    &g.expr,
-                    &SpanContext {
-                        trace,
-                        index: i,
-                        event: None,
-                        link: None,
-                    },
-                    regexes,
-                )?;
+                let v = eval(&g.expr, &trace.context(i), regexes)?;
                 let key = format!("{v:?}");
                 match groups.iter_mut().find(|(k, _, _)| *k == key) {
                     Some((_, _, spans)) => spans.push(i),
@@ -288,16 +279,7 @@ pub fn aggregate(
     };
     let mut values = Vec::with_capacity(input.spans.len());
     for &i in &input.spans {
-        values.push(eval(
-            expr,
-            &SpanContext {
-                trace,
-                index: i,
-                event: None,
-                link: None,
-            },
-            regexes,
-        )?);
+        values.push(eval(expr, &trace.context(i), regexes)?);
     }
     let present: Vec<&Val> = values.iter().filter(|v| **v != Val::Nil).collect();
     Ok(match agg.op {
