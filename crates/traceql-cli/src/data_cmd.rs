@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,6 +11,8 @@ use traceql::storage::compact::compact;
 use traceql::storage::generator::{Generator, GeneratorConfig};
 use traceql::storage::ingest::{ingest_files, ingest_spans};
 use traceql::storage::writer::WriteOptions;
+
+use crate::running::{runtime, spinner};
 
 /// Where the blocks live.
 #[derive(Args, Clone)]
@@ -85,19 +87,6 @@ pub struct CompactArgs {
     data: DataArgs,
     /// Only these blocks (default: every live block of the tenant).
     blocks: Vec<String>,
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start runtime: {e}"))
-}
-
-fn spinner(message: String) -> ProgressBar {
-    let bar = ProgressBar::new_spinner().with_message(message);
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 pub fn ingest(args: IngestArgs) -> Result<ExitCode, String> {

@@ -53,10 +53,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
         .ok_or("the demo folder's path is not UTF-8")?
         .to_string();
     let catalog = Catalog::open(&dir).map_err(|e| e.to_string())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = crate::running::runtime()?;
     let list_blocks = || {
         runtime
             .block_on(catalog.list_blocks(DEFAULT_TENANT))

@@ -59,10 +59,7 @@ pub fn run(args: MetricsArgs) -> Result<ExitCode, String> {
     request.instant = args.instant;
     request.exemplars = args.exemplars;
     request.step = args.step.as_deref().map(parse_step).transpose()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = crate::running::runtime()?;
     let tenant = args.data.tenant.clone();
     let result = match with_progress(&runtime, "computing", |p| async move {
         metrics_with_progress(&catalog, &tenant, &request, &p).await

@@ -1,10 +1,26 @@
-//! Running a query in the foreground: a spinner on a terminal, and Ctrl-C to cancel.
+//! Running work in the foreground: the async runtime, a spinner on a terminal, and Ctrl-C to
+//! cancel a query.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::ProgressBar;
 use traceql::engine::progress::Progress;
+
+/// The multi-threaded runtime every command runs its storage and query work on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// A spinner on standard error showing `message` (hidden when it is not a terminal).
+pub fn spinner(message: String) -> ProgressBar {
+    let bar = ProgressBar::new_spinner().with_message(message);
+    bar.enable_steady_tick(Duration::from_millis(150));
+    bar
+}
 
 /// Runs a query on the runtime's workers until it ends or Ctrl-C aborts it (then the error is
 /// `cancelled`). A spinner shows on a terminal, with the blocks and spans read so far when
@@ -15,8 +31,7 @@ pub fn cancellable<T: Send + 'static>(
     progress: Option<Arc<Progress>>,
     f: impl std::future::Future<Output = T> + Send + 'static,
 ) -> Result<T, String> {
-    let bar = ProgressBar::new_spinner().with_message(what.to_string());
-    bar.enable_steady_tick(Duration::from_millis(150));
+    let bar = spinner(what.to_string());
     let mut task = runtime.spawn(f);
     let abort = task.abort_handle();
     let result = runtime.block_on(async {

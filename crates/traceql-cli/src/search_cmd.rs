@@ -51,10 +51,7 @@ pub fn run(args: SearchArgs) -> Result<ExitCode, String> {
     request.spss = args.spss;
     request.start = args.start.as_deref().map(parse_time).transpose()?;
     request.end = args.end.as_deref().map(parse_time).transpose()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = crate::running::runtime()?;
     let tenant = args.data.tenant.clone();
     match with_progress(&runtime, "searching", |p| async move {
         search_with_progress(&catalog, &tenant, &request, &p).await

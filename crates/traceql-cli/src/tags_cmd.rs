@@ -6,6 +6,7 @@ use clap::Args;
 use traceql::engine::tags::{tag_names, tag_values};
 
 use crate::data_cmd::DataArgs;
+use crate::running::runtime;
 
 /// Arguments of `traceql tags`.
 #[derive(Args)]
@@ -39,13 +40,6 @@ pub struct TagValuesArgs {
     json: bool,
     /// The tag, as TraceQL names it: `resource.service.name`, `.http.method`, `name`, `status` …
     tag: String,
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
 }
 
 pub fn tags(args: TagsArgs) -> Result<ExitCode, String> {

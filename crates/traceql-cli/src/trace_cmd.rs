@@ -36,10 +36,7 @@ enum TraceFormat {
 pub fn run(args: TraceArgs) -> Result<ExitCode, String> {
     let catalog = args.data.catalog()?;
     let id = parse_trace_id(&args.id).map_err(|e| e.to_string())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = crate::running::runtime()?;
     let Some(found) = runtime
         .block_on(trace_by_id(&catalog, &args.data.tenant, &id))
         .map_err(|e| e.to_string())?

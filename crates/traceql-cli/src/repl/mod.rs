@@ -128,10 +128,7 @@ impl Lookup for CatalogLookup {
 }
 
 pub fn run(args: ReplArgs) -> Result<ExitCode, String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = crate::running::runtime()?;
     let catalog = args
         .data
         .as_deref()
