@@ -65,19 +65,27 @@ fn bad_inputs_are_reported_with_the_file() {
     assert!(text(&o).contains("unknown scheme"), "{}", text(&o));
 }
 
-#[test]
-fn search_prints_a_table_and_tempo_json() {
+/// A data folder holding `testdata/otlp/every_field.json` as one block.
+fn every_field_data() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().to_str().expect("utf-8");
     let every_field = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../testdata/otlp/every_field.json"
     );
-    assert!(
-        traceql(&["ingest", "--data", data, every_field])
-            .status
-            .success()
-    );
+    let o = traceql(&[
+        "ingest",
+        "--data",
+        dir.path().to_str().expect("utf-8"),
+        every_field,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    dir
+}
+
+#[test]
+fn search_prints_a_table_and_tempo_json() {
+    let dir = every_field_data();
+    let data = dir.path().to_str().expect("utf-8");
     let o = traceql(&[
         "search",
         "--data",
@@ -157,17 +165,8 @@ fn demo_generates_then_reuses_its_data() {
 
 #[test]
 fn trace_shows_a_waterfall_or_tempo_json() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = every_field_data();
     let data = dir.path().to_str().expect("utf-8");
-    let every_field = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/otlp/every_field.json"
-    );
-    assert!(
-        traceql(&["ingest", "--data", data, every_field])
-            .status
-            .success()
-    );
     let o = traceql(&["trace", "--data", data, "5b8efff798038103d269b633813fc60c"]);
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
@@ -198,17 +197,8 @@ fn trace_shows_a_waterfall_or_tempo_json() {
 
 #[test]
 fn metrics_prints_series_or_tempo_json() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = every_field_data();
     let data = dir.path().to_str().expect("utf-8");
-    let every_field = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/otlp/every_field.json"
-    );
-    assert!(
-        traceql(&["ingest", "--data", data, every_field])
-            .status
-            .success()
-    );
     let range = [
         "--start",
         "1544712600",
