@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use traceql::storage::catalog::{Catalog, DEFAULT_TENANT};
 use traceql::storage::compact::compact;
 use traceql::storage::generator::{Generator, GeneratorConfig};
-use traceql::storage::ingest::{ingest_files, ingest_spans};
+use traceql::storage::ingest::{ingest_files, ingest_generated};
 use traceql::storage::writer::WriteOptions;
 
 use crate::running::{runtime, spinner};
@@ -138,26 +138,21 @@ pub fn generate(args: GenerateArgs) -> Result<ExitCode, String> {
             .progress_chars("=> "),
     );
     bar.set_message("generating");
-    let runtime = runtime()?;
-    let mut written = (0u64, 0u64);
-    let mut next = 0;
-    while next < traces {
-        let end = (next + per_block).min(traces);
-        let batch = generator.traces(next..end);
-        let spans = batch.into_iter().flat_map(|t| t.spans);
-        let meta = runtime
-            .block_on(ingest_spans(
-                &catalog,
-                &args.data.tenant,
-                spans,
-                &WriteOptions::default(),
-            ))
-            .map_err(|e| e.to_string())?;
-        written = (written.0 + meta.trace_count, written.1 + meta.span_count);
-        bar.set_position(end);
-        next = end;
-    }
+    let blocks = runtime()?
+        .block_on(ingest_generated(
+            &catalog,
+            &args.data.tenant,
+            &generator,
+            traces,
+            per_block,
+            |_, done| bar.set_position(done),
+        ))
+        .map_err(|e| e.to_string());
     bar.finish_and_clear();
+    let blocks = blocks?;
+    let written = blocks
+        .iter()
+        .fold((0, 0), |(t, s), b| (t + b.trace_count, s + b.span_count));
     println!(
         "generated {} traces, {} spans into {} (tenant {})",
         written.0, written.1, args.data.data, args.data.tenant

@@ -35,6 +35,19 @@ pub enum EngineError {
     /// The request is not valid (bad limit, time range, …).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The query would hold more memory than its limit allows.
+    #[error(
+        "query exceeds its memory limit of {limit} bytes: block {block} has a row group that \
+         takes about {needed} bytes decoded (raise the memory limit)"
+    )]
+    MemoryLimit {
+        /// The limit, bytes.
+        limit: u64,
+        /// What one row group needs, bytes (estimated).
+        needed: u64,
+        /// The block holding that row group.
+        block: String,
+    },
     /// A metrics query was given to search, or the reverse.
     #[error("{0}")]
     WrongKind(String),

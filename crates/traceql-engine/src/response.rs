@@ -104,6 +104,13 @@ pub struct SpanResult {
     /// Attributes the query referenced or selected.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue>,
+    /// `service.name` of the span's resource. Not part of Tempo's response (never serialised);
+    /// kept for tabular views of the results.
+    #[serde(skip)]
+    pub service: String,
+    /// The span's status (`unset`, `ok`, `error`). Not serialised, like `service`.
+    #[serde(skip)]
+    pub status: String,
 }
 
 /// A key and an OTLP `AnyValue`.

@@ -16,7 +16,7 @@ use traceql_syntax::{ErrorKind, parse};
 
 use crate::error::{EngineError, ExecError};
 use crate::progress::Progress;
-use crate::reference::{Regexes, Spanset, TraceView, run_pipeline, trace_id_hex};
+use crate::reference::{Regexes, Spanset, TraceView, run_pipeline, status, trace_id_hex};
 use crate::response::{
     AnyValue, KeyValue, SearchMetrics, SearchResponse, ServiceStats, SpanResult, SpanSet,
     TraceSearchMetadata,
@@ -47,6 +47,8 @@ pub struct SearchRequest {
     pub limit: usize,
     /// Spans per spanset to return (0 means the default, 3).
     pub spss: usize,
+    /// The most memory the query may hold, bytes (`None`: no limit).
+    pub memory_limit: Option<u64>,
 }
 
 impl SearchRequest {
@@ -58,6 +60,7 @@ impl SearchRequest {
             end: None,
             limit: 20,
             spss: 3,
+            memory_limit: None,
         }
     }
 
@@ -213,6 +216,8 @@ impl Search {
                             })
                         })
                         .collect(),
+                    service: s.resource.service_name().to_string(),
+                    status: status(s.status_code).as_str().to_string(),
                 }
             })
             .collect();
@@ -382,7 +387,7 @@ pub async fn search_with_progress(
     results.metrics.total_jobs = blocks.len() as u32;
     results.metrics.total_block_bytes = blocks.iter().map(|b| b.size_bytes).sum();
     let mut regexes = Regexes::default();
-    scan_blocks(catalog, &blocks, progress, |chunk| {
+    scan_blocks(catalog, &blocks, progress, request.memory_limit, |chunk| {
         evaluate_all(&search, chunk, &mut results, &mut regexes)
     })
     .await?;

@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use crate::catalog::Catalog;
 use crate::error::Result;
+use crate::generator::Generator;
 use crate::meta::BlockMeta;
 use crate::model::Span;
 use crate::otlp;
@@ -34,4 +35,32 @@ pub async fn ingest_spans(
     options: &WriteOptions,
 ) -> Result<BlockMeta> {
     write_block(catalog, tenant, group_traces(spans), options, Vec::new(), 0).await
+}
+
+/// Generates traces `0..traces` with `generator` and writes them as blocks of `tenant` of at
+/// most `traces_per_block` traces each (bounded memory). `on_block` sees each block as it is
+/// written, with the number of traces generated so far.
+pub async fn ingest_generated(
+    catalog: &Catalog,
+    tenant: &str,
+    generator: &Generator,
+    traces: u64,
+    traces_per_block: u64,
+    mut on_block: impl FnMut(&BlockMeta, u64),
+) -> Result<Vec<BlockMeta>> {
+    let per_block = traces_per_block.max(1);
+    let mut written = Vec::new();
+    let mut next = 0;
+    while next < traces {
+        let end = (next + per_block).min(traces);
+        let spans = generator
+            .traces(next..end)
+            .into_iter()
+            .flat_map(|t| t.spans);
+        let meta = ingest_spans(catalog, tenant, spans, &WriteOptions::default()).await?;
+        on_block(&meta, end);
+        written.push(meta);
+        next = end;
+    }
+    Ok(written)
 }

@@ -26,6 +26,25 @@ pub enum Value {
     KvList(Vec<KeyValue>),
 }
 
+impl Value {
+    /// Heap bytes the value holds beyond its own size (string and byte contents, elements).
+    pub fn heap_len(&self) -> usize {
+        match self {
+            Value::String(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            Value::Array(items) => items
+                .iter()
+                .map(|v| size_of::<Value>() + v.heap_len())
+                .sum(),
+            Value::KvList(kvs) => kvs
+                .iter()
+                .map(|kv| size_of::<KeyValue>() + kv.key.len() + kv.value.heap_len())
+                .sum(),
+            Value::Int(_) | Value::Double(_) | Value::Bool(_) => 0,
+        }
+    }
+}
+
 /// A named attribute.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeyValue {
@@ -238,6 +257,40 @@ pub struct Trace {
     pub trace_id: TraceId,
     /// Its spans, in no particular order.
     pub spans: Vec<Span>,
+}
+
+impl Trace {
+    /// About how many bytes the trace takes in memory: the spans themselves plus their names,
+    /// attributes, events and links (resources and scopes are shared and not counted).
+    pub fn heap_estimate(&self) -> u64 {
+        fn attributes(kvs: &[KeyValue]) -> usize {
+            kvs.iter()
+                .map(|kv| size_of::<KeyValue>() + kv.key.len() + kv.value.heap_len())
+                .sum()
+        }
+        let spans: usize = self
+            .spans
+            .iter()
+            .map(|s| {
+                size_of::<Span>()
+                    + s.name.len()
+                    + s.trace_state.len()
+                    + s.status_message.len()
+                    + attributes(&s.attributes)
+                    + s.events
+                        .iter()
+                        .map(|e| size_of::<Event>() + e.name.len() + attributes(&e.attributes))
+                        .sum::<usize>()
+                    + s.links
+                        .iter()
+                        .map(|l| {
+                            size_of::<Link>() + l.trace_state.len() + attributes(&l.attributes)
+                        })
+                        .sum::<usize>()
+            })
+            .sum();
+        (size_of::<Trace>() + spans) as u64
+    }
 }
 
 /// Trace-level values derived from a trace's spans.

@@ -14,6 +14,7 @@ use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::async_reader::ParquetRecordBatchStream;
 use parquet::arrow::async_reader::{AsyncFileReader, MetadataSuffixFetch};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
@@ -102,30 +103,81 @@ impl MetadataSuffixFetch for &mut ObjectReader {
 
 /// Reads every trace of a block, in row order.
 pub async fn read_block(catalog: &Catalog, meta: &BlockMeta) -> Result<Vec<Trace>> {
-    let path = catalog.data_path(&meta.tenant, &meta.block_id);
-    let reader = ObjectReader::new(Arc::clone(catalog.store()), path.clone());
-    let stream = ParquetRecordBatchStreamBuilder::new(reader)
-        .await
-        .map_err(|e| StorageError::parquet(&path, e))?
-        .build()
-        .map_err(|e| StorageError::parquet(&path, e))?;
-    let batches: Vec<RecordBatch> = stream
-        .try_collect()
-        .await
-        .map_err(|e| StorageError::parquet(&path, e))?;
-    let mut traces: Vec<Trace> = Vec::new();
-    for batch in &batches {
-        for span in decode_batch(batch, meta).map_err(|m| StorageError::invalid_block(&path, m))? {
-            match traces.last_mut() {
-                Some(t) if t.trace_id == span.trace_id => t.spans.push(span),
-                _ => traces.push(Trace {
-                    trace_id: span.trace_id,
-                    spans: vec![span],
-                }),
-            }
-        }
+    let mut reader = BlockReader::open(catalog, meta).await?;
+    let mut traces = Vec::new();
+    while let Some(group) = reader.next_row_group().await? {
+        traces.extend(group.traces);
     }
     Ok(traces)
+}
+
+/// The traces of one row group.
+#[derive(Debug)]
+pub struct RowGroupTraces {
+    /// The traces, in row order (whole: a trace never crosses row groups).
+    pub traces: Vec<Trace>,
+    /// Bytes the row group's columns took once decoded (Arrow buffers).
+    pub decoded_bytes: usize,
+}
+
+/// Reads a block one row group at a time, so that memory holds one row group's traces rather
+/// than the whole block.
+pub struct BlockReader {
+    stream: ParquetRecordBatchStream<ObjectReader>,
+    meta: BlockMeta,
+    path: Path,
+}
+
+impl BlockReader {
+    /// Opens the data file of the block `meta` describes (reads its footer).
+    pub async fn open(catalog: &Catalog, meta: &BlockMeta) -> Result<BlockReader> {
+        let path = catalog.data_path(&meta.tenant, &meta.block_id);
+        let reader = ObjectReader::new(Arc::clone(catalog.store()), path.clone());
+        let stream = ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .map_err(|e| StorageError::parquet(&path, e))?
+            .build()
+            .map_err(|e| StorageError::parquet(&path, e))?;
+        Ok(BlockReader {
+            stream,
+            meta: meta.clone(),
+            path,
+        })
+    }
+
+    /// The traces of the next row group; `None` after the last.
+    pub async fn next_row_group(&mut self) -> Result<Option<RowGroupTraces>> {
+        let path = &self.path;
+        let Some(batches) = self
+            .stream
+            .next_row_group()
+            .await
+            .map_err(|e| StorageError::parquet(path, e))?
+        else {
+            return Ok(None);
+        };
+        let mut traces: Vec<Trace> = Vec::new();
+        let mut decoded_bytes = 0;
+        for batch in batches {
+            let batch = batch.map_err(|e| StorageError::parquet(path, e.into()))?;
+            decoded_bytes += batch.get_array_memory_size();
+            let spans = decode_batch(&batch, &self.meta)
+                .map_err(|m| StorageError::invalid_block(path, m))?;
+            for span in spans {
+                match traces.last_mut() {
+                    Some(t) if t.trace_id == span.trace_id => t.spans.push(span),
+                    _ => traces.push(Trace {
+                        trace_id: span.trace_id,
+                        spans: vec![span],
+                    }),
+                }
+            }
+        }
+        Ok(Some(RowGroupTraces {
+            traces,
+            decoded_bytes,
+        }))
+    }
 }
 
 /// The spans of one trace in a block, reading only the row groups whose `trace_id` statistics

@@ -68,6 +68,8 @@ pub struct MetricsRequest {
     /// re-aligned (`range` sets it 30 s before now, as Tempo does, so that data still arriving
     /// does not show as a dip).
     pub end_cutoff: Option<u64>,
+    /// The most memory the query may hold, bytes (`None`: no limit).
+    pub memory_limit: Option<u64>,
 }
 
 impl MetricsRequest {
@@ -86,6 +88,7 @@ impl MetricsRequest {
                 .duration_since(UNIX_EPOCH)
                 .ok()
                 .map(|now| (now.as_nanos() as u64).saturating_sub(END_CUTOFF)),
+            memory_limit: None,
         }
     }
 }
@@ -219,7 +222,7 @@ pub async fn metrics_with_progress(
     metrics.total_blocks = blocks.len() as u32;
     metrics.total_jobs = blocks.len() as u32;
     metrics.total_block_bytes = blocks.iter().map(|b| b.size_bytes).sum();
-    scan_blocks(catalog, &blocks, progress, |chunk| {
+    scan_blocks(catalog, &blocks, progress, request.memory_limit, |chunk| {
         feed(&plan, &mut accumulators, chunk, &mut metrics, &mut regexes)
     })
     .await?;
