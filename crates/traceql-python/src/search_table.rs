@@ -95,8 +95,14 @@ pub fn search_table(response: &SearchResponse) -> Result<(SchemaRef, RecordBatch
         .into_iter()
         .chain(key_value_columns(&span_attributes))
     {
-        let name = unique_name(&columns, key);
-        columns.push((name, column));
+        // An intrinsic the query referenced (`status`, say) repeats a fixed column: keep one.
+        let repeats = columns
+            .iter()
+            .any(|(name, fixed)| *name == key && fixed.as_ref() == column.as_ref());
+        if !repeats {
+            let name = unique_name(&columns, key);
+            columns.push((name, column));
+        }
     }
     named_batch(columns)
 }

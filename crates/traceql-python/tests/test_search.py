@@ -193,3 +193,9 @@ def test_memory_limit(shop: traceql.Engine) -> None:
     assert roomy.search("{ }").traces == shop.search("{ }").traces
     with pytest.raises(traceql.InvalidRequestError):
         traceql.open(shop.url, memory_limit=0)
+
+
+def test_referenced_intrinsics_do_not_repeat_fixed_columns(every_field: traceql.Engine) -> None:
+    table = every_field.search("{ status = ok }").to_arrow()
+    assert table.schema.names.count("status") == 1
+    assert "status_2" not in table.schema.names

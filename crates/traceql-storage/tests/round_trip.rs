@@ -250,3 +250,36 @@ async fn repeated_attribute_keys_are_all_kept() {
     let back = write_and_read(spans.clone(), &options).await;
     assert_same(&normalized(spans), &normalized(back));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_reads_back_one_row_group_at_a_time() {
+    use traceql_storage::generator::{Generator, GeneratorConfig};
+    use traceql_storage::read::BlockReader;
+
+    let catalog =
+        Catalog::open(&format!("memory://row-groups-{}", uuid::Uuid::new_v4())).expect("catalog");
+    let traces = Generator::new(GeneratorConfig::default()).traces(0..300);
+    let options = WriteOptions {
+        row_group_spans: 500,
+        ..WriteOptions::default()
+    };
+    let meta = write_block(&catalog, "t", traces, &options, vec![], 0)
+        .await
+        .expect("write");
+    assert!(meta.row_groups > 2, "{} row groups", meta.row_groups);
+
+    let mut reader = BlockReader::open(&catalog, &meta).await.expect("open");
+    let mut groups = 0;
+    let mut streamed = Vec::new();
+    while let Some(group) = reader.next_row_group().await.expect("row group") {
+        groups += 1;
+        assert!(group.decoded_bytes > 0);
+        assert!(!group.traces.is_empty());
+        streamed.extend(group.traces);
+    }
+    assert_eq!(groups, meta.row_groups as usize);
+    // Whole traces per row group: streaming gives exactly what reading the block at once gives.
+    let whole = read_block(&catalog, &meta).await.expect("read");
+    assert_eq!(streamed.len() as u64, meta.trace_count);
+    assert_eq!(streamed, whole);
+}

@@ -1,0 +1,56 @@
+//! The memory limit: a query whose row group needs more than the limit fails with a clear error;
+//! a sufficient limit changes nothing.
+
+use traceql_engine::EngineError;
+use traceql_engine::metrics::{MetricsRequest, metrics};
+use traceql_engine::search::{SearchRequest, search};
+use traceql_storage::catalog::Catalog;
+use traceql_storage::generator::{Generator, GeneratorConfig};
+use traceql_storage::writer::{WriteOptions, write_block};
+
+async fn catalog_with_traces(traces: u64) -> Catalog {
+    let catalog =
+        Catalog::open(&format!("memory://memory-limit-{}", uuid::Uuid::new_v4())).expect("catalog");
+    let traces = Generator::new(GeneratorConfig::default()).traces(0..traces);
+    write_block(&catalog, "t", traces, &WriteOptions::default(), vec![], 0)
+        .await
+        .expect("block");
+    catalog
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_over_the_memory_limit_fails_clearly() {
+    let catalog = catalog_with_traces(200).await;
+    let mut request = SearchRequest::new("{ }");
+    request.memory_limit = Some(50_000);
+    let e = search(&catalog, "t", &request)
+        .await
+        .expect_err("over limit");
+    assert!(matches!(e, EngineError::MemoryLimit { limit: 50_000, needed, .. } if needed > 50_000));
+    assert!(e.to_string().contains("memory limit of 50000 bytes"), "{e}");
+
+    let mut range = MetricsRequest::range(
+        "{ } | rate()",
+        1_690_000_000_000_000_000,
+        1_710_000_000_000_000_000,
+    );
+    range.max_range = u64::MAX;
+    range.memory_limit = Some(50_000);
+    let e = metrics(&catalog, "t", &range)
+        .await
+        .expect_err("over limit");
+    assert!(matches!(e, EngineError::MemoryLimit { .. }), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sufficient_limit_changes_nothing() {
+    let catalog = catalog_with_traces(200).await;
+    let unlimited = search(&catalog, "t", &SearchRequest::new("{ } >> { }"))
+        .await
+        .expect("search");
+    let mut request = SearchRequest::new("{ } >> { }");
+    request.memory_limit = Some(1 << 30);
+    let limited = search(&catalog, "t", &request).await.expect("search");
+    assert_eq!(limited, unlimited);
+    assert!(!limited.traces.is_empty());
+}
