@@ -14,6 +14,7 @@
 
 pub mod catalog;
 pub mod compact;
+mod decode;
 pub mod encode;
 pub mod error;
 pub mod generator;
