@@ -48,6 +48,13 @@ pub enum EngineError {
         /// The block holding that row group.
         block: String,
     },
+    /// The columnar engine (DataFusion) failed: data it cannot read, or its memory pool
+    /// exhausted.
+    #[error("query failed: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// A broken invariant inside the engine: a bug to report.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A metrics query was given to search, or the reverse.
     #[error("{0}")]
     WrongKind(String),

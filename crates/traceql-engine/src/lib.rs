@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+mod columnar;
 pub mod error;
 pub mod metrics;
 pub mod progress;
@@ -24,4 +25,5 @@ pub mod tags;
 pub mod trace_by_id;
 pub mod value;
 
+pub use datafusion;
 pub use error::{EngineError, ExecError};

@@ -2,6 +2,7 @@
 //! a sufficient limit changes nothing.
 
 use traceql_engine::EngineError;
+use traceql_engine::datafusion::error::DataFusionError;
 use traceql_engine::metrics::{MetricsRequest, metrics};
 use traceql_engine::search::{SearchRequest, search};
 use traceql_storage::catalog::Catalog;
@@ -29,17 +30,30 @@ async fn a_query_over_the_memory_limit_fails_clearly() {
     assert!(matches!(e, EngineError::MemoryLimit { limit: 50_000, needed, .. } if needed > 50_000));
     assert!(e.to_string().contains("memory limit of 50000 bytes"), "{e}");
 
-    let mut range = MetricsRequest::range(
-        "{ } | rate()",
-        1_690_000_000_000_000_000,
-        1_710_000_000_000_000_000,
-    );
+    // The reference path (a structural query) checks the limit per row group.
+    let (start, end) = (1_690_000_000_000_000_000, 1_710_000_000_000_000_000);
+    let mut range = MetricsRequest::range("{ } >> { } | rate()", start, end);
     range.max_range = u64::MAX;
     range.memory_limit = Some(50_000);
     let e = metrics(&catalog, "t", &range)
         .await
         .expect_err("over limit");
     assert!(matches!(e, EngineError::MemoryLimit { .. }), "{e}");
+
+    // The columnar path runs under DataFusion's memory pool.
+    let mut range = MetricsRequest::range("{ } | rate() by (span.http.route, name)", start, end);
+    range.max_range = u64::MAX;
+    range.memory_limit = Some(1_000);
+    let e = metrics(&catalog, "t", &range)
+        .await
+        .expect_err("over limit");
+    match &e {
+        EngineError::DataFusion(df) => assert!(
+            matches!(df.find_root(), DataFusionError::ResourcesExhausted(_)),
+            "{e}"
+        ),
+        other => panic!("expected the memory pool to refuse: {other}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 use traceql::ErrorKind;
 use traceql::engine::EngineError;
+use traceql::engine::datafusion::error::DataFusionError;
 use traceql::storage::StorageError;
 
 /// The Python exception for a query that does not parse, validate or run as written.
@@ -27,6 +28,17 @@ pub fn engine_error(py: Python<'_>, error: EngineError) -> PyErr {
         EngineError::Execution(e) => raise(py, "QueryError", (format!("query failed: {e}"),)),
         EngineError::Storage(e) => storage_error(py, e),
         e @ EngineError::MemoryLimit { .. } => raise(py, "MemoryLimitError", (e.to_string(),)),
+        EngineError::DataFusion(e) => {
+            let class = match e.find_root() {
+                DataFusionError::ResourcesExhausted(_) => "MemoryLimitError",
+                DataFusionError::ParquetError(_)
+                | DataFusionError::ObjectStore(_)
+                | DataFusionError::IoError(_) => "DataError",
+                _ => "QueryError",
+            };
+            raise(py, class, (format!("query failed: {e}"),))
+        }
+        e @ EngineError::Internal(_) => raise(py, "QueryError", (e.to_string(),)),
         EngineError::InvalidRequest(message) => raise(
             py,
             "InvalidRequestError",

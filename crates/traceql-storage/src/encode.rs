@@ -14,6 +14,7 @@ use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, FieldRef, SchemaRef};
 use arrow::error::ArrowError;
 
+use crate::meta::{GenericKeys, MAX_GENERIC_KEYS};
 use crate::model::{KeyValue, Resource, Span, StatusCode, Trace, TraceId, TraceSummary, Value};
 use crate::nested_set::{self, Position};
 use crate::otlp::value_to_json;
@@ -343,6 +344,53 @@ pub fn build_batch(
     ];
     columns.extend(dedicated_builders.iter_mut().map(ScalarBuilder::finish));
     RecordBatch::try_new(Arc::clone(schema), columns)
+}
+
+/// The keys that may land in the generic attribute lists of a block with `dedicated` columns:
+/// keys without a dedicated column, values of another type than their column, and repeated
+/// keys (a superset is fine; missing one is not). `None` past [`MAX_GENERIC_KEYS`].
+pub fn generic_keys(
+    traces: &[PreparedTrace],
+    dedicated: &[DedicatedColumn],
+) -> Option<GenericKeys> {
+    let slots = DedicatedSlots::new(dedicated);
+    let mut span: HashSet<&str> = HashSet::new();
+    let mut resource: HashSet<&str> = HashSet::new();
+    let mut seen_resources: HashSet<*const Resource> = HashSet::new();
+    for span_row in traces.iter().flat_map(|t| &t.spans) {
+        let mut found = Vec::new();
+        for kv in &span_row.attributes {
+            match slots.slot(DedicatedScope::Span, kv) {
+                Some(i) if !found.contains(&i) => found.push(i),
+                _ => {
+                    span.insert(kv.key.as_str());
+                }
+            }
+        }
+        if seen_resources.insert(Arc::as_ptr(&span_row.resource)) {
+            let mut found = Vec::new();
+            for kv in &span_row.resource.attributes {
+                match slots.slot(DedicatedScope::Resource, kv) {
+                    Some(i) if !found.contains(&i) => found.push(i),
+                    _ => {
+                        resource.insert(kv.key.as_str());
+                    }
+                }
+            }
+        }
+        if span.len() + resource.len() > MAX_GENERIC_KEYS {
+            return None;
+        }
+    }
+    let sorted = |keys: HashSet<&str>| {
+        let mut v: Vec<String> = keys.into_iter().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    Some(GenericKeys {
+        span: sorted(span),
+        resource: sorted(resource),
+    })
 }
 
 /// Where each dedicated key's values go.

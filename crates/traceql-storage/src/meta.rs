@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::schema::DedicatedColumn;
+use crate::schema::{DedicatedColumn, DedicatedScope};
 
 /// The format name recorded in every `meta.json`.
 pub const FORMAT: &str = "traceql-span-block";
@@ -46,6 +46,34 @@ pub struct BlockMeta {
     pub compaction_level: u32,
     /// When the block was written (unix nanoseconds).
     pub created_at_unix_nano: u64,
+    /// Every key that may appear in the generic attribute lists, per scope; `None` for blocks
+    /// written before this was recorded or with more than [`MAX_GENERIC_KEYS`] such keys. With
+    /// it a query knows that a key lives only in its dedicated column, or nowhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generic_keys: Option<GenericKeys>,
+}
+
+/// The most generic keys (of both scopes together) a block's meta lists.
+pub const MAX_GENERIC_KEYS: usize = 4096;
+
+/// Keys that may appear in a block's generic attribute lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenericKeys {
+    /// Span attribute keys, sorted.
+    pub span: Vec<String>,
+    /// Resource attribute keys, sorted.
+    pub resource: Vec<String>,
+}
+
+impl GenericKeys {
+    /// True when `key` of `scope` may appear in the generic list.
+    pub fn contains(&self, scope: DedicatedScope, key: &str) -> bool {
+        let keys = match scope {
+            DedicatedScope::Span => &self.span,
+            DedicatedScope::Resource => &self.resource,
+        };
+        keys.binary_search_by(|k| k.as_str().cmp(key)).is_ok()
+    }
 }
 
 impl BlockMeta {

@@ -28,7 +28,7 @@ use object_store::ObjectStoreExt;
 use object_store::buffered::BufWriter;
 
 use crate::catalog::Catalog;
-use crate::encode::{PreparedTrace, build_batch, choose_dedicated};
+use crate::encode::{PreparedTrace, build_batch, choose_dedicated, generic_keys};
 use crate::error::{Result, StorageError};
 use crate::meta::{BlockMeta, FORMAT, FORMAT_VERSION};
 use crate::model::{Span, Trace, TraceId};
@@ -162,6 +162,7 @@ pub async fn write_block(
             .unwrap_or_default(),
         row_groups: groups.len() as u32,
         size_bytes,
+        generic_keys: generic_keys(&prepared, &dedicated),
         dedicated_columns: dedicated,
         compacted_from,
         compaction_level,

@@ -36,6 +36,11 @@ impl Budget {
         }
     }
 
+    /// True while at least one more exemplar may be taken.
+    pub(super) fn has_room(&self) -> bool {
+        self.left > 0 && self.per_slice.iter().any(|n| *n < 2)
+    }
+
     /// Takes a place for an exemplar starting at `t` (unix nanoseconds) when its slice and the
     /// total still have room.
     pub(super) fn take(&mut self, t: u64) -> bool {

@@ -4,6 +4,7 @@
 //! series, fed with the spans its spanset pipeline returns. Second stages and arithmetic run on
 //! the finished series.
 
+mod columnar;
 mod compare;
 mod exemplars;
 mod interval;
@@ -22,6 +23,7 @@ pub use series::{Label, Series};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use traceql_storage::catalog::Catalog;
+use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::Trace;
 use traceql_syntax::ast::{
     ComparisonOp, MetricsExpr, MetricsFunctionKind, MetricsOp, MetricsPipeline, QueryBody,
@@ -213,23 +215,77 @@ pub async fn metrics_with_progress(
     let mut accumulators = plan.accumulators(intervals);
     let mut metrics = MetricsQueryMetrics::default();
     let mut regexes = Regexes::default();
-    let blocks: Vec<_> = catalog
-        .list_blocks(tenant)
-        .await?
-        .into_iter()
-        .filter(|b| b.overlaps(intervals.start, intervals.end))
-        .collect();
+    let blocks = live_blocks(catalog, tenant, intervals).await?;
     metrics.total_blocks = blocks.len() as u32;
     metrics.total_jobs = blocks.len() as u32;
     metrics.total_block_bytes = blocks.iter().map(|b| b.size_bytes).sum();
-    scan_blocks(catalog, &blocks, progress, request.memory_limit, |chunk| {
-        feed(&plan, &mut accumulators, chunk, &mut metrics, &mut regexes)
-    })
-    .await?;
+    let columnar = columnar::plan(&plan, &blocks);
+    match (columnar, accumulators.as_mut_slice()) {
+        (Some(columnar), [Measure::Series(acc)]) => {
+            let exemplars = plan.exemplars > 0;
+            let limit = request.memory_limit;
+            columnar::run(
+                &columnar,
+                catalog,
+                intervals,
+                exemplars,
+                limit,
+                acc,
+                &mut metrics,
+                progress,
+            )
+            .await?;
+        }
+        _ => {
+            scan_blocks(catalog, &blocks, progress, request.memory_limit, |chunk| {
+                feed(&plan, &mut accumulators, chunk, &mut metrics, &mut regexes)
+            })
+            .await?;
+        }
+    }
     // Every block was read to the end.
     metrics.inspected_bytes = metrics.total_block_bytes;
     metrics.completed_jobs = metrics.total_jobs;
     finish(&plan, accumulators, intervals, request.max_series, metrics)
+}
+
+/// Which engine runs a metrics query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutionPath {
+    /// Lowered onto DataFusion: filter pushed into the Parquet scan, aggregation by interval
+    /// and labels.
+    Columnar,
+    /// The reference evaluator over decoded traces (everything the columnar path does not
+    /// lower yet: structural operators, quantiles, events and links, generic attributes, …).
+    Reference,
+}
+
+/// The path [`metrics`] takes for `request` over the live blocks of `tenant`.
+pub async fn execution_path(
+    catalog: &Catalog,
+    tenant: &str,
+    request: &MetricsRequest,
+) -> Result<ExecutionPath, EngineError> {
+    let plan = Plan::new(request)?;
+    let intervals = intervals(request)?;
+    let blocks = live_blocks(catalog, tenant, intervals).await?;
+    Ok(match columnar::plan(&plan, &blocks) {
+        Some(_) => ExecutionPath::Columnar,
+        None => ExecutionPath::Reference,
+    })
+}
+
+async fn live_blocks(
+    catalog: &Catalog,
+    tenant: &str,
+    intervals: Intervals,
+) -> Result<Vec<BlockMeta>, EngineError> {
+    Ok(catalog
+        .list_blocks(tenant)
+        .await?
+        .into_iter()
+        .filter(|b| b.overlaps(intervals.start, intervals.end))
+        .collect())
 }
 
 /// Runs a metrics query over traces held in memory.

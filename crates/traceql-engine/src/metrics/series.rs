@@ -79,6 +79,21 @@ fn label_text(v: &Val) -> String {
     }
 }
 
+/// Spans pre-aggregated per interval and series by the columnar path.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(super) struct Partial {
+    /// Spans in the group.
+    pub spans: f64,
+    /// Spans whose measured value is a number.
+    pub measured: f64,
+    /// Sum of the measured values (raw units: nanoseconds for durations).
+    pub sum: f64,
+    /// Smallest measured value, if any.
+    pub min: Option<f64>,
+    /// Largest measured value, if any.
+    pub max: Option<f64>,
+}
+
 /// Per-interval state of one series.
 enum Cells {
     /// `rate`, `count_over_time`: a count per interval.
@@ -212,24 +227,76 @@ impl Accumulator {
         }
     }
 
+    /// Adds a group of spans that all fall in interval `slot` and share the series whose
+    /// group-by fields `value` gives (pre-aggregated by the columnar path; weight 1).
+    pub(super) fn add_partial(
+        &mut self,
+        value: &dyn Fn(&Field) -> Val,
+        slot: usize,
+        partial: &Partial,
+    ) {
+        if slot >= self.intervals.count() {
+            return;
+        }
+        let labels = self.labels(value);
+        let idx = self.series_index(labels);
+        let seconds = self.seconds;
+        match &mut self.series[idx].cells {
+            Cells::Count(c) => c[slot] += partial.spans,
+            Cells::Extreme(c, is_max) => {
+                let Some(v) = (if *is_max { partial.max } else { partial.min }) else {
+                    return;
+                };
+                let v = scale(v, seconds);
+                let old = c[slot];
+                if old.is_nan() || (*is_max && v > old) || (!*is_max && v < old) {
+                    c[slot] = v;
+                }
+            }
+            Cells::Sum(c, _) => {
+                if partial.measured > 0.0 {
+                    let (sum, comp, count) = &mut c[slot];
+                    let y = scale(partial.sum, seconds) - *comp;
+                    let t = *sum + y;
+                    *comp = (t - *sum) - y;
+                    *sum = t;
+                    *count += partial.measured;
+                }
+            }
+            // The columnar path does not plan quantiles and histograms.
+            Cells::Buckets(_) => {}
+        }
+    }
+
+    /// True while the exemplar budget has room.
+    pub(super) fn wants_exemplars(&self) -> bool {
+        self.budget.has_room()
+    }
+
     /// Keeps span `i` of `view`, which `add` has counted, as an exemplar of its series when the
     /// budget has room at its start time.
     pub(super) fn add_exemplar(&mut self, view: &TraceView, i: usize) {
-        let start = view.spans[i].start_time_unix_nano;
+        let ctx = view.context(i);
+        self.add_exemplar_with(view.spans[i].start_time_unix_nano, &|f: &Field| {
+            ctx.field(f)
+        });
+    }
+
+    /// Keeps a counted span that starts at `start` and whose fields `value` gives as an
+    /// exemplar of its series when the budget has room at its start time.
+    pub(super) fn add_exemplar_with(&mut self, start: u64, value: &dyn Fn(&Field) -> Val) {
         let Some(interval) = self.intervals.index(start) else {
             return;
         };
         if !self.budget.take(start) {
             return;
         }
-        let ctx = view.context(i);
-        let value = |f: &Field| ctx.field(f);
-        let series_labels = self.labels(&value);
+        let series_labels = self.labels(value);
         let mut labels: Vec<Label> = [Intrinsic::TraceId, Intrinsic::SpanId]
             .into_iter()
             .map(|i| Label {
                 key: Field::Intrinsic(i).canonical_name(),
-                value: ctx.intrinsic(i),
+                value: value(&Field::Intrinsic(i)),
             })
             .collect();
         labels.extend(

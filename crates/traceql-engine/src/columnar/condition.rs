@@ -1,0 +1,218 @@
+//! A spanset filter's condition as a DataFusion boolean expression over one block's columns,
+//! with the reference evaluator's semantics: comparisons of mismatched types or with a missing
+//! value are false, `&&` and `||` of a non-boolean operand are false (after short-circuiting),
+//! `!` of a non-boolean is no match.
+//!
+//! Lowered expressions are three-valued: `true`, `false`, or null for "not a boolean" (what the
+//! reference calls nil); a span matches where the expression is `true`.
+
+use std::ops::Not;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::functions::expr_fn::regexp_like;
+use datafusion::prelude::{Expr, cast, coalesce, lit, when};
+use traceql_storage::meta::BlockMeta;
+use traceql_syntax::ast::{
+    BinaryOp, Field, FieldExpr, FieldExprKind, Kind, Static, Status, UnaryOp,
+};
+
+use super::fields::{Source, Ty, resolve};
+use traceql_syntax::fold::anchored_pattern;
+
+/// `expr` lowered for the block `meta` describes; `None` when the columnar path cannot
+/// evaluate it exactly (a field it cannot read, arithmetic, field-to-field comparisons).
+pub fn lower_condition(expr: &FieldExpr, meta: &BlockMeta) -> Option<Expr> {
+    match &expr.kind {
+        FieldExprKind::Static(Static::Bool(b)) => Some(lit(*b)),
+        FieldExprKind::Static(_) => Some(not_a_bool()),
+        FieldExprKind::Intrinsic(i) => bool_field(&Field::Intrinsic(*i), meta),
+        FieldExprKind::Attribute(a) => bool_field(&Field::Attribute(a.clone()), meta),
+        FieldExprKind::Unary {
+            op: UnaryOp::Not,
+            expr,
+        } => Some(lower_condition(expr, meta)?.not()),
+        FieldExprKind::Unary {
+            op: UnaryOp::Neg, ..
+        } => None,
+        FieldExprKind::Binary { op, lhs, rhs } => binary(*op, lhs, rhs, meta),
+    }
+}
+
+fn not_a_bool() -> Expr {
+    cast(
+        lit(datafusion::scalar::ScalarValue::Null),
+        DataType::Boolean,
+    )
+}
+
+/// A field used as a condition: its value when it is a boolean, else not a boolean.
+fn bool_field(field: &Field, meta: &BlockMeta) -> Option<Expr> {
+    Some(match resolve(field, meta)? {
+        Source::Column { expr, ty: Ty::Bool } => expr,
+        _ => not_a_bool(),
+    })
+}
+
+fn binary(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> Option<Expr> {
+    let nil = |e: &FieldExpr| e.as_static() == Some(&Static::Nil);
+    if matches!(op, BinaryOp::Eq | BinaryOp::Neq) && (nil(lhs) || nil(rhs)) {
+        let other = if nil(lhs) { rhs } else { lhs };
+        if nil(other) {
+            return Some(lit(false));
+        }
+        let present = match &other.kind {
+            FieldExprKind::Intrinsic(i) => present(&Field::Intrinsic(*i), meta)?,
+            FieldExprKind::Attribute(a) => present(&Field::Attribute(a.clone()), meta)?,
+            FieldExprKind::Static(_) => lit(true),
+            _ => return None,
+        };
+        return Some(if op == BinaryOp::Neq {
+            present
+        } else {
+            present.not()
+        });
+    }
+    match op {
+        BinaryOp::And => {
+            let (l, r) = (lower_condition(lhs, meta)?, lower_condition(rhs, meta)?);
+            Some(coalesce(vec![l, lit(false)]).and(coalesce(vec![r, lit(false)])))
+        }
+        BinaryOp::Or => {
+            let (l, r) = (lower_condition(lhs, meta)?, lower_condition(rhs, meta)?);
+            // `x || y` with a non-boolean `x` is false, even when `y` holds.
+            when(l.clone().is_null(), lit(false))
+                .otherwise(l.or(coalesce(vec![r, lit(false)])))
+                .ok()
+        }
+        _ if op.is_arithmetic() => None,
+        _ => compare(op, lhs, rhs, meta),
+    }
+}
+
+/// `field = nil` is absence, `field != nil` presence.
+fn present(field: &Field, meta: &BlockMeta) -> Option<Expr> {
+    Some(match resolve(field, meta)? {
+        Source::Column { expr, .. } => expr.is_not_null(),
+        Source::Missing => lit(false),
+    })
+}
+
+/// A comparison of a field with a literal (either side); always true or false.
+fn compare(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> Option<Expr> {
+    let field_of = |e: &FieldExpr| match &e.kind {
+        FieldExprKind::Intrinsic(i) => Some(Field::Intrinsic(*i)),
+        FieldExprKind::Attribute(a) => Some(Field::Attribute(a.clone())),
+        _ => None,
+    };
+    let (field, value, op) = match (
+        field_of(lhs),
+        rhs.as_static(),
+        field_of(rhs),
+        lhs.as_static(),
+    ) {
+        (Some(f), Some(v), _, _) => (f, v, op),
+        (_, _, Some(f), Some(v)) => (f, v, flipped(op)?),
+        _ => return None,
+    };
+    let Source::Column { expr, ty } = resolve(&field, meta)? else {
+        return Some(lit(false));
+    };
+    let typed = typed_compare(op, expr, ty, value)?;
+    Some(coalesce(vec![typed, lit(false)]))
+}
+
+/// `a op b` as `b op' a`; regular-expression matches have no mirror.
+fn flipped(op: BinaryOp) -> Option<BinaryOp> {
+    Some(match op {
+        BinaryOp::Lt => BinaryOp::Gt,
+        BinaryOp::Lte => BinaryOp::Gte,
+        BinaryOp::Gt => BinaryOp::Lt,
+        BinaryOp::Gte => BinaryOp::Lte,
+        BinaryOp::Eq | BinaryOp::Neq => op,
+        _ => return None,
+    })
+}
+
+/// `column op literal` for a column of type `ty`: false for mismatched types, as the
+/// reference's `scalar_compare`.
+fn typed_compare(op: BinaryOp, column: Expr, ty: Ty, value: &Static) -> Option<Expr> {
+    let ordered = |column: Expr, literal: Expr| -> Option<Expr> {
+        Some(match op {
+            BinaryOp::Eq => column.eq(literal),
+            BinaryOp::Neq => column.not_eq(literal),
+            BinaryOp::Lt => column.lt(literal),
+            BinaryOp::Lte => column.lt_eq(literal),
+            BinaryOp::Gt => column.gt(literal),
+            BinaryOp::Gte => column.gt_eq(literal),
+            BinaryOp::Regex | BinaryOp::NotRegex => lit(false),
+            _ => return None,
+        })
+    };
+    let equality = |column: Expr, literal: Expr| -> Option<Expr> {
+        match op {
+            BinaryOp::Eq => Some(column.eq(literal)),
+            BinaryOp::Neq => Some(column.not_eq(literal)),
+            BinaryOp::Lt
+            | BinaryOp::Lte
+            | BinaryOp::Gt
+            | BinaryOp::Gte
+            | BinaryOp::Regex
+            | BinaryOp::NotRegex => Some(lit(false)),
+            _ => None,
+        }
+    };
+    match (ty, value) {
+        (Ty::Int | Ty::Duration, Static::Int(v) | Static::Duration(v)) => ordered(column, lit(*v)),
+        (Ty::Int | Ty::Duration, Static::Float(v)) => {
+            ordered(cast(column, DataType::Float64), lit(*v))
+        }
+        (Ty::Float, Static::Int(v) | Static::Duration(v)) => ordered(column, lit(*v as f64)),
+        (Ty::Float, Static::Float(v)) => ordered(column, lit(*v)),
+        (Ty::Str, Static::String(s)) => match op {
+            BinaryOp::Regex | BinaryOp::NotRegex => {
+                let matched = regexp_like(column, lit(anchored_pattern(s)), None);
+                Some(if op == BinaryOp::Regex {
+                    matched
+                } else {
+                    matched.not()
+                })
+            }
+            _ => ordered(column, lit(s.as_str())),
+        },
+        (Ty::Bool, Static::Bool(b)) => equality(column, lit(*b)),
+        (Ty::Status, Static::Status(s)) => equality(column, lit(status_code(*s))),
+        (Ty::Kind, Static::Kind(k)) => equality(column, lit(kind_code(*k))),
+        _ => match op {
+            BinaryOp::Eq
+            | BinaryOp::Neq
+            | BinaryOp::Lt
+            | BinaryOp::Lte
+            | BinaryOp::Gt
+            | BinaryOp::Gte
+            | BinaryOp::Regex
+            | BinaryOp::NotRegex => Some(lit(false)),
+            _ => None,
+        },
+    }
+}
+
+/// The stored OTLP code of a status.
+fn status_code(s: Status) -> i8 {
+    match s {
+        Status::Unset => 0,
+        Status::Ok => 1,
+        Status::Error => 2,
+    }
+}
+
+/// The stored OTLP code of a span kind.
+fn kind_code(k: Kind) -> i8 {
+    match k {
+        Kind::Unspecified => 0,
+        Kind::Internal => 1,
+        Kind::Server => 2,
+        Kind::Client => 3,
+        Kind::Producer => 4,
+        Kind::Consumer => 5,
+    }
+}

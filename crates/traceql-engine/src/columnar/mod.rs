@@ -1,0 +1,15 @@
+//! The columnar path: queries lowered onto DataFusion plans over the blocks' Parquet files,
+//! conditions pushed into the scan, only the needed columns read.
+//!
+//! Each block is planned on its own, because each block has its own dedicated attribute
+//! columns: [`fields::resolve`] says where a field lives in a block, [`lower_condition`] turns a
+//! spanset filter into a boolean expression over those columns. Whatever cannot be lowered
+//! exactly (structural operators, event and link fields, keys in the generic attribute lists,
+//! …) makes the caller fall back to the reference evaluator, so answers never differ.
+
+mod condition;
+pub mod fields;
+mod session;
+
+pub use condition::lower_condition;
+pub use session::Session;

@@ -1,0 +1,53 @@
+//! A DataFusion session reading a catalog's blocks through its object store.
+
+use std::sync::Arc;
+
+use datafusion::error::DataFusionError;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
+use traceql_storage::catalog::Catalog;
+use traceql_storage::meta::BlockMeta;
+use url::Url;
+
+/// The URL the catalog's store is registered under inside DataFusion.
+const STORE_URL: &str = "traceql://catalog/";
+
+/// A DataFusion session over one catalog.
+pub struct Session {
+    ctx: SessionContext,
+    catalog: Catalog,
+}
+
+impl Session {
+    /// A session that scans with `partitions` parallel partitions, pushes filters into the
+    /// Parquet scan and bounds the memory of its plans by `memory_limit` bytes.
+    pub fn new(
+        catalog: &Catalog,
+        partitions: usize,
+        memory_limit: Option<u64>,
+    ) -> Result<Session, DataFusionError> {
+        let config = SessionConfig::new()
+            .with_target_partitions(partitions.max(1))
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+            .set_bool("datafusion.execution.parquet.reorder_filters", true);
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(limit) = memory_limit {
+            runtime = runtime.with_memory_limit(usize::try_from(limit).unwrap_or(usize::MAX), 1.0);
+        }
+        let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+        let url = Url::parse(STORE_URL).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        ctx.register_object_store(&url, Arc::clone(catalog.store()));
+        Ok(Session {
+            ctx,
+            catalog: catalog.clone(),
+        })
+    }
+
+    /// The data file of the block `meta` describes, as a DataFrame.
+    pub async fn block(&self, meta: &BlockMeta) -> Result<DataFrame, DataFusionError> {
+        let path = self.catalog.data_path(&meta.tenant, &meta.block_id);
+        self.ctx
+            .read_parquet(format!("{STORE_URL}{path}"), ParquetReadOptions::default())
+            .await
+    }
+}

@@ -1,0 +1,438 @@
+//! Metrics on the columnar path: `{ condition } | fn(...) by (...)` lowered, per block, onto a
+//! DataFusion aggregation grouped by interval and labels over the filtered Parquet scan, then
+//! merged into the same accumulator the reference path fills. Exemplars come from a second,
+//! ordered scan of the matching rows that stops once the exemplar budget is spent.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, Float64Array, Int64Array,
+    RecordBatch,
+};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int8Type, Int64Type};
+use datafusion::functions_aggregate::count::count_all;
+use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
+use datafusion::prelude::{Expr, cast, ident, lit};
+use datafusion::scalar::ScalarValue;
+use futures::StreamExt;
+use traceql_storage::catalog::Catalog;
+use traceql_storage::meta::BlockMeta;
+use traceql_storage::model::StatusCode;
+use traceql_storage::schema::col;
+use traceql_syntax::ast::{Field, Intrinsic, MetricsExpr, MetricsFunctionKind, SpansetExpr, Stage};
+
+use super::Plan;
+use super::exemplars;
+use super::interval::Intervals;
+use super::response::MetricsQueryMetrics;
+use super::sampling::Sampling;
+use super::series::{Accumulator, Partial};
+use crate::columnar::fields::{Source, Ty, resolve};
+use crate::columnar::{Session, lower_condition};
+use crate::error::EngineError;
+use crate::progress::Progress;
+use crate::reference::{kind, status, trace_id_hex};
+use crate::value::Val;
+
+/// What one block contributes: its filter, label and measured-value expressions.
+struct BlockPlan {
+    meta: BlockMeta,
+    condition: Expr,
+    labels: Vec<Source>,
+    measured: Option<Source>,
+}
+
+/// A metrics query the columnar path runs exactly.
+pub(super) struct ColumnarPlan {
+    by: Vec<Field>,
+    measured_field: Option<Field>,
+    blocks: Vec<BlockPlan>,
+}
+
+/// The columnar plan of `plan` over `blocks`, or `None` when some part of the query or of a
+/// block is beyond what the columnar path lowers (the caller then uses the reference path).
+pub(super) fn plan(plan: &Plan, blocks: &[BlockMeta]) -> Option<ColumnarPlan> {
+    let [pipeline] = plan.pipelines.as_slice() else {
+        return None;
+    };
+    if !matches!(plan.expr, MetricsExpr::Pipeline(_))
+        || plan.sampling.iter().any(|s| *s != Sampling::Exact)
+        || plan.extrapolate
+    {
+        return None;
+    }
+    let [Stage::Spanset(SpansetExpr::Filter(filter))] = pipeline.pipeline.stages.as_slice() else {
+        return None;
+    };
+    let kind = &pipeline.function.kind;
+    let measured_field = match kind {
+        MetricsFunctionKind::Rate | MetricsFunctionKind::CountOverTime => None,
+        MetricsFunctionKind::MinOverTime(f)
+        | MetricsFunctionKind::MaxOverTime(f)
+        | MetricsFunctionKind::SumOverTime(f)
+        | MetricsFunctionKind::AvgOverTime(f) => Some(f.clone()),
+        _ => return None,
+    };
+    let by = pipeline.function.by.clone();
+    let blocks = blocks
+        .iter()
+        .map(|meta| {
+            Some(BlockPlan {
+                meta: meta.clone(),
+                condition: lower_condition(&filter.expr, meta)?,
+                labels: by.iter().map(|f| resolve(f, meta)).collect::<Option<_>>()?,
+                measured: match &measured_field {
+                    Some(f) => Some(resolve(f, meta)?),
+                    None => None,
+                },
+            })
+        })
+        .collect::<Option<_>>()?;
+    Some(ColumnarPlan {
+        by,
+        measured_field,
+        blocks,
+    })
+}
+
+/// Runs `columnar` into `acc`, counting what was read in `metrics` and `progress`.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn run(
+    columnar: &ColumnarPlan,
+    catalog: &Catalog,
+    intervals: Intervals,
+    exemplars_wanted: bool,
+    memory_limit: Option<u64>,
+    acc: &mut Accumulator,
+    metrics: &mut MetricsQueryMetrics,
+    progress: &Progress,
+) -> Result<(), EngineError> {
+    let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let session = Session::new(catalog, partitions, memory_limit)?;
+    progress.set_blocks_total(columnar.blocks.len());
+    for block in &columnar.blocks {
+        aggregate_block(&session, &columnar.by, block, intervals, acc).await?;
+        metrics.inspected_spans += block.meta.span_count;
+        progress.add_spans(block.meta.span_count);
+        progress.block_done();
+    }
+    if exemplars_wanted {
+        // One partition keeps the rows in file order, so a trace's rows arrive together.
+        let ordered = Session::new(catalog, 1, memory_limit)?;
+        for block in &columnar.blocks {
+            if !acc.wants_exemplars() {
+                break;
+            }
+            exemplars_of_block(&ordered, columnar, block, intervals, acc).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Spans of the block that start in the query's range and match the condition.
+fn matching(block: &BlockPlan, intervals: Intervals) -> Expr {
+    let start = ident(col::START_TIME);
+    start
+        .clone()
+        .gt(lit(intervals.start as i64))
+        .and(start.lt_eq(lit(intervals.end as i64)))
+        .and(block.condition.clone())
+}
+
+/// A label or measured value as a column of one of a few plain Arrow types.
+fn value_expr(source: &Source) -> Expr {
+    match source {
+        Source::Column { expr, ty } => cast(expr.clone(), plain_type(*ty)),
+        Source::Missing => lit(ScalarValue::Null),
+    }
+}
+
+fn plain_type(ty: Ty) -> DataType {
+    match ty {
+        Ty::Int | Ty::Duration => DataType::Int64,
+        Ty::Float => DataType::Float64,
+        Ty::Str => DataType::Utf8,
+        Ty::Bool => DataType::Boolean,
+        Ty::Status | Ty::Kind => DataType::Int8,
+    }
+}
+
+/// The value of a [`value_expr`] column at `row`.
+fn val_at(source: &Source, array: &ArrayRef, row: usize) -> Val {
+    let Source::Column { ty, .. } = source else {
+        return Val::Nil;
+    };
+    if array.is_null(row) {
+        return Val::Nil;
+    }
+    let int8 = || array.as_primitive_opt::<Int8Type>().map(|a| a.value(row));
+    let found = match ty {
+        Ty::Int => array
+            .as_primitive_opt::<Int64Type>()
+            .map(|a| Val::Int(a.value(row))),
+        Ty::Duration => array
+            .as_primitive_opt::<Int64Type>()
+            .map(|a| Val::Duration(a.value(row))),
+        Ty::Float => array
+            .as_primitive_opt::<Float64Type>()
+            .map(|a| Val::Float(a.value(row))),
+        Ty::Str => array
+            .as_string_opt::<i32>()
+            .map(|a| Val::Str(a.value(row).to_string())),
+        Ty::Bool => array
+            .as_boolean_opt()
+            .map(|a: &BooleanArray| Val::Bool(a.value(row))),
+        Ty::Status => int8().map(|c| Val::Status(status(StatusCode::from_code(i32::from(c))))),
+        Ty::Kind => int8().map(|c| {
+            Val::Kind(kind(traceql_storage::model::SpanKind::from_code(
+                i32::from(c),
+            )))
+        }),
+    };
+    found.unwrap_or(Val::Nil)
+}
+
+/// Aggregates one block per interval and labels and adds the groups to `acc`.
+async fn aggregate_block(
+    session: &Session,
+    by: &[Field],
+    block: &BlockPlan,
+    intervals: Intervals,
+    acc: &mut Accumulator,
+) -> Result<(), EngineError> {
+    let slot = ((ident(col::START_TIME) - lit(intervals.start as i64 + 1))
+        / lit(intervals.step as i64))
+    .alias("slot");
+    let mut groups = vec![slot];
+    groups.extend(
+        block
+            .labels
+            .iter()
+            .enumerate()
+            .map(|(i, s)| value_expr(s).alias(format!("label{i}"))),
+    );
+    let mut aggregates = vec![count_all().alias("spans")];
+    if let Some(m) = &block.measured {
+        let m = cast(value_expr(m), DataType::Float64);
+        aggregates.extend([
+            count(m.clone()).alias("measured"),
+            sum(m.clone()).alias("sum"),
+            min(m.clone()).alias("min"),
+            max(m).alias("max"),
+        ]);
+    }
+    let batches = session
+        .block(&block.meta)
+        .await?
+        .filter(matching(block, intervals))?
+        .aggregate(groups, aggregates)?
+        .collect()
+        .await?;
+    for batch in &batches {
+        add_groups(by, block, batch, acc)?;
+    }
+    Ok(())
+}
+
+/// Adds the groups of one aggregate output batch to `acc`.
+fn add_groups(
+    by: &[Field],
+    block: &BlockPlan,
+    batch: &RecordBatch,
+    acc: &mut Accumulator,
+) -> Result<(), EngineError> {
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .cloned()
+            .ok_or_else(|| EngineError::Internal(format!("aggregate output lacks {name}")))
+    };
+    let slots = column("slot")?;
+    let slots = slots
+        .as_primitive_opt::<Int64Type>()
+        .ok_or_else(|| EngineError::Internal("slot is not Int64".into()))?;
+    let labels: Vec<ArrayRef> = (0..block.labels.len())
+        .map(|i| column(&format!("label{i}")))
+        .collect::<Result<_, _>>()?;
+    let spans = column("spans")?;
+    let spans = spans
+        .as_primitive_opt::<Int64Type>()
+        .ok_or_else(|| EngineError::Internal("count is not Int64".into()))?;
+    let measured = match block.measured {
+        Some(_) => Some(MeasuredColumns::new(batch)?),
+        None => None,
+    };
+    for row in 0..batch.num_rows() {
+        let Ok(slot) = usize::try_from(slots.value(row)) else {
+            continue;
+        };
+        let value = |f: &Field| match by.iter().position(|b| b == f) {
+            Some(i) => val_at(&block.labels[i], &labels[i], row),
+            None => Val::Nil,
+        };
+        let partial = match &measured {
+            Some(m) => m.partial(spans.value(row), row),
+            None => Partial {
+                spans: spans.value(row) as f64,
+                ..Partial::default()
+            },
+        };
+        acc.add_partial(&value, slot, &partial);
+    }
+    Ok(())
+}
+
+/// The measured-value aggregates of an aggregate output batch.
+struct MeasuredColumns {
+    measured: Int64Array,
+    sum: Float64Array,
+    min: Float64Array,
+    max: Float64Array,
+}
+
+impl MeasuredColumns {
+    fn new(batch: &RecordBatch) -> Result<Self, EngineError> {
+        let typed = |name: &str| -> Result<ArrayRef, EngineError> {
+            batch
+                .column_by_name(name)
+                .cloned()
+                .ok_or_else(|| EngineError::Internal(format!("aggregate output lacks {name}")))
+        };
+        let ints = |name: &str| -> Result<Int64Array, EngineError> {
+            typed(name)?
+                .as_primitive_opt::<Int64Type>()
+                .cloned()
+                .ok_or_else(|| EngineError::Internal(format!("{name} is not Int64")))
+        };
+        let floats = |name: &str| -> Result<Float64Array, EngineError> {
+            typed(name)?
+                .as_primitive_opt::<Float64Type>()
+                .cloned()
+                .ok_or_else(|| EngineError::Internal(format!("{name} is not Float64")))
+        };
+        Ok(MeasuredColumns {
+            measured: ints("measured")?,
+            sum: floats("sum")?,
+            min: floats("min")?,
+            max: floats("max")?,
+        })
+    }
+
+    fn partial(&self, spans: i64, row: usize) -> Partial {
+        let opt = |a: &Float64Array| (!a.is_null(row)).then(|| a.value(row));
+        Partial {
+            spans: spans as f64,
+            measured: self.measured.value(row) as f64,
+            sum: opt(&self.sum).unwrap_or(0.0),
+            min: opt(&self.min),
+            max: opt(&self.max),
+        }
+    }
+}
+
+/// Offers one span per matching trace of the block to the exemplar budget, in row order.
+async fn exemplars_of_block(
+    session: &Session,
+    columnar: &ColumnarPlan,
+    block: &BlockPlan,
+    intervals: Intervals,
+    acc: &mut Accumulator,
+) -> Result<(), EngineError> {
+    let mut columns = vec![
+        ident(col::TRACE_ID).alias("trace_id"),
+        ident(col::SPAN_ID).alias("span_id"),
+        ident(col::START_TIME).alias("start"),
+    ];
+    columns.extend(
+        block
+            .labels
+            .iter()
+            .enumerate()
+            .map(|(i, s)| value_expr(s).alias(format!("label{i}"))),
+    );
+    if let Some(m) = &block.measured {
+        columns.push(value_expr(m).alias("measured"));
+    }
+    let mut stream = session
+        .block(&block.meta)
+        .await?
+        .filter(matching(block, intervals))?
+        .select(columns)?
+        .execute_stream()
+        .await?;
+    // The rows of the trace being read: (batch, row) pairs.
+    let mut pending: Vec<(Arc<RecordBatch>, usize)> = Vec::new();
+    while let Some(batch) = stream.next().await {
+        let batch = Arc::new(batch?);
+        let ids = trace_ids(&batch)?;
+        for row in 0..batch.num_rows() {
+            let same = pending.last().is_some_and(|(b, r)| {
+                trace_ids(b).is_ok_and(|prev| prev.value(*r) == ids.value(row))
+            });
+            if !same {
+                offer(columnar, block, &pending, acc)?;
+                pending.clear();
+                if !acc.wants_exemplars() {
+                    return Ok(());
+                }
+            }
+            pending.push((Arc::clone(&batch), row));
+        }
+    }
+    offer(columnar, block, &pending, acc)
+}
+
+fn trace_ids(batch: &RecordBatch) -> Result<&FixedSizeBinaryArray, EngineError> {
+    batch
+        .column_by_name("trace_id")
+        .and_then(|c| c.as_fixed_size_binary_opt())
+        .ok_or_else(|| EngineError::Internal("trace_id is not FixedSizeBinary".into()))
+}
+
+/// Picks one of a trace's matching rows (as the reference does) and offers it as an exemplar.
+fn offer(
+    columnar: &ColumnarPlan,
+    block: &BlockPlan,
+    rows: &[(Arc<RecordBatch>, usize)],
+    acc: &mut Accumulator,
+) -> Result<(), EngineError> {
+    let Some((first, first_row)) = rows.first() else {
+        return Ok(());
+    };
+    let trace_id = trace_ids(first)?.value(*first_row).to_vec();
+    let (batch, row) = &rows[exemplars::pick(&trace_id, rows.len())];
+    let row = *row;
+    let span_id = batch
+        .column_by_name("span_id")
+        .and_then(|c| c.as_fixed_size_binary_opt())
+        .map(|a| a.value(row).to_vec())
+        .unwrap_or_default();
+    let start = batch
+        .column_by_name("start")
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .map_or(0, |a| a.value(row) as u64);
+    let labels: Vec<ArrayRef> = (0..block.labels.len())
+        .filter_map(|i| batch.column_by_name(&format!("label{i}")).cloned())
+        .collect();
+    let measured = batch.column_by_name("measured").cloned();
+    let trace_hex = trace_id_hex(trace_id.as_slice().try_into().unwrap_or(&[0; 16]));
+    let value = |f: &Field| -> Val {
+        match f {
+            Field::Intrinsic(Intrinsic::TraceId) => Val::Str(trace_hex.clone()),
+            Field::Intrinsic(Intrinsic::SpanId) => Val::Str(hex::encode(&span_id)),
+            _ => {
+                if let Some(i) = columnar.by.iter().position(|b| b == f) {
+                    return labels
+                        .get(i)
+                        .map_or(Val::Nil, |a| val_at(&block.labels[i], a, row));
+                }
+                match (&columnar.measured_field, &block.measured, &measured) {
+                    (Some(m), Some(source), Some(a)) if m == f => val_at(source, a, row),
+                    _ => Val::Nil,
+                }
+            }
+        }
+    };
+    acc.add_exemplar_with(start, &value);
+    Ok(())
+}
