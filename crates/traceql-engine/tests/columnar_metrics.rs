@@ -31,13 +31,18 @@ const COLUMNAR: &[&str] = &[
     r#"{ span.http.route !~ "/api/.*" } | count_over_time() by (span.http.route)"#,
     "{ } | rate() by (resource.service.name) | topk(3)",
     "{ status != ok } | count_over_time() by (statusMessage)",
+    "{ } | quantile_over_time(duration, .99, .9, .5)",
+    "{ } | quantile_over_time(duration, .99) by (span.http.response.status_code)",
+    "{ } | histogram_over_time(duration)",
+    "({ } | rate()) / ({ } | count_over_time())",
+    "({ status = error } | rate() by (resource.service.name)) + ({ } | rate() by (resource.service.name))",
 ];
 
 const REFERENCE_ONLY: &[&str] = &[
     "{ } >> { status = error } | rate()",
-    "{ } | quantile_over_time(duration, .5)",
+    r#"{ name != nil } | compare({ status = error })"#,
     r#"{ event:name = "exception" } | rate()"#,
-    "({ } | rate()) + ({ status = error } | rate())",
+    "({ } | rate()) + ({ } >> { } | rate())",
     "{ } | rate() with(sample=0.5)",
     "{ duration * 2 > 1s } | rate()",
 ];
@@ -170,6 +175,77 @@ async fn other_queries_stay_on_the_reference_path() {
             execution_path(&catalog, "t", &request).await.expect("path"),
             ExecutionPath::Reference,
             "{query}"
+        );
+    }
+}
+
+/// One-span traces whose span has the integer attribute `v`.
+fn valued(values: &[i64]) -> Vec<Trace> {
+    use std::sync::Arc;
+    use traceql_storage::model::{KeyValue, Resource, Span, Value};
+    let start = GeneratorConfig::default().start_unix_nano;
+    values
+        .iter()
+        .zip(1u32..)
+        .map(|(v, n)| {
+            let mut trace_id = [0u8; 16];
+            trace_id[12..].copy_from_slice(&n.to_be_bytes());
+            Trace {
+                trace_id,
+                spans: vec![Span {
+                    trace_id,
+                    span_id: [1; 8],
+                    start_time_unix_nano: start + u64::from(n) * 1_000_000_000,
+                    end_time_unix_nano: start + u64::from(n) * 1_000_000_000 + 5,
+                    attributes: vec![KeyValue::new("v", Value::Int(*v))],
+                    resource: Arc::new(Resource::default()),
+                    ..Span::default()
+                }],
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn histogram_buckets_are_exact_at_every_power_of_two() {
+    let mut values = vec![
+        -5,
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        1023,
+        1024,
+        1025,
+        i64::MAX,
+        i64::MAX - 1,
+    ];
+    for k in [20, 39, 40, 41, 47, 48, 52, 53, 61, 62] {
+        values.extend([(1i64 << k) - 1, 1i64 << k, (1i64 << k) + 1]);
+    }
+    let traces = valued(&values);
+    let catalog = catalog(&traces).await;
+    for query in [
+        "{ } | histogram_over_time(span.v)",
+        "{ } | quantile_over_time(span.v, .5, .9)",
+    ] {
+        let request = request(query);
+        assert_eq!(
+            execution_path(&catalog, "t", &request).await.expect("path"),
+            ExecutionPath::Columnar,
+            "{query}"
+        );
+        let columnar = metrics(&catalog, "t", &request).await.expect("columnar");
+        let reference = metrics_traces(traces.clone(), &request).expect("reference");
+        assert_eq!(series(&columnar), series(&reference), "{query}");
+        // One series per bucket for the histogram, one per quantile otherwise.
+        let expected = if query.contains("histogram") { 20 } else { 2 };
+        assert!(
+            columnar.series.len() >= expected,
+            "{query}: {} series",
+            columnar.series.len()
         );
     }
 }

@@ -9,22 +9,24 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, Float64Array, Int64Array,
     RecordBatch,
 };
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int8Type, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int8Type, Int64Type, UInt64Type};
+use datafusion::functions::expr_fn::{ceil, log2, power};
 use datafusion::functions_aggregate::count::count_all;
 use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
-use datafusion::prelude::{Expr, cast, ident, lit};
+use datafusion::prelude::{Expr, cast, ident, lit, when};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::StatusCode;
 use traceql_storage::schema::col;
-use traceql_syntax::ast::{Field, Intrinsic, MetricsExpr, MetricsFunctionKind, SpansetExpr, Stage};
+use traceql_syntax::ast::{
+    Field, Intrinsic, MetricsFunctionKind, MetricsPipeline, SpansetExpr, Stage,
+};
 
 use super::Plan;
 use super::exemplars;
 use super::interval::Intervals;
-use super::response::MetricsQueryMetrics;
 use super::sampling::Sampling;
 use super::series::{Accumulator, Partial};
 use crate::columnar::fields::{Source, Ty, resolve};
@@ -42,37 +44,37 @@ struct BlockPlan {
     measured: Option<Source>,
 }
 
-/// A metrics query the columnar path runs exactly.
+/// One metrics pipeline the columnar path runs exactly.
 pub(super) struct ColumnarPlan {
     by: Vec<Field>,
     measured_field: Option<Field>,
+    /// Quantiles and histograms count spans per power-of-two bucket of the measured value.
+    bucketed: bool,
     blocks: Vec<BlockPlan>,
 }
 
-/// The columnar plan of `plan` over `blocks`, or `None` when some part of the query or of a
-/// block is beyond what the columnar path lowers (the caller then uses the reference path).
-pub(super) fn plan(plan: &Plan, blocks: &[BlockMeta]) -> Option<ColumnarPlan> {
-    let [pipeline] = plan.pipelines.as_slice() else {
-        return None;
-    };
-    if !matches!(plan.expr, MetricsExpr::Pipeline(_))
-        || plan.sampling.iter().any(|s| *s != Sampling::Exact)
-        || plan.extrapolate
-    {
+/// The columnar plans of every pipeline of `plan` over `blocks`, or `None` when some part of
+/// the query or of a block is beyond what the columnar path lowers (the caller then uses the
+/// reference path).
+pub(super) fn plan(plan: &Plan, blocks: &[BlockMeta]) -> Option<Vec<ColumnarPlan>> {
+    if plan.sampling.iter().any(|s| *s != Sampling::Exact) || plan.extrapolate {
         return None;
     }
+    plan.pipelines
+        .iter()
+        .map(|p| pipeline_plan(p, blocks))
+        .collect()
+}
+
+fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<ColumnarPlan> {
     let [Stage::Spanset(SpansetExpr::Filter(filter))] = pipeline.pipeline.stages.as_slice() else {
         return None;
     };
     let kind = &pipeline.function.kind;
-    let measured_field = match kind {
-        MetricsFunctionKind::Rate | MetricsFunctionKind::CountOverTime => None,
-        MetricsFunctionKind::MinOverTime(f)
-        | MetricsFunctionKind::MaxOverTime(f)
-        | MetricsFunctionKind::SumOverTime(f)
-        | MetricsFunctionKind::AvgOverTime(f) => Some(f.clone()),
-        _ => return None,
-    };
+    if matches!(kind, MetricsFunctionKind::Compare { .. }) {
+        return None;
+    }
+    let measured_field = kind.field().cloned();
     let by = pipeline.function.by.clone();
     let blocks = blocks
         .iter()
@@ -91,12 +93,16 @@ pub(super) fn plan(plan: &Plan, blocks: &[BlockMeta]) -> Option<ColumnarPlan> {
     Some(ColumnarPlan {
         by,
         measured_field,
+        bucketed: matches!(
+            kind,
+            MetricsFunctionKind::QuantileOverTime { .. }
+                | MetricsFunctionKind::HistogramOverTime(_)
+        ),
         blocks,
     })
 }
 
-/// Runs `columnar` into `acc`, counting what was read in `metrics` and `progress`.
-#[allow(clippy::too_many_arguments)]
+/// Runs `columnar` into `acc`, counting blocks and spans in `progress`.
 pub(super) async fn run(
     columnar: &ColumnarPlan,
     catalog: &Catalog,
@@ -104,15 +110,12 @@ pub(super) async fn run(
     exemplars_wanted: bool,
     memory_limit: Option<u64>,
     acc: &mut Accumulator,
-    metrics: &mut MetricsQueryMetrics,
     progress: &Progress,
 ) -> Result<(), EngineError> {
     let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
     let session = Session::new(catalog, partitions, memory_limit)?;
-    progress.set_blocks_total(columnar.blocks.len());
     for block in &columnar.blocks {
-        aggregate_block(&session, &columnar.by, block, intervals, acc).await?;
-        metrics.inspected_spans += block.meta.span_count;
+        aggregate_block(&session, columnar, block, intervals, acc).await?;
         progress.add_spans(block.meta.span_count);
         progress.block_done();
     }
@@ -157,6 +160,36 @@ fn plain_type(ty: Ty) -> DataType {
     }
 }
 
+/// Values at most this large get their bucket from a floating-point `log2`, which is exact in
+/// this range; larger ones go through a chain of integer comparisons.
+const FLOAT_BUCKET_LIMIT: u32 = 40;
+
+/// The reference's histogram bucket of an integer or duration value: the next power of two
+/// (as `u64::next_power_of_two`), null below 2 and for other types.
+fn power_of_two_bucket(source: &Source) -> Expr {
+    let null = || cast(lit(ScalarValue::Null), DataType::UInt64);
+    let Source::Column {
+        expr,
+        ty: Ty::Int | Ty::Duration,
+    } = source
+    else {
+        return null();
+    };
+    let v = cast(expr.clone(), DataType::Int64);
+    let float_bucket = cast(
+        power(lit(2.0), ceil(log2(cast(v.clone(), DataType::Float64)))),
+        DataType::UInt64,
+    );
+    let mut case = when(v.clone().lt(lit(2i64)), null()).when(
+        v.clone().lt_eq(lit(1i64 << FLOAT_BUCKET_LIMIT)),
+        float_bucket,
+    );
+    for k in FLOAT_BUCKET_LIMIT + 1..63 {
+        case = case.when(v.clone().lt_eq(lit(1i64 << k)), lit(1u64 << k));
+    }
+    case.otherwise(lit(1u64 << 63)).unwrap_or_else(|_| null())
+}
+
 /// The value of a [`value_expr`] column at `row`.
 fn val_at(source: &Source, array: &ArrayRef, row: usize) -> Val {
     let Source::Column { ty, .. } = source else {
@@ -195,7 +228,7 @@ fn val_at(source: &Source, array: &ArrayRef, row: usize) -> Val {
 /// Aggregates one block per interval and labels and adds the groups to `acc`.
 async fn aggregate_block(
     session: &Session,
-    by: &[Field],
+    columnar: &ColumnarPlan,
     block: &BlockPlan,
     intervals: Intervals,
     acc: &mut Accumulator,
@@ -212,7 +245,12 @@ async fn aggregate_block(
             .map(|(i, s)| value_expr(s).alias(format!("label{i}"))),
     );
     let mut aggregates = vec![count_all().alias("spans")];
-    if let Some(m) = &block.measured {
+    if columnar.bucketed {
+        groups.push(match &block.measured {
+            Some(m) => power_of_two_bucket(m).alias("bucket"),
+            None => cast(lit(ScalarValue::Null), DataType::UInt64).alias("bucket"),
+        });
+    } else if let Some(m) = &block.measured {
         let m = cast(value_expr(m), DataType::Float64);
         aggregates.extend([
             count(m.clone()).alias("measured"),
@@ -229,14 +267,14 @@ async fn aggregate_block(
         .collect()
         .await?;
     for batch in &batches {
-        add_groups(by, block, batch, acc)?;
+        add_groups(columnar, block, batch, acc)?;
     }
     Ok(())
 }
 
 /// Adds the groups of one aggregate output batch to `acc`.
 fn add_groups(
-    by: &[Field],
+    columnar: &ColumnarPlan,
     block: &BlockPlan,
     batch: &RecordBatch,
     acc: &mut Accumulator,
@@ -259,24 +297,41 @@ fn add_groups(
         .as_primitive_opt::<Int64Type>()
         .ok_or_else(|| EngineError::Internal("count is not Int64".into()))?;
     let measured = match block.measured {
-        Some(_) => Some(MeasuredColumns::new(batch)?),
+        Some(_) if !columnar.bucketed => Some(MeasuredColumns::new(batch)?),
+        _ => None,
+    };
+    let buckets = match columnar.bucketed {
+        true => Some(column("bucket")?),
+        false => None,
+    };
+    let buckets = match &buckets {
+        Some(b) => Some(
+            b.as_primitive_opt::<UInt64Type>()
+                .ok_or_else(|| EngineError::Internal("bucket is not UInt64".into()))?,
+        ),
         None => None,
     };
     for row in 0..batch.num_rows() {
         let Ok(slot) = usize::try_from(slots.value(row)) else {
             continue;
         };
-        let value = |f: &Field| match by.iter().position(|b| b == f) {
+        let value = |f: &Field| match columnar.by.iter().position(|b| b == f) {
             Some(i) => val_at(&block.labels[i], &labels[i], row),
             None => Val::Nil,
         };
-        let partial = match &measured {
+        let mut partial = match &measured {
             Some(m) => m.partial(spans.value(row), row),
             None => Partial {
                 spans: spans.value(row) as f64,
                 ..Partial::default()
             },
         };
+        if let Some(b) = buckets {
+            if b.is_null(row) {
+                continue;
+            }
+            partial.bucket = Some(b.value(row));
+        }
         acc.add_partial(&value, slot, &partial);
     }
     Ok(())
@@ -326,6 +381,7 @@ impl MeasuredColumns {
             sum: opt(&self.sum).unwrap_or(0.0),
             min: opt(&self.min),
             max: opt(&self.max),
+            bucket: None,
         }
     }
 }

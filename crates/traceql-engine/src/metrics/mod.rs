@@ -219,24 +219,24 @@ pub async fn metrics_with_progress(
     metrics.total_blocks = blocks.len() as u32;
     metrics.total_jobs = blocks.len() as u32;
     metrics.total_block_bytes = blocks.iter().map(|b| b.size_bytes).sum();
-    let columnar = columnar::plan(&plan, &blocks);
-    match (columnar, accumulators.as_mut_slice()) {
-        (Some(columnar), [Measure::Series(acc)]) => {
-            let exemplars = plan.exemplars > 0;
-            let limit = request.memory_limit;
-            columnar::run(
-                &columnar,
-                catalog,
-                intervals,
-                exemplars,
-                limit,
-                acc,
-                &mut metrics,
-                progress,
-            )
-            .await?;
+    match columnar::plan(&plan, &blocks) {
+        Some(pipelines) => {
+            progress.set_blocks_total(blocks.len() * pipelines.len());
+            for (columnar, measure) in pipelines.iter().zip(accumulators.iter_mut()) {
+                let Measure::Series(acc) = measure else {
+                    return Err(EngineError::Internal("compare on the columnar path".into()));
+                };
+                let exemplars = plan.exemplars > 0;
+                let limit = request.memory_limit;
+                columnar::run(
+                    columnar, catalog, intervals, exemplars, limit, acc, progress,
+                )
+                .await?;
+            }
+            // Each span is inspected once, however many pipelines read it.
+            metrics.inspected_spans = blocks.iter().map(|b| b.span_count).sum();
         }
-        _ => {
+        None => {
             scan_blocks(catalog, &blocks, progress, request.memory_limit, |chunk| {
                 feed(&plan, &mut accumulators, chunk, &mut metrics, &mut regexes)
             })

@@ -92,6 +92,8 @@ pub(super) struct Partial {
     pub min: Option<f64>,
     /// Largest measured value, if any.
     pub max: Option<f64>,
+    /// For quantiles and histograms: the power-of-two bucket all the group's values fall in.
+    pub bucket: Option<u64>,
 }
 
 /// Per-interval state of one series.
@@ -263,8 +265,11 @@ impl Accumulator {
                     *count += partial.measured;
                 }
             }
-            // The columnar path does not plan quantiles and histograms.
-            Cells::Buckets(_) => {}
+            Cells::Buckets(c) => {
+                if let Some(bucket) = partial.bucket {
+                    *c[slot].entry(bucket).or_default() += partial.spans;
+                }
+            }
         }
     }
 
