@@ -165,3 +165,42 @@ fn ctrl_c_cancels_a_running_query_and_keeps_the_session() {
     p.send_control('d').expect("ctrl-d");
     p.exp_eof().expect("exit");
 }
+
+#[test]
+fn explain_runs_a_metrics_query_and_shows_its_datafusion_plan() {
+    let dir = data_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_traceql"))
+        .args(["--data", dir.path().to_str().expect("utf-8")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run traceql");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(
+            concat!(
+                ".explain { status = error } | count_over_time() by (resource.service.name)\n",
+                ".explain { } >> { } | rate()\n",
+            )
+            .as_bytes(),
+        )
+        .expect("write");
+    let o = child.wait_with_output().expect("wait");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("path: columnar (DataFusion) over 1 block(s)"),
+        "{out}"
+    );
+    // The physical plan ran: the scan shows the pushed-down predicate and row counts.
+    assert!(out.contains("DataSourceExec"), "{out}");
+    assert!(
+        out.contains("predicate=") && out.contains("status_code"),
+        "{out}"
+    );
+    assert!(out.contains("output_rows="), "{out}");
+    assert!(out.contains("path: reference evaluator"), "{out}");
+}

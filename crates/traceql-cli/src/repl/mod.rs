@@ -13,7 +13,7 @@ use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
 use traceql::engine::EngineError;
-use traceql::engine::metrics::{MetricsRequest, metrics_with_progress};
+use traceql::engine::metrics::{MetricsRequest, explain as explain_metrics, metrics_with_progress};
 use traceql::engine::search::{SearchRequest, search_with_progress};
 use traceql::engine::tags::{tag_names, tag_values};
 use traceql::engine::trace_by_id::{parse_trace_id, trace_by_id, v2_json};
@@ -67,7 +67,8 @@ or quotes are open. Search queries list traces; metrics queries (`| rate()` …)
   .spss N                spans per spanset (default 3)
   .format table|json|tree
   .timing on|off         show how long each query took
-  .explain QUERY         the query's class, canonical form and plan
+  .explain QUERY         the query's canonical form and plan; for metrics, runs it and
+                         shows the DataFusion plan with rows and time per node
   .tags [SCOPE]          tag names (resource, span, intrinsic, event, link, instrumentation)
   .trace ID              one trace as a waterfall
   .quit                  leave (or Ctrl-D)
@@ -317,6 +318,25 @@ fn cancellable<T: Send + 'static>(
     crate::running::cancellable(&session.runtime, what, None, f)
 }
 
+/// A metrics request over the session's range, or over all the data when none is set.
+fn metrics_request(
+    session: &Session,
+    catalog: &Catalog,
+    query: &str,
+) -> Result<MetricsRequest, String> {
+    let (start, end) = match session.range {
+        Some((s, e)) => (s * 1_000_000_000, e * 1_000_000_000),
+        None => {
+            let blocks = session
+                .runtime
+                .block_on(catalog.list_blocks(&session.tenant))
+                .map_err(|e| e.to_string())?;
+            time_range(&blocks).ok_or("no blocks to compute metrics over")?
+        }
+    };
+    Ok(MetricsRequest::range(query, start, end))
+}
+
 fn run_query(session: &Session, query: &str) -> Result<String, String> {
     let catalog = catalog(session)?;
     let parsed = match traceql::parse(query) {
@@ -328,17 +348,7 @@ fn run_query(session: &Session, query: &str) -> Result<String, String> {
         other => other.to_string(),
     };
     if matches!(parsed.body, QueryBody::Metrics(_)) {
-        let (start, end) = match session.range {
-            Some((s, e)) => (s * 1_000_000_000, e * 1_000_000_000),
-            None => {
-                let blocks = session
-                    .runtime
-                    .block_on(catalog.list_blocks(&session.tenant))
-                    .map_err(|e| e.to_string())?;
-                time_range(&blocks).ok_or("no blocks to compute metrics over")?
-            }
-        };
-        let request = MetricsRequest::range(query, start, end);
+        let request = metrics_request(session, catalog, query)?;
         let (catalog, tenant) = (catalog.clone(), session.tenant.clone());
         let result = with_progress(&session.runtime, "computing", |p| async move {
             metrics_with_progress(&catalog, &tenant, &request, &p).await
@@ -441,6 +451,17 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
         ("explain", _) => {
             let query = command.trim_start_matches("explain").trim();
             explain(query);
+            let is_metrics =
+                traceql::parse(query).is_ok_and(|q| matches!(q.body, QueryBody::Metrics(_)));
+            if is_metrics && let Ok(catalog) = catalog(session) {
+                let request = metrics_request(session, catalog, query)?;
+                let (catalog, tenant) = (catalog.clone(), session.tenant.clone());
+                let described = cancellable(session, "explaining", async move {
+                    explain_metrics(&catalog, &tenant, &request).await
+                })?
+                .map_err(|e| e.to_string())?;
+                print!("{described}");
+            }
         }
         ("tags", rest) => {
             let catalog = catalog(session)?;
@@ -496,9 +517,7 @@ fn explain(query: &str) {
                     }
                 }
                 QueryBody::Metrics(m) => {
-                    println!(
-                        "plan: metrics over right-closed intervals, evaluated per trace by the reference evaluator"
-                    );
+                    println!("plan: metrics over right-closed intervals");
                     m.expr.visit_pipelines(&mut |p| {
                         println!("  pipeline: {}  →  {}", p.pipeline, p.function)
                     });

@@ -13,7 +13,8 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, Int8Type, Int64Type, U
 use datafusion::functions::expr_fn::{ceil, log2, power};
 use datafusion::functions_aggregate::count::count_all;
 use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
-use datafusion::prelude::{Expr, cast, ident, lit, when};
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
+use datafusion::prelude::{DataFrame, Expr, cast, ident, lit, when};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use traceql_storage::catalog::Catalog;
@@ -233,6 +234,24 @@ async fn aggregate_block(
     intervals: Intervals,
     acc: &mut Accumulator,
 ) -> Result<(), EngineError> {
+    let batches = aggregate_frame(session, columnar, block, intervals)
+        .await?
+        .collect()
+        .await?;
+    for batch in &batches {
+        add_groups(columnar, block, batch, acc)?;
+    }
+    Ok(())
+}
+
+/// The block's matching spans grouped by interval, labels (and bucket), with their counts and
+/// measured-value aggregates.
+async fn aggregate_frame(
+    session: &Session,
+    columnar: &ColumnarPlan,
+    block: &BlockPlan,
+    intervals: Intervals,
+) -> Result<DataFrame, EngineError> {
     let slot = ((ident(col::START_TIME) - lit(intervals.start as i64 + 1))
         / lit(intervals.step as i64))
     .alias("slot");
@@ -259,17 +278,37 @@ async fn aggregate_block(
             max(m).alias("max"),
         ]);
     }
-    let batches = session
+    Ok(session
         .block(&block.meta)
         .await?
         .filter(matching(block, intervals))?
-        .aggregate(groups, aggregates)?
-        .collect()
-        .await?;
-    for batch in &batches {
-        add_groups(columnar, block, batch, acc)?;
+        .aggregate(groups, aggregates)?)
+}
+
+/// Runs the aggregation of every block of `columnar` and describes each physical plan with
+/// the rows and time of every node.
+pub(super) async fn explain(
+    columnar: &ColumnarPlan,
+    catalog: &Catalog,
+    intervals: Intervals,
+    memory_limit: Option<u64>,
+) -> Result<String, EngineError> {
+    let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let session = Session::new(catalog, partitions, memory_limit)?;
+    let mut out = String::new();
+    for block in &columnar.blocks {
+        let frame = aggregate_frame(&session, columnar, block, intervals).await?;
+        let task = Arc::new(frame.task_ctx());
+        let plan = frame.create_physical_plan().await?;
+        datafusion::physical_plan::collect(Arc::clone(&plan), task).await?;
+        out.push_str(&format!(
+            "block {} ({} spans):\n{}",
+            block.meta.block_id,
+            block.meta.span_count,
+            DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(false)
+        ));
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Adds the groups of one aggregate output batch to `acc`.

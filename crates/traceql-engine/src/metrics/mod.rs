@@ -275,6 +275,34 @@ pub async fn execution_path(
     })
 }
 
+/// Runs `request` and describes how: the execution path and, on the columnar path, each
+/// block's DataFusion physical plan with the rows and time of every node.
+pub async fn explain(
+    catalog: &Catalog,
+    tenant: &str,
+    request: &MetricsRequest,
+) -> Result<String, EngineError> {
+    let plan = Plan::new(request)?;
+    let intervals = intervals(request)?;
+    let blocks = live_blocks(catalog, tenant, intervals).await?;
+    let Some(pipelines) = columnar::plan(&plan, &blocks) else {
+        return Ok(format!(
+            "path: reference evaluator over {} block(s) (the query uses something the columnar \
+             path does not lower yet)\n",
+            blocks.len()
+        ));
+    };
+    let mut out = format!(
+        "path: columnar (DataFusion) over {} block(s)\n",
+        blocks.len()
+    );
+    for (columnar, pipeline) in pipelines.iter().zip(&plan.pipelines) {
+        out.push_str(&format!("pipeline: {pipeline}\n"));
+        out.push_str(&columnar::explain(columnar, catalog, intervals, request.memory_limit).await?);
+    }
+    Ok(out)
+}
+
 async fn live_blocks(
     catalog: &Catalog,
     tenant: &str,
