@@ -26,4 +26,16 @@ pub mod trace_by_id;
 pub mod value;
 
 pub use datafusion;
+
+/// Which engine runs a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutionPath {
+    /// Lowered onto DataFusion: conditions pushed into the Parquet scan, only the needed
+    /// columns read.
+    Columnar,
+    /// The reference evaluator over every decoded trace (what the columnar path does not
+    /// lower yet).
+    Reference,
+}
+
 pub use error::{EngineError, ExecError};

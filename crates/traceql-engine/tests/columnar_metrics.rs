@@ -2,8 +2,9 @@
 //! generated shop traces written as blocks, for every query the columnar path takes; and the
 //! queries it must leave to the reference path.
 
+use traceql_engine::ExecutionPath;
 use traceql_engine::metrics::{
-    ExecutionPath, MetricsRequest, MetricsResult, execution_path, metrics, metrics_traces,
+    MetricsRequest, MetricsResult, execution_path, metrics, metrics_traces,
 };
 use traceql_storage::catalog::Catalog;
 use traceql_storage::generator::{Generator, GeneratorConfig};

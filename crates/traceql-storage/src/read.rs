@@ -20,7 +20,7 @@ use crate::catalog::Catalog;
 use crate::decode::decode_batch;
 use crate::error::{Result, StorageError};
 use crate::meta::BlockMeta;
-use crate::model::{Trace, TraceId};
+use crate::model::{Span, Trace, TraceId};
 use crate::schema::col;
 
 /// Reads a Parquet object through an [`ObjectStore`]: ranged reads for pages, a suffix read for
@@ -104,6 +104,15 @@ pub async fn read_block(catalog: &Catalog, meta: &BlockMeta) -> Result<Vec<Trace
         traces.extend(group.traces);
     }
     Ok(traces)
+}
+
+/// Decodes a batch read from the data file of the block `meta` describes (by any Parquet
+/// reader that keeps the file's Arrow types, such as DataFusion without view types) into
+/// spans, in row order.
+pub fn decode_spans(catalog: &Catalog, batch: &RecordBatch, meta: &BlockMeta) -> Result<Vec<Span>> {
+    decode_batch(batch, meta).map_err(|m| {
+        StorageError::invalid_block(catalog.data_path(&meta.tenant, &meta.block_id), m)
+    })
 }
 
 /// The traces of one row group.

@@ -75,7 +75,12 @@ pub fn group_traces(spans: impl IntoIterator<Item = Span>) -> Vec<Trace> {
 
 /// Prepares traces for writing, in parallel, ordered by start time then trace ID.
 pub fn prepare(traces: Vec<Trace>) -> Vec<PreparedTrace> {
-    let mut prepared: Vec<PreparedTrace> = traces.into_par_iter().map(PreparedTrace::new).collect();
+    // A trace without spans has no rows: it is not part of the block.
+    let mut prepared: Vec<PreparedTrace> = traces
+        .into_par_iter()
+        .filter(|t| !t.spans.is_empty())
+        .map(PreparedTrace::new)
+        .collect();
     prepared.par_sort_unstable_by(|a, b| (a.start, a.trace_id).cmp(&(b.start, b.trace_id)));
     prepared
 }

@@ -29,7 +29,12 @@ impl Session {
         let config = SessionConfig::new()
             .with_target_partitions(partitions.max(1))
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-            .set_bool("datafusion.execution.parquet.reorder_filters", true);
+            .set_bool("datafusion.execution.parquet.reorder_filters", true)
+            // Plain Utf8 rather than views: fetched rows decode with the block's own types.
+            .set_bool(
+                "datafusion.execution.parquet.schema_force_view_types",
+                false,
+            );
         let mut runtime = RuntimeEnvBuilder::new();
         if let Some(limit) = memory_limit {
             runtime = runtime.with_memory_limit(usize::try_from(limit).unwrap_or(usize::MAX), 1.0);

@@ -31,6 +31,7 @@ use traceql_syntax::ast::{
 };
 use traceql_syntax::parse;
 
+use crate::ExecutionPath;
 use crate::error::{EngineError, ExecError};
 use crate::progress::Progress;
 use crate::reference::{Regexes, TraceView, run_pipeline};
@@ -247,17 +248,6 @@ pub async fn metrics_with_progress(
     metrics.inspected_bytes = metrics.total_block_bytes;
     metrics.completed_jobs = metrics.total_jobs;
     finish(&plan, accumulators, intervals, request.max_series, metrics)
-}
-
-/// Which engine runs a metrics query.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExecutionPath {
-    /// Lowered onto DataFusion: filter pushed into the Parquet scan, aggregation by interval
-    /// and labels.
-    Columnar,
-    /// The reference evaluator over decoded traces (everything the columnar path does not
-    /// lower yet: structural operators, quantiles, events and links, generic attributes, …).
-    Reference,
 }
 
 /// The path [`metrics`] takes for `request` over the live blocks of `tenant`.

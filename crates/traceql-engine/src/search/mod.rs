@@ -1,12 +1,16 @@
 //! TraceQL search over a tenant's blocks (spec sections 7.12 and 8.1).
 //!
-//! Each block is read and every trace in the time range is evaluated by the reference
-//! evaluator; matches from several blocks of the same trace are merged, and the newest `limit`
-//! traces are returned, newest first.
+//! Every trace of a block in the time range that matches is evaluated by the reference
+//! evaluator, block by block; matches from several blocks of the same trace are merged, and the
+//! newest `limit` traces are returned, newest first. Where the first stage lowers onto
+//! DataFusion ([`columnar`]), only the traces that can match are read and evaluated.
+
+mod columnar;
 
 use std::collections::{BTreeMap, HashMap};
 
 use traceql_storage::catalog::Catalog;
+use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::{StatusCode, Trace, TraceId};
 use traceql_syntax::ast::{
     Field, FieldExprKind, Intrinsic, Pipeline, QueryBody, ScalarExpr, Scope, SpansetExpr, Stage,
@@ -14,6 +18,7 @@ use traceql_syntax::ast::{
 };
 use traceql_syntax::{ErrorKind, parse};
 
+use crate::ExecutionPath;
 use crate::error::{EngineError, ExecError};
 use crate::progress::Progress;
 use crate::reference::{Regexes, Spanset, TraceView, run_pipeline, status, trace_id_hex};
@@ -49,6 +54,9 @@ pub struct SearchRequest {
     pub spss: usize,
     /// The most memory the query may hold, bytes (`None`: no limit).
     pub memory_limit: Option<u64>,
+    /// Use the columnar path where it applies (default); `false` forces the reference
+    /// evaluator over every trace (for comparisons).
+    pub columnar: bool,
 }
 
 impl SearchRequest {
@@ -61,6 +69,7 @@ impl SearchRequest {
             limit: 20,
             spss: 3,
             memory_limit: None,
+            columnar: true,
         }
     }
 
@@ -380,21 +389,69 @@ pub async fn search_with_progress(
     if search.is_statically_empty() {
         return Ok(results.finish(request.limit));
     }
-    let mut blocks = catalog.list_blocks(tenant).await?;
-    blocks.retain(|b| b.overlaps(search.start, search.end));
-    blocks.sort_by_key(|b| std::cmp::Reverse(b.start_time_unix_nano));
+    let blocks = search_blocks(catalog, tenant, &search).await?;
     results.metrics.total_blocks = blocks.len() as u32;
     results.metrics.total_jobs = blocks.len() as u32;
     results.metrics.total_block_bytes = blocks.iter().map(|b| b.size_bytes).sum();
-    let mut regexes = Regexes::default();
-    scan_blocks(catalog, &blocks, progress, request.memory_limit, |chunk| {
-        evaluate_all(&search, chunk, &mut results, &mut regexes)
-    })
-    .await?;
+    let plan = match request.columnar {
+        true => columnar::plan(&search.pipeline, &blocks),
+        false => None,
+    };
+    match plan {
+        Some(plan) => {
+            let limit = request.limit;
+            let memory = request.memory_limit;
+            columnar::run(
+                &plan,
+                &search,
+                catalog,
+                limit,
+                memory,
+                &mut results,
+                progress,
+            )
+            .await?;
+        }
+        None => {
+            let mut regexes = Regexes::default();
+            scan_blocks(catalog, &blocks, progress, request.memory_limit, |chunk| {
+                evaluate_all(&search, chunk, &mut results, &mut regexes)
+            })
+            .await?;
+        }
+    }
     // Every block was read to the end.
     results.metrics.inspected_bytes = results.metrics.total_block_bytes;
     results.metrics.completed_jobs = results.metrics.total_jobs;
     Ok(results.finish(request.limit))
+}
+
+/// The path [`search`] takes for `request` over the live blocks of `tenant`.
+pub async fn execution_path(
+    catalog: &Catalog,
+    tenant: &str,
+    request: &SearchRequest,
+) -> Result<ExecutionPath, EngineError> {
+    let search = Search::new(request)?;
+    let blocks = search_blocks(catalog, tenant, &search).await?;
+    Ok(
+        match request.columnar && columnar::plan(&search.pipeline, &blocks).is_some() {
+            true => ExecutionPath::Columnar,
+            false => ExecutionPath::Reference,
+        },
+    )
+}
+
+/// The live blocks a search reads, newest first.
+async fn search_blocks(
+    catalog: &Catalog,
+    tenant: &str,
+    search: &Search,
+) -> Result<Vec<BlockMeta>, EngineError> {
+    let mut blocks = catalog.list_blocks(tenant).await?;
+    blocks.retain(|b| b.overlaps(search.start, search.end));
+    blocks.sort_by_key(|b| std::cmp::Reverse(b.start_time_unix_nano));
+    Ok(blocks)
 }
 
 /// Searches traces held in memory (as one block); for tests and embedders with their own data.

@@ -1,0 +1,134 @@
+//! Search on the columnar path against the reference path on the same blocks: identical
+//! responses (traces, spansets, attributes, service stats and inspection figures) for every
+//! query the columnar path takes, at several limits and time ranges, including a trace whose
+//! spans sit in two blocks.
+
+use traceql_engine::ExecutionPath;
+use traceql_engine::search::{SearchRequest, execution_path, search};
+use traceql_storage::catalog::Catalog;
+use traceql_storage::generator::{Generator, GeneratorConfig};
+use traceql_storage::model::{Span, Trace};
+use traceql_storage::writer::{WriteOptions, write_block};
+
+const COLUMNAR: &[&str] = &[
+    "{ }",
+    r#"{ span.db.system = "postgresql" }"#,
+    r#"{ resource.service.name = "checkout" }"#,
+    r#"{ rootServiceName = "frontend" && (status = error || span.http.response.status_code = 500) }"#,
+    "{ } | count() > 20",
+    r#"{ resource.service.name = "frontend" } >> { status = error }"#,
+    r#"{ resource.service.name = "checkout" } > { kind = client }"#,
+    "{ status = error } && { kind = server }",
+    r#"{ name =~ "GET.*" } || { status = error }"#,
+    "{ kind = server } ~ { kind = server }",
+    "{ duration > 100ms } | by(resource.service.name) | count() > 1",
+    "{ status = error } | select(span.http.route, resource.service.version)",
+    "{ span.http.response.status_code >= 500 } &>> { kind = client }",
+    "{ kind = client } < { kind = server } | avg(duration) > 1ms",
+    "{ span.no.such.key = 1 }",
+];
+
+const REFERENCE_ONLY: &[&str] = &[
+    "{ kind = server } !> { status = error }",
+    r#"{ event:name = "exception" }"#,
+    "({ status = error } | count() > 1) >> ({ kind = client })",
+];
+
+/// Generated traces in two blocks, with one trace's spans split between them.
+async fn catalog() -> Catalog {
+    let catalog = Catalog::open(&format!(
+        "memory://columnar-search-{}",
+        uuid::Uuid::new_v4()
+    ))
+    .expect("catalog");
+    let mut traces = Generator::new(GeneratorConfig::default()).traces(0..400);
+    let split = traces.remove(123);
+    // Alternate spans go to the two blocks.
+    let (mut first, mut second): (Vec<Span>, Vec<Span>) = (Vec::new(), Vec::new());
+    for (i, span) in split.spans.into_iter().enumerate() {
+        if i % 2 == 0 {
+            first.push(span);
+        } else {
+            second.push(span);
+        }
+    }
+    assert!(!first.is_empty() && !second.is_empty());
+    let (a, b) = traces.split_at(200);
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.push(Trace {
+        trace_id: split.trace_id,
+        spans: first,
+    });
+    b.push(Trace {
+        trace_id: split.trace_id,
+        spans: second,
+    });
+    for part in [a, b] {
+        write_block(&catalog, "t", part, &WriteOptions::default(), vec![], 0)
+            .await
+            .expect("block");
+    }
+    catalog
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn columnar_search_returns_the_reference_response() {
+    let catalog = catalog().await;
+    let window = GeneratorConfig::default().start_unix_nano / 1_000_000_000;
+    for query in COLUMNAR {
+        for (limit, range) in [
+            (20, None),
+            (3, None),
+            (1000, None),
+            (10, Some((window + 600, window + 1800))),
+        ] {
+            let mut request = SearchRequest::new(*query);
+            request.limit = limit;
+            if let Some((start, end)) = range {
+                request.start = Some(start);
+                request.end = Some(end);
+            }
+            assert_eq!(
+                execution_path(&catalog, "t", &request).await.expect("path"),
+                ExecutionPath::Columnar,
+                "{query}"
+            );
+            let columnar = search(&catalog, "t", &request)
+                .await
+                .unwrap_or_else(|e| panic!("{query}: {e}"));
+            request.columnar = false;
+            let reference = search(&catalog, "t", &request).await.expect("reference");
+            for (c, r) in columnar.traces.iter().zip(&reference.traces) {
+                assert_eq!(c, r, "{query} limit {limit}");
+            }
+            assert_eq!(
+                columnar.traces.len(),
+                reference.traces.len(),
+                "{query} limit {limit}"
+            );
+            assert_eq!(columnar.metrics, reference.metrics, "{query} limit {limit}");
+            assert_eq!(
+                columnar.to_json(),
+                reference.to_json(),
+                "{query} limit {limit}"
+            );
+            if !query.contains("no.such") && range.is_none() {
+                assert!(!reference.traces.is_empty(), "{query} matches nothing");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_searches_stay_on_the_reference_path() {
+    let catalog = catalog().await;
+    for query in REFERENCE_ONLY {
+        let request = SearchRequest::new(*query);
+        assert_eq!(
+            execution_path(&catalog, "t", &request).await.expect("path"),
+            ExecutionPath::Reference,
+            "{query}"
+        );
+    }
+}
