@@ -22,13 +22,22 @@ async fn catalog_with_traces(traces: u64) -> Catalog {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_over_the_memory_limit_fails_clearly() {
     let catalog = catalog_with_traces(200).await;
-    let mut request = SearchRequest::new("{ }");
+    // The reference path (a negated structural query) checks the limit per row group.
+    let mut request = SearchRequest::new("{ kind = server } !> { status = error }");
     request.memory_limit = Some(50_000);
     let e = search(&catalog, "t", &request)
         .await
         .expect_err("over limit");
     assert!(matches!(e, EngineError::MemoryLimit { limit: 50_000, needed, .. } if needed > 50_000));
     assert!(e.to_string().contains("memory limit of 50000 bytes"), "{e}");
+
+    // The columnar path runs under DataFusion's memory pool.
+    let mut request = SearchRequest::new("{ }");
+    request.memory_limit = Some(1_000);
+    let e = search(&catalog, "t", &request)
+        .await
+        .expect_err("over limit");
+    assert!(pool_refused(&e), "{e}");
 
     // The reference path (a structural query) checks the limit per row group.
     let (start, end) = (1_690_000_000_000_000_000, 1_710_000_000_000_000_000);
@@ -47,13 +56,13 @@ async fn a_query_over_the_memory_limit_fails_clearly() {
     let e = metrics(&catalog, "t", &range)
         .await
         .expect_err("over limit");
-    match &e {
-        EngineError::DataFusion(df) => assert!(
-            matches!(df.find_root(), DataFusionError::ResourcesExhausted(_)),
-            "{e}"
-        ),
-        other => panic!("expected the memory pool to refuse: {other}"),
-    }
+    assert!(pool_refused(&e), "{e}");
+}
+
+/// DataFusion's memory pool refused the query.
+fn pool_refused(e: &EngineError) -> bool {
+    matches!(e, EngineError::DataFusion(df)
+        if matches!(df.find_root(), DataFusionError::ResourcesExhausted(_)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

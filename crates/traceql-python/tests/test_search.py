@@ -188,6 +188,10 @@ def test_memory_limit(shop: traceql.Engine) -> None:
     small = traceql.open(shop.url, memory_limit=10_000)
     with pytest.raises(traceql.MemoryLimitError) as raised:
         small.search("{ }")
+    assert "memory" in str(raised.value).lower()
+    # The reference path (a negated structural query) names the limit it hit.
+    with pytest.raises(traceql.MemoryLimitError) as raised:
+        small.search("{ kind = server } !> { status = error }")
     assert "10000 bytes" in str(raised.value)
     roomy = traceql.open(shop.url, memory_limit=1 << 30)
     assert roomy.search("{ }").traces == shop.search("{ }").traces

@@ -48,11 +48,18 @@ impl Session {
         })
     }
 
+    /// Wraps an error met while reading the block `meta` describes with the block's file.
+    pub fn reading(&self, meta: &BlockMeta) -> impl Fn(DataFusionError) -> DataFusionError {
+        let path = self.catalog.data_path(&meta.tenant, &meta.block_id);
+        move |e| e.context(format!("reading {path}"))
+    }
+
     /// The data file of the block `meta` describes, as a DataFrame.
     pub async fn block(&self, meta: &BlockMeta) -> Result<DataFrame, DataFusionError> {
         let path = self.catalog.data_path(&meta.tenant, &meta.block_id);
         self.ctx
             .read_parquet(format!("{STORE_URL}{path}"), ParquetReadOptions::default())
             .await
+            .map_err(self.reading(meta))
     }
 }

@@ -237,7 +237,8 @@ async fn aggregate_block(
     let batches = aggregate_frame(session, columnar, block, intervals)
         .await?
         .collect()
-        .await?;
+        .await
+        .map_err(session.reading(&block.meta))?;
     for batch in &batches {
         add_groups(columnar, block, batch, acc)?;
     }
@@ -300,7 +301,9 @@ pub(super) async fn explain(
         let frame = aggregate_frame(&session, columnar, block, intervals).await?;
         let task = Arc::new(frame.task_ctx());
         let plan = frame.create_physical_plan().await?;
-        datafusion::physical_plan::collect(Arc::clone(&plan), task).await?;
+        datafusion::physical_plan::collect(Arc::clone(&plan), task)
+            .await
+            .map_err(session.reading(&block.meta))?;
         out.push_str(&format!(
             "block {} ({} spans):\n{}",
             block.meta.block_id,
@@ -458,7 +461,7 @@ async fn exemplars_of_block(
     // The rows of the trace being read: (batch, row) pairs.
     let mut pending: Vec<(Arc<RecordBatch>, usize)> = Vec::new();
     while let Some(batch) = stream.next().await {
-        let batch = Arc::new(batch?);
+        let batch = Arc::new(batch.map_err(session.reading(&block.meta))?);
         let ids = trace_ids(&batch)?;
         for row in 0..batch.num_rows() {
             let same = pending.last().is_some_and(|(b, r)| {

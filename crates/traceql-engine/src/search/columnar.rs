@@ -234,7 +234,8 @@ async fn block_candidates(
             matched,
         )?
         .collect()
-        .await?;
+        .await
+        .map_err(session.reading(meta))?;
     let mut out = Vec::new();
     for batch in &batches {
         let ids = fixed_binary(batch, "trace_id")?;
@@ -298,7 +299,8 @@ async fn fetch_traces(
         .await?
         .filter(ident(col::TRACE_ID).in_list(list, false))?
         .collect()
-        .await?;
+        .await
+        .map_err(session.reading(meta))?;
     let mut order: Vec<TraceId> = Vec::new();
     let mut by_id: HashMap<TraceId, Trace> = HashMap::new();
     for batch in &batches {
