@@ -41,7 +41,7 @@ const SEARCHES: &[(&str, &str)] = &[
 ];
 
 /// Benchmark-suite metrics cases mapped onto the shop's attributes (`span.http.status_code`
-/// is `span.http.response.status_code` here, `span.http.url` is `span.url.full`,
+/// is `span.http.response.status_code` here,
 /// `loki-ingester` is `checkout`, `http.host`/`http.flavor` are `server.address` and
 /// `http.request.method`).
 const METRICS: &[(&str, &str)] = &[
@@ -52,7 +52,7 @@ const METRICS: &[(&str, &str)] = &[
         "{ } | rate() by (span.http.response.status_code)",
     ),
     ("rateByService", "{ } | rate() by (resource.service.name)"),
-    ("rateByUrl", "{ } | rate() by (span.url.full)"),
+    ("rateByUrl", "{ } | rate() by (span.http.url)"),
     (
         "serviceRate",
         r#"{ resource.service.name = "checkout" } | rate()"#,
