@@ -167,7 +167,7 @@ fn ctrl_c_cancels_a_running_query_and_keeps_the_session() {
 }
 
 #[test]
-fn explain_runs_a_metrics_query_and_shows_its_datafusion_plan() {
+fn explain_runs_the_query_and_shows_its_datafusion_plans() {
     let dir = data_dir();
     let mut child = Command::new(env!("CARGO_BIN_EXE_traceql"))
         .args(["--data", dir.path().to_str().expect("utf-8")])
@@ -184,6 +184,8 @@ fn explain_runs_a_metrics_query_and_shows_its_datafusion_plan() {
             concat!(
                 ".explain { status = error } | count_over_time() by (resource.service.name)\n",
                 ".explain { } >> { } | rate()\n",
+                ".explain { status = error } >> { }\n",
+                ".explain { } !> { }\n",
             )
             .as_bytes(),
         )
@@ -203,4 +205,7 @@ fn explain_runs_a_metrics_query_and_shows_its_datafusion_plan() {
     );
     assert!(out.contains("output_rows="), "{out}");
     assert!(out.contains("path: reference evaluator"), "{out}");
+    // Searches too: a structural query finds its candidate traces on DataFusion.
+    assert!(out.contains("candidate traces:"), "{out}");
+    assert_eq!(out.matches("path: reference evaluator").count(), 2, "{out}");
 }

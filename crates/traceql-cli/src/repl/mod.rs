@@ -14,7 +14,7 @@ use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
 use traceql::engine::EngineError;
 use traceql::engine::metrics::{MetricsRequest, explain as explain_metrics, metrics_with_progress};
-use traceql::engine::search::{SearchRequest, search_with_progress};
+use traceql::engine::search::{SearchRequest, explain as explain_search, search_with_progress};
 use traceql::engine::tags::{tag_names, tag_values};
 use traceql::engine::trace_by_id::{parse_trace_id, trace_by_id, v2_json};
 use traceql::storage::catalog::{Catalog, DEFAULT_TENANT};
@@ -67,8 +67,8 @@ or quotes are open. Search queries list traces; metrics queries (`| rate()` …)
   .spss N                spans per spanset (default 3)
   .format table|json|tree
   .timing on|off         show how long each query took
-  .explain QUERY         the query's canonical form and plan; for metrics, runs it and
-                         shows the DataFusion plan with rows and time per node
+  .explain QUERY         the query's canonical form and plan; with data open, runs it
+                         and shows the DataFusion plans with rows and time per node
   .tags [SCOPE]          tag names (resource, span, intrinsic, event, link, instrumentation)
   .trace ID              one trace as a waterfall
   .quit                  leave (or Ctrl-D)
@@ -318,6 +318,16 @@ fn cancellable<T: Send + 'static>(
     crate::running::cancellable(&session.runtime, what, None, f)
 }
 
+/// A search request with the session's limit, spans per spanset and range.
+fn search_request(session: &Session, query: &str) -> SearchRequest {
+    let mut request = SearchRequest::new(query);
+    request.limit = session.limit;
+    request.spss = session.spss;
+    request.start = session.range.map(|r| r.0);
+    request.end = session.range.map(|r| r.1);
+    request
+}
+
 /// A metrics request over the session's range, or over all the data when none is set.
 fn metrics_request(
     session: &Session,
@@ -361,11 +371,7 @@ fn run_query(session: &Session, query: &str) -> Result<String, String> {
             _ => crate::metrics_cmd::table(&result),
         });
     }
-    let mut request = SearchRequest::new(query);
-    request.limit = session.limit;
-    request.spss = session.spss;
-    request.start = session.range.map(|r| r.0);
-    request.end = session.range.map(|r| r.1);
+    let request = search_request(session, query);
     let (owned, tenant) = (catalog.clone(), session.tenant.clone());
     let response = with_progress(&session.runtime, "searching", |p| async move {
         search_with_progress(&owned, &tenant, &request, &p).await
@@ -451,16 +457,26 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
         ("explain", _) => {
             let query = command.trim_start_matches("explain").trim();
             explain(query);
-            let is_metrics =
-                traceql::parse(query).is_ok_and(|q| matches!(q.body, QueryBody::Metrics(_)));
-            if is_metrics && let Ok(catalog) = catalog(session) {
-                let request = metrics_request(session, catalog, query)?;
-                let (catalog, tenant) = (catalog.clone(), session.tenant.clone());
-                let described = cancellable(session, "explaining", async move {
-                    explain_metrics(&catalog, &tenant, &request).await
-                })?
-                .map_err(|e| e.to_string())?;
-                print!("{described}");
+            let body = traceql::parse(query).map(|q| q.body);
+            if let (Ok(body), Ok(catalog)) = (body, catalog(session)) {
+                let tenant = session.tenant.clone();
+                let described = match body {
+                    QueryBody::Metrics(_) => {
+                        let request = metrics_request(session, catalog, query)?;
+                        let catalog = catalog.clone();
+                        cancellable(session, "explaining", async move {
+                            explain_metrics(&catalog, &tenant, &request).await
+                        })?
+                    }
+                    _ => {
+                        let request = search_request(session, query);
+                        let catalog = catalog.clone();
+                        cancellable(session, "explaining", async move {
+                            explain_search(&catalog, &tenant, &request).await
+                        })?
+                    }
+                };
+                print!("{}", described.map_err(|e| e.to_string())?);
             }
         }
         ("tags", rest) => {
@@ -511,7 +527,7 @@ fn explain(query: &str) {
             println!("valid: {ast}");
             match &ast.body {
                 QueryBody::Pipeline(p) => {
-                    println!("plan: search, evaluated per trace by the reference evaluator");
+                    println!("plan: search");
                     for (i, stage) in p.stages.iter().enumerate() {
                         println!("  stage {}: {stage}", i + 1);
                     }

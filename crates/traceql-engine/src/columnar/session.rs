@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::physical_plan::collect;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
@@ -46,6 +48,23 @@ impl Session {
             ctx,
             catalog: catalog.clone(),
         })
+    }
+
+    /// Runs `frame` (a plan over the block `meta` describes) to the end and describes its
+    /// physical plan with the rows and time of every node.
+    pub async fn run_and_describe(
+        &self,
+        frame: DataFrame,
+        meta: &BlockMeta,
+    ) -> Result<String, DataFusionError> {
+        let task = Arc::new(frame.task_ctx());
+        let plan = frame.create_physical_plan().await?;
+        collect(Arc::clone(&plan), task)
+            .await
+            .map_err(self.reading(meta))?;
+        Ok(DisplayableExecutionPlan::with_metrics(plan.as_ref())
+            .indent(false)
+            .to_string())
     }
 
     /// Wraps an error met while reading the block `meta` describes with the block's file.

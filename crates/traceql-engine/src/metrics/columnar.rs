@@ -13,7 +13,6 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, Int8Type, Int64Type, U
 use datafusion::functions::expr_fn::{ceil, log2, power};
 use datafusion::functions_aggregate::count::count_all;
 use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
-use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::prelude::{DataFrame, Expr, cast, ident, lit, when};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
@@ -299,16 +298,11 @@ pub(super) async fn explain(
     let mut out = String::new();
     for block in &columnar.blocks {
         let frame = aggregate_frame(&session, columnar, block, intervals).await?;
-        let task = Arc::new(frame.task_ctx());
-        let plan = frame.create_physical_plan().await?;
-        datafusion::physical_plan::collect(Arc::clone(&plan), task)
-            .await
-            .map_err(session.reading(&block.meta))?;
         out.push_str(&format!(
             "block {} ({} spans):\n{}",
             block.meta.block_id,
             block.meta.span_count,
-            DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(false)
+            session.run_and_describe(frame, &block.meta).await?
         ));
     }
     Ok(out)

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use datafusion::arrow::array::{Array, AsArray, FixedSizeBinaryArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::functions_aggregate::expr_fn::bool_or;
-use datafusion::prelude::{Expr, cast, coalesce, ident, lit};
+use datafusion::prelude::{DataFrame, Expr, cast, coalesce, ident, lit};
 use datafusion::scalar::ScalarValue;
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
@@ -202,15 +202,13 @@ fn settled(
     })
 }
 
-/// The traces of one block that pass the candidate test.
-async fn block_candidates(
+/// The block's traces with a span matching some leaf filter, with which leaves matched.
+async fn candidate_frame(
     session: &Session,
-    columnar: &ColumnarSearch,
-    block: usize,
     meta: &BlockMeta,
     leaves: &[Expr],
     end: u64,
-) -> Result<Vec<Candidate>, EngineError> {
+) -> Result<DataFrame, EngineError> {
     let any_leaf = leaves
         .iter()
         .map(|l| coalesce(vec![l.clone(), lit(false)]))
@@ -222,7 +220,7 @@ async fn block_candidates(
         .enumerate()
         .map(|(i, l)| bool_or(coalesce(vec![l.clone(), lit(false)])).alias(format!("leaf{i}")))
         .collect();
-    let batches = session
+    Ok(session
         .block(meta)
         .await?
         .filter(ident(col::TRACE_START).lt_eq(lit(end)).and(any_leaf))?
@@ -232,7 +230,43 @@ async fn block_candidates(
                 cast(ident(col::TRACE_START), DataType::Int64).alias("start"),
             ],
             matched,
-        )?
+        )?)
+}
+
+/// Runs the candidate scan of every block and describes each physical plan with the rows and
+/// time of every node.
+pub(super) async fn explain(
+    columnar: &ColumnarSearch,
+    catalog: &Catalog,
+    end: u64,
+    memory_limit: Option<u64>,
+) -> Result<String, EngineError> {
+    let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let session = Session::new(catalog, partitions, memory_limit)?;
+    let mut out = String::new();
+    for (meta, leaves) in &columnar.blocks {
+        let frame = candidate_frame(&session, meta, leaves, end).await?;
+        out.push_str(&format!(
+            "block {} ({} spans), candidate traces:\n{}",
+            meta.block_id,
+            meta.span_count,
+            session.run_and_describe(frame, meta).await?
+        ));
+    }
+    Ok(out)
+}
+
+/// The traces of one block that pass the candidate test.
+async fn block_candidates(
+    session: &Session,
+    columnar: &ColumnarSearch,
+    block: usize,
+    meta: &BlockMeta,
+    leaves: &[Expr],
+    end: u64,
+) -> Result<Vec<Candidate>, EngineError> {
+    let batches = candidate_frame(session, meta, leaves, end)
+        .await?
         .collect()
         .await
         .map_err(session.reading(meta))?;

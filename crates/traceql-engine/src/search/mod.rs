@@ -442,6 +442,35 @@ pub async fn execution_path(
     )
 }
 
+/// Describes how `request` runs: the execution path and, on the columnar path, each block's
+/// candidate scan (run to the end) as a DataFusion physical plan with rows and time per node.
+pub async fn explain(
+    catalog: &Catalog,
+    tenant: &str,
+    request: &SearchRequest,
+) -> Result<String, EngineError> {
+    let search = Search::new(request)?;
+    let blocks = search_blocks(catalog, tenant, &search).await?;
+    let plan = match request.columnar {
+        true => columnar::plan(&search.pipeline, &blocks),
+        false => None,
+    };
+    let Some(plan) = plan else {
+        return Ok(format!(
+            "path: reference evaluator over {} block(s) (the first stage uses something the \
+             columnar path does not lower yet)\n",
+            blocks.len()
+        ));
+    };
+    let mut out = format!(
+        "path: columnar (DataFusion) over {} block(s): candidate traces from a pushed-down \
+         scan, then the reference evaluator on the newest candidates\n",
+        blocks.len()
+    );
+    out.push_str(&columnar::explain(&plan, catalog, search.end, request.memory_limit).await?);
+    Ok(out)
+}
+
 /// The live blocks a search reads, newest first.
 async fn search_blocks(
     catalog: &Catalog,
