@@ -1,0 +1,377 @@
+#!/usr/bin/env python3
+"""traceql against DuckDB and DataFusion SQL on the same span blocks, in one run.
+
+Generates the synthetic shop with the release `traceql` binary (unless the data set is already
+there), then runs every query of the suite below through three engines on the same Parquet
+files: traceql (the CLI), DuckDB (hand-written SQL, structural queries as nested-set
+self-joins) and DataFusion SQL (the Python bindings). Each query's answers are compared across
+the engines before its times count. Writes a Markdown table, a JSON file and a PNG chart.
+
+    python3 benches/compare/compare.py [--spans 10000000] [--runs 3]
+
+Every engine runs each query in a fresh process so that its peak memory (max RSS) can be
+measured; traceql's time includes starting its process (a few milliseconds), DuckDB's and
+DataFusion's are measured around the query inside theirs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parents[2]
+TENANT = "single-tenant"
+START = 1_700_000_000  # the generated data's first second (unix)
+WINDOW = 3600
+STEP = 60
+
+# The generator writes these keys as dedicated columns; SQL reads them by name.
+SERVICE = '"resource.service.name"'
+
+
+@dataclass
+class Case:
+    """One query in its three forms."""
+
+    name: str
+    kind: str  # "search" (the newest 20 matching trace IDs) or "metrics" (count per service and step)
+    traceql: str
+    sql: str  # over the view `spans`; search: (trace_id_hex, trace_start); metrics: (label, ts_ms, n)
+    structural: bool = False
+
+
+def search_sql(where: str) -> str:
+    return f"""
+        SELECT trace_id_hex, trace_start FROM (
+            SELECT DISTINCT lower(hex(trace_id)) AS trace_id_hex, trace_start_unix_nano AS trace_start
+            FROM spans WHERE {where})
+        ORDER BY trace_start DESC, trace_id_hex LIMIT 20"""
+
+
+def structural_sql(parent: str, child: str, relation: str) -> str:
+    return f"""
+        SELECT trace_id_hex, trace_start FROM (
+            SELECT DISTINCT lower(hex(b.trace_id)) AS trace_id_hex, b.trace_start_unix_nano AS trace_start
+            FROM spans a JOIN spans b ON a.trace_id = b.trace_id AND {relation}
+            WHERE {parent} AND {child})
+        ORDER BY trace_start DESC, trace_id_hex LIMIT 20"""
+
+
+def metrics_sql(where: str) -> str:
+    # Right-closed intervals stamped at their right edge (ms), as Tempo's.
+    start = START * 1_000_000_000
+    step = STEP * 1_000_000_000
+    end = start + (WINDOW + STEP) * 1_000_000_000
+    return f"""
+        SELECT {SERVICE} AS label, ((start_time_unix_nano - 1) // {step} + 1) * {STEP * 1000} AS ts, count(*) AS n
+        FROM spans
+        WHERE {where} AND start_time_unix_nano > {start} AND start_time_unix_nano <= {end}
+        GROUP BY 1, 2"""
+
+
+DESCENDANT = "a.nested_set_left < b.nested_set_left AND b.nested_set_right < a.nested_set_right"
+CHILD = "b.parent_left = a.nested_set_left"
+
+CASES = [
+    Case("spanAttValMatch", "search", '{ span.db.system = "postgresql" }',
+         search_sql('"span.db.system" = \'postgresql\'')),
+    Case("resourceAttMatch", "search", '{ resource.service.name = "checkout" }',
+         search_sql(f"{SERVICE} = 'checkout'")),
+    Case("traceOrMatch", "search",
+         '{ rootServiceName = "frontend" && (status = error || span.http.response.status_code = 500) }',
+         search_sql("trace_root_service = 'frontend' AND (status_code = 2 OR \"span.http.response.status_code\" = 500)")),
+    Case("struct", "search", '{ resource.service.name = "frontend" } >> { status = error }',
+         structural_sql(f"a.{SERVICE} = 'frontend'", "b.status_code = 2", DESCENDANT), structural=True),
+    Case("structChild", "search", '{ resource.service.name = "checkout" } > { kind = client }',
+         structural_sql(f"a.{SERVICE} = 'checkout'", "b.kind = 3", CHILD), structural=True),
+    Case("rateByService", "metrics", "{ } | count_over_time() by (resource.service.name)",
+         metrics_sql("true")),
+    Case("errorRateByService", "metrics", "{ status = error } | count_over_time() by (resource.service.name)",
+         metrics_sql("status_code = 2")),
+]
+
+
+@dataclass
+class Measured:
+    times: List[float] = field(default_factory=list)
+    rss_kb: int = 0
+    answer: Any = None
+    error: Optional[str] = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times) if self.times else float("nan")
+
+
+def run_child(cmd: List[str]) -> tuple[float, int, str]:
+    """Runs `cmd`; returns wall seconds, its peak RSS (KiB) and its standard output."""
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[:4])} failed: {err.read().strip()[-800:]}")
+        return elapsed, usage.ru_maxrss, out.read()
+
+
+# ---- engines ------------------------------------------------------------------------------
+
+def traceql_run(binary: Path, data: Path, case: Case) -> tuple[float, int, Any]:
+    if case.kind == "search":
+        cmd = [str(binary), "search", "--data", str(data), "--limit", "20", "--format", "json",
+               case.traceql]
+    else:
+        cmd = [str(binary), "metrics", "--data", str(data), "--start", str(START),
+               "--end", str(START + WINDOW + STEP), "--step", f"{STEP}s", "--exemplars", "0",
+               "--format", "json", case.traceql]
+    elapsed, rss, out = run_child(cmd)
+    response = json.loads(out)
+    if case.kind == "search":
+        answer = sorted(t["traceID"] for t in response.get("traces", []))
+    else:
+        answer = {}
+        for series in response.get("series", []):
+            label = next((kv["value"].get("stringValue") for kv in series["labels"]), None)
+            for sample in series.get("samples", []):
+                value = sample.get("value", 0)
+                if value:
+                    answer[f"{label}/{int(sample['timestampMs'])}"] = round(value)
+    return elapsed, rss, answer
+
+
+def sql_answer(case: Case, rows: List[tuple]) -> Any:
+    if case.kind == "search":
+        # traceql prints trace IDs without leading zeros.
+        return sorted(r[0].lstrip("0") or "0" for r in rows)
+    return {f"{label}/{int(ts)}": int(n) for label, ts, n in rows if n}
+
+
+def sql_worker(engine: str, data: Path, sql: str) -> None:
+    """In a child process: runs `sql` once and prints its rows and time as JSON."""
+    files = str(data / TENANT / "*" / "data.parquet")
+    if engine == "duckdb":
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute(f"CREATE VIEW spans AS SELECT * FROM read_parquet('{files}', union_by_name=true)")
+        started = time.perf_counter()
+        rows = con.execute(sql).fetchall()
+        elapsed = time.perf_counter() - started
+    else:
+        import datafusion
+
+        ctx = datafusion.SessionContext()
+        ctx.register_parquet("spans", str(data / TENANT) + "/", file_extension=".parquet")
+        started = time.perf_counter()
+        rows = [tuple(r.values()) for r in ctx.sql(sql).to_pylist()]
+        elapsed = time.perf_counter() - started
+    print(json.dumps({"elapsed": elapsed, "rows": [[str(c) if isinstance(c, bytes) else c for c in r] for r in rows]}))
+
+
+def sql_run(engine: str, data: Path, case: Case) -> tuple[float, int, Any]:
+    sql = case.sql
+    if engine == "datafusion":
+        # DataFusion spells hex() `encode(x, 'hex')` and integer division `/`.
+        sql = sql.replace("lower(hex(trace_id))", "encode(trace_id, 'hex')")
+        sql = sql.replace("lower(hex(b.trace_id))", "encode(b.trace_id, 'hex')")
+        sql = sql.replace(" // ", " / ")
+    _, rss, out = run_child([sys.executable, __file__, "--worker", engine, "--data", str(data), sql])
+    result = json.loads(out)
+    return result["elapsed"], rss, sql_answer(case, [tuple(r) for r in result["rows"]])
+
+
+# ---- the run ------------------------------------------------------------------------------
+
+def ensure_binary() -> Path:
+    binary = ROOT / "target" / "release" / "traceql"
+    print("building the release traceql binary …", file=sys.stderr)
+    subprocess.run(["cargo", "build", "--release", "-p", "traceql-cli"], cwd=ROOT, check=True)
+    return binary
+
+
+def ensure_data(binary: Path, data: Path, spans: int) -> Dict[str, Any]:
+    marker = data / "compare.json"
+    if marker.exists() and json.loads(marker.read_text()).get("spans_requested") == spans:
+        return json.loads(marker.read_text())
+    if data.exists():
+        subprocess.run(["rm", "-rf", str(data)], check=True)
+    print(f"generating {spans:,} spans into {data} …", file=sys.stderr)
+    started = time.perf_counter()
+    _, rss, out = run_child([str(binary), "generate", "--data", str(data), "--spans", str(spans),
+                             "--seed", "42", "--start", str(START), "--window", str(WINDOW)])
+    elapsed = time.perf_counter() - started
+    metas = [json.loads(p.read_text()) for p in data.glob(f"{TENANT}/*/meta.json")]
+    info = {
+        "spans_requested": spans,
+        "spans": sum(m["span_count"] for m in metas),
+        "traces": sum(m["trace_count"] for m in metas),
+        "blocks": len(metas),
+        "bytes": sum(m["size_bytes"] for m in metas),
+        "generate_seconds": elapsed,
+        "generate_rss_kb": rss,
+    }
+    marker.write_text(json.dumps(info))
+    return info
+
+
+def machine() -> Dict[str, Any]:
+    mem = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "memory_mib": mem, "platform": platform.platform()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=10_000_000, help="spans to generate")
+    parser.add_argument("--runs", type=int, default=3, help="runs per query and engine")
+    parser.add_argument("--data", type=Path, default=ROOT / "target" / "compare-data")
+    parser.add_argument("--out", type=Path, default=ROOT / "benches")
+    parser.add_argument("--worker", choices=["duckdb", "datafusion"], help=argparse.SUPPRESS)
+    parser.add_argument("sql", nargs="?", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        sql_worker(args.worker, args.data, args.sql)
+        return
+
+    binary = ensure_binary()
+    info = ensure_data(binary, args.data, args.spans)
+    engines = {
+        "traceql": lambda case: traceql_run(binary, args.data, case),
+        "duckdb": lambda case: sql_run("duckdb", args.data, case),
+        "datafusion": lambda case: sql_run("datafusion", args.data, case),
+    }
+    results: List[Dict[str, Any]] = []
+    for case in CASES:
+        measured = {name: Measured() for name in engines}
+        for name, run in engines.items():
+            m = measured[name]
+            try:
+                for _ in range(args.runs):
+                    elapsed, rss, answer = run(case)
+                    m.times.append(elapsed)
+                    m.rss_kb = max(m.rss_kb, rss)
+                    m.answer = answer
+            except Exception as e:  # an engine failing a query is a result too
+                m.error = str(e)
+        answers = [m.answer for m in measured.values() if m.error is None]
+        same = len(answers) == len(engines) and all(a == answers[0] for a in answers)
+        row = {
+            "name": case.name,
+            "kind": case.kind,
+            "traceql": case.traceql,
+            "same_answer": same,
+            "answer_size": len(answers[0]) if answers else 0,
+            "engines": {
+                name: {
+                    "median_s": m.median,
+                    "times_s": m.times,
+                    "peak_rss_mib": round(m.rss_kb / 1024, 1),
+                    "spans_per_s": info["spans"] / m.median if m.times else None,
+                    "error": m.error,
+                }
+                for name, m in measured.items()
+            },
+        }
+        results.append(row)
+        print(f"{case.name:22s} same={same} " + "  ".join(
+            f"{n}={row['engines'][n]['median_s']:.3f}s" for n in engines), file=sys.stderr)
+    report = {"machine": machine(), "data": info, "runs": args.runs, "results": results}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "RESULTS.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / "RESULTS.md").write_text(markdown(report))
+    chart(report, args.out / "RESULTS.png")
+
+
+def markdown(report: Dict[str, Any]) -> str:
+    m, d = report["machine"], report["data"]
+    lines = [
+        "# traceql vs DuckDB vs DataFusion SQL",
+        "",
+        "Written by `benches/compare/compare.py`; every figure below comes from one run of it.",
+        "",
+        f"- Machine: {m['cores']} cores, {m['memory_mib']:,} MiB memory ({m['platform']}).",
+        f"- Data: the synthetic shop, {d['spans']:,} spans in {d['traces']:,} traces, {d['blocks']} blocks, "
+        f"{d['bytes'] / d['spans']:.1f} bytes per span on disk.",
+        f"- Generation + writing: {d['spans'] / d['generate_seconds']:,.0f} spans/s "
+        f"(peak memory {d['generate_rss_kb'] / 1024:,.0f} MiB).",
+        f"- Each query ran {report['runs']} times per engine, each time in a fresh process; medians shown. "
+        "Ratios above 1 mean traceql is faster.",
+        "",
+        "| query | same answer | traceql | DuckDB | DataFusion SQL | traceql spans/s | DuckDB / traceql | "
+        "DataFusion / traceql | peak MiB (traceql / DuckDB / DataFusion) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["results"]:
+        e = r["engines"]
+
+        def cell(name: str) -> str:
+            return "error" if e[name]["error"] else f"{e[name]['median_s'] * 1000:,.0f} ms"
+
+        def ratio(name: str) -> str:
+            if e[name]["error"] or e["traceql"]["error"]:
+                return "–"
+            return f"{e[name]['median_s'] / e['traceql']['median_s']:.2f}"
+
+        sps = e["traceql"]["spans_per_s"]
+        lines.append(
+            f"| `{r['traceql']}` | {'yes' if r['same_answer'] else '**no**'} | {cell('traceql')} | "
+            f"{cell('duckdb')} | {cell('datafusion')} | {sps / 1e6:,.1f} M | {ratio('duckdb')} | "
+            f"{ratio('datafusion')} | {e['traceql']['peak_rss_mib']:,.0f} / {e['duckdb']['peak_rss_mib']:,.0f} / "
+            f"{e['datafusion']['peak_rss_mib']:,.0f} |"
+        )
+    errors = [(r["name"], n, e["error"]) for r in report["results"] for n, e in r["engines"].items() if e["error"]]
+    if errors:
+        lines += ["", "Errors:", ""] + [f"- {q} on {n}: {msg[:300]}" for q, n, msg in errors]
+    return "\n".join(lines) + "\n"
+
+
+def chart(report: Dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["name"] for r in report["results"]]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.38
+    for i, engine in enumerate(["duckdb", "datafusion"]):
+        ratios = []
+        for r in report["results"]:
+            e = r["engines"]
+            ok = not e[engine]["error"] and not e["traceql"]["error"]
+            ratios.append(e[engine]["median_s"] / e["traceql"]["median_s"] if ok else 0)
+        ax.bar([x + (i - 0.5) * width for x in range(len(names))], ratios, width,
+               label=f"{'DuckDB' if engine == 'duckdb' else 'DataFusion SQL'} time / traceql time")
+    ax.axhline(1, color="black", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=20, ha="right")
+    ax.set_ylabel("ratio (log scale; above 1: traceql faster)")
+    ax.set_title(f"{report['data']['spans']:,} spans, {report['machine']['cores']} cores")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
