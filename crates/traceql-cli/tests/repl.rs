@@ -23,9 +23,8 @@ fn data_dir() -> tempfile::TempDir {
     dir
 }
 
-#[test]
-fn queries_piped_through_stdin_run_in_order() {
-    let dir = data_dir();
+/// Runs the shell on the data in `dir` with `script` as its standard input.
+fn piped(dir: &tempfile::TempDir, script: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_traceql"))
         .args(["--data", dir.path().to_str().expect("utf-8")])
         .stdin(Stdio::piped())
@@ -33,6 +32,18 @@ fn queries_piped_through_stdin_run_in_order() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run traceql");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn queries_piped_through_stdin_run_in_order() {
+    let dir = data_dir();
     let script = concat!(
         ".limit 5\n",
         "{ name = `charge` }; .format json\n",
@@ -44,13 +55,7 @@ fn queries_piped_through_stdin_run_in_order() {
         ".quit\n",
         "{ never = reached }\n",
     );
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("write");
-    let o = child.wait_with_output().expect("wait");
+    let o = piped(&dir, script);
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(
@@ -169,28 +174,15 @@ fn ctrl_c_cancels_a_running_query_and_keeps_the_session() {
 #[test]
 fn explain_runs_the_query_and_shows_its_datafusion_plans() {
     let dir = data_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_traceql"))
-        .args(["--data", dir.path().to_str().expect("utf-8")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run traceql");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(
-            concat!(
-                ".explain { status = error } | count_over_time() by (resource.service.name)\n",
-                ".explain { } >> { } | rate()\n",
-                ".explain { status = error } >> { }\n",
-                ".explain { } !> { }\n",
-            )
-            .as_bytes(),
-        )
-        .expect("write");
-    let o = child.wait_with_output().expect("wait");
+    let o = piped(
+        &dir,
+        concat!(
+            ".explain { status = error } | count_over_time() by (resource.service.name)\n",
+            ".explain { } >> { } | rate()\n",
+            ".explain { status = error } >> { }\n",
+            ".explain { } !> { }\n",
+        ),
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(

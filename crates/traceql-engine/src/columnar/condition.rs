@@ -148,17 +148,13 @@ fn typed_compare(op: BinaryOp, column: Expr, ty: Ty, value: &Static) -> Option<E
             _ => return None,
         })
     };
+    // A comparison that cannot hold for these types is false.
+    let mismatch = || is_comparison(op).then(|| lit(false));
     let equality = |column: Expr, literal: Expr| -> Option<Expr> {
         match op {
             BinaryOp::Eq => Some(column.eq(literal)),
             BinaryOp::Neq => Some(column.not_eq(literal)),
-            BinaryOp::Lt
-            | BinaryOp::Lte
-            | BinaryOp::Gt
-            | BinaryOp::Gte
-            | BinaryOp::Regex
-            | BinaryOp::NotRegex => Some(lit(false)),
-            _ => None,
+            _ => mismatch(),
         }
     };
     match (ty, value) {
@@ -182,18 +178,23 @@ fn typed_compare(op: BinaryOp, column: Expr, ty: Ty, value: &Static) -> Option<E
         (Ty::Bool, Static::Bool(b)) => equality(column, lit(*b)),
         (Ty::Status, Static::Status(s)) => equality(column, lit(status_code(*s))),
         (Ty::Kind, Static::Kind(k)) => equality(column, lit(kind_code(*k))),
-        _ => match op {
-            BinaryOp::Eq
+        _ => mismatch(),
+    }
+}
+
+/// The comparison operators (`= != < <= > >= =~ !~`).
+fn is_comparison(op: BinaryOp) -> bool {
+    matches!(
+        op,
+        BinaryOp::Eq
             | BinaryOp::Neq
             | BinaryOp::Lt
             | BinaryOp::Lte
             | BinaryOp::Gt
             | BinaryOp::Gte
             | BinaryOp::Regex
-            | BinaryOp::NotRegex => Some(lit(false)),
-            _ => None,
-        },
-    }
+            | BinaryOp::NotRegex
+    )
 }
 
 /// The stored OTLP code of a status.

@@ -73,6 +73,15 @@ impl Session {
         move |e| e.context(format!("reading {path}"))
     }
 
+    /// A session that scans with one partition per core.
+    pub fn parallel(
+        catalog: &Catalog,
+        memory_limit: Option<u64>,
+    ) -> Result<Session, DataFusionError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Session::new(catalog, cores, memory_limit)
+    }
+
     /// The data file of the block `meta` describes, as a DataFrame.
     pub async fn block(&self, meta: &BlockMeta) -> Result<DataFrame, DataFusionError> {
         let path = self.catalog.data_path(&meta.tenant, &meta.block_id);

@@ -112,8 +112,7 @@ pub(super) async fn run(
     acc: &mut Accumulator,
     progress: &Progress,
 ) -> Result<(), EngineError> {
-    let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let session = Session::new(catalog, partitions, memory_limit)?;
+    let session = Session::parallel(catalog, memory_limit)?;
     for block in &columnar.blocks {
         aggregate_block(&session, columnar, block, intervals, acc).await?;
         progress.add_spans(block.meta.span_count);
@@ -293,8 +292,7 @@ pub(super) async fn explain(
     intervals: Intervals,
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
-    let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let session = Session::new(catalog, partitions, memory_limit)?;
+    let session = Session::parallel(catalog, memory_limit)?;
     let mut out = String::new();
     for block in &columnar.blocks {
         let frame = aggregate_frame(&session, columnar, block, intervals).await?;

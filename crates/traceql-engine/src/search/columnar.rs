@@ -125,8 +125,7 @@ pub(super) async fn run(
     results: &mut Results,
     progress: &Progress,
 ) -> Result<(), EngineError> {
-    let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let session = Session::new(catalog, partitions, memory_limit)?;
+    let session = Session::parallel(catalog, memory_limit)?;
     let mut candidates = Vec::new();
     progress.set_blocks_total(columnar.blocks.len());
     for (index, (meta, leaves)) in columnar.blocks.iter().enumerate() {
@@ -241,8 +240,7 @@ pub(super) async fn explain(
     end: u64,
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
-    let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let session = Session::new(catalog, partitions, memory_limit)?;
+    let session = Session::parallel(catalog, memory_limit)?;
     let mut out = String::new();
     for (meta, leaves) in &columnar.blocks {
         let frame = candidate_frame(&session, meta, leaves, end).await?;
