@@ -175,7 +175,10 @@ def sql_worker(engine: str, data: Path, sql: str) -> None:
     else:
         import datafusion
 
-        ctx = datafusion.SessionContext()
+        # Blocks are sub-folders of the tenant: list them too.
+        config = datafusion.SessionConfig().set(
+            "datafusion.execution.listing_table_ignore_subdirectory", "false")
+        ctx = datafusion.SessionContext(config)
         ctx.register_parquet("spans", str(data / TENANT) + "/", file_extension=".parquet")
         started = time.perf_counter()
         rows = [tuple(r.values()) for r in ctx.sql(sql).to_pylist()]
