@@ -336,8 +336,9 @@ def markdown(report: Dict[str, Any]) -> str:
             return f"{e[name]['median_s'] / e['traceql']['median_s']:.2f}"
 
         sps = e["traceql"]["spans_per_s"]
+        query = r["traceql"].replace("|", "\\|")  # a pipe would end the table cell
         lines.append(
-            f"| `{r['traceql']}` | {'yes' if r['same_answer'] else '**no**'} | {cell('traceql')} | "
+            f"| `{query}` | {'yes' if r['same_answer'] else '**no**'} | {cell('traceql')} | "
             f"{cell('duckdb')} | {cell('datafusion')} | {sps / 1e6:,.1f} M | {ratio('duckdb')} | "
             f"{ratio('datafusion')} | {e['traceql']['peak_rss_mib']:,.0f} / {e['duckdb']['peak_rss_mib']:,.0f} / "
             f"{e['datafusion']['peak_rss_mib']:,.0f} |"
