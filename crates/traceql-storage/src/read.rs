@@ -115,6 +115,20 @@ pub fn decode_spans(catalog: &Catalog, batch: &RecordBatch, meta: &BlockMeta) ->
     })
 }
 
+/// Appends spans read in row order to `traces`: consecutive spans of one trace (a trace's rows
+/// are contiguous in a block) join the same `Trace`, continuing the last one across batches.
+pub fn append_traces(traces: &mut Vec<Trace>, spans: Vec<Span>) {
+    for span in spans {
+        match traces.last_mut() {
+            Some(t) if t.trace_id == span.trace_id => t.spans.push(span),
+            _ => traces.push(Trace {
+                trace_id: span.trace_id,
+                spans: vec![span],
+            }),
+        }
+    }
+}
+
 /// The traces of one row group.
 #[derive(Debug)]
 pub struct RowGroupTraces {
@@ -167,15 +181,7 @@ impl BlockReader {
             decoded_bytes += batch.get_array_memory_size();
             let spans = decode_batch(&batch, &self.meta)
                 .map_err(|m| StorageError::invalid_block(path, m))?;
-            for span in spans {
-                match traces.last_mut() {
-                    Some(t) if t.trace_id == span.trace_id => t.spans.push(span),
-                    _ => traces.push(Trace {
-                        trace_id: span.trace_id,
-                        spans: vec![span],
-                    }),
-                }
-            }
+            append_traces(&mut traces, spans);
         }
         Ok(Some(RowGroupTraces {
             traces,

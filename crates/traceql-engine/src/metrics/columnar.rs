@@ -450,16 +450,16 @@ async fn exemplars_of_block(
         .select(columns)?
         .execute_stream()
         .await?;
-    // The rows of the trace being read: (batch, row) pairs.
+    // The rows of the trace being read, as (batch, row) pairs, and that trace's ID.
     let mut pending: Vec<(Arc<RecordBatch>, usize)> = Vec::new();
+    let mut current: Vec<u8> = Vec::new();
     while let Some(batch) = stream.next().await {
         let batch = Arc::new(batch.map_err(session.reading(&block.meta))?);
         let ids = trace_ids(&batch)?;
         for row in 0..batch.num_rows() {
-            let same = pending.last().is_some_and(|(b, r)| {
-                trace_ids(b).is_ok_and(|prev| prev.value(*r) == ids.value(row))
-            });
-            if !same {
+            if pending.is_empty() || ids.value(row) != current.as_slice() {
+                current.clear();
+                current.extend_from_slice(ids.value(row));
                 offer(columnar, block, &pending, acc)?;
                 pending.clear();
                 if !acc.wants_exemplars() {

@@ -15,7 +15,7 @@ use datafusion::scalar::ScalarValue;
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::{Trace, TraceId};
-use traceql_storage::read::decode_spans;
+use traceql_storage::read::{append_traces, decode_spans};
 use traceql_storage::schema::col;
 use traceql_syntax::ast::{FieldExpr, Pipeline, SpansetExpr, SpansetOp, Stage};
 
@@ -111,6 +111,8 @@ fn formula(e: &SpansetExpr, leaves: &mut Vec<FieldExpr>) -> Option<Formula> {
 struct Candidate {
     start: u64,
     trace_id: TraceId,
+    /// The ID as results name it (hex without leading zeros): the tie-break of the final sort.
+    name: String,
     block: usize,
 }
 
@@ -137,18 +139,16 @@ pub(super) async fn run(
         progress.block_done();
     }
     // Newest first; ties in the order the final sort uses.
-    candidates.sort_by(|a, b| {
-        b.start
-            .cmp(&a.start)
-            .then_with(|| trace_id_hex(&a.trace_id).cmp(&trace_id_hex(&b.trace_id)))
-    });
+    candidates.sort_by(|a, b| b.start.cmp(&a.start).then_with(|| a.name.cmp(&b.name)));
     // Parts of each trace (by ID as results name it) not evaluated yet.
     let mut unread: HashMap<String, usize> = HashMap::new();
     for c in &candidates {
-        *unread.entry(trace_id_hex(&c.trace_id)).or_default() += 1;
+        *unread.entry(c.name.clone()).or_default() += 1;
     }
-    // Fetching is small and ordered: one partition keeps a trace's rows together.
+    // Fetching is small and ordered: one partition keeps a trace's rows together. Each block's
+    // file is opened (footer read) once, however many batches of candidates it serves.
     let fetch = Session::new(catalog, 1, memory_limit)?;
+    let mut files: HashMap<usize, DataFrame> = HashMap::new();
     let mut regexes = Regexes::default();
     let mut next = 0;
     while next < candidates.len() && !settled(results, &unread, candidates[next].start, limit) {
@@ -163,7 +163,15 @@ pub(super) async fn run(
             if ids.is_empty() {
                 continue;
             }
-            for trace in fetch_traces(&fetch, catalog, meta, &ids).await? {
+            let file = match files.get(&index) {
+                Some(f) => f.clone(),
+                None => {
+                    let f = fetch.block(meta).await?;
+                    files.insert(index, f.clone());
+                    f
+                }
+            };
+            for trace in fetch_traces(&fetch, file, catalog, meta, &ids).await? {
                 if let Some(n) = unread.get_mut(&trace_id_hex(&trace.trace_id)) {
                     *n -= 1;
                 }
@@ -298,6 +306,7 @@ async fn block_candidates(
             out.push(Candidate {
                 start: u64::try_from(starts.value(row)).unwrap_or(0),
                 trace_id,
+                name: trace_id_hex(&trace_id),
                 block,
             });
         }
@@ -318,6 +327,7 @@ fn fixed_binary<'a>(
 /// The spans of the traces `ids` in one block, as whole traces in row order.
 async fn fetch_traces(
     session: &Session,
+    file: DataFrame,
     catalog: &Catalog,
     meta: &BlockMeta,
     ids: &[TraceId],
@@ -326,32 +336,14 @@ async fn fetch_traces(
         .iter()
         .map(|id| lit(ScalarValue::FixedSizeBinary(16, Some(id.to_vec()))))
         .collect();
-    let batches = session
-        .block(meta)
-        .await?
+    let batches = file
         .filter(ident(col::TRACE_ID).in_list(list, false))?
         .collect()
         .await
         .map_err(session.reading(meta))?;
-    let mut order: Vec<TraceId> = Vec::new();
-    let mut by_id: HashMap<TraceId, Trace> = HashMap::new();
+    let mut traces = Vec::new();
     for batch in &batches {
-        for span in decode_spans(catalog, batch, meta)? {
-            by_id
-                .entry(span.trace_id)
-                .or_insert_with(|| {
-                    order.push(span.trace_id);
-                    Trace {
-                        trace_id: span.trace_id,
-                        spans: Vec::new(),
-                    }
-                })
-                .spans
-                .push(span);
-        }
+        append_traces(&mut traces, decode_spans(catalog, batch, meta)?);
     }
-    Ok(order
-        .into_iter()
-        .filter_map(|id| by_id.remove(&id))
-        .collect())
+    Ok(traces)
 }
