@@ -1,7 +1,7 @@
 //! Search on the columnar path against the reference path on the same blocks: identical
-//! responses (traces, spansets, attributes, service stats and inspection figures) for every
-//! query the columnar path takes, at several limits and time ranges, including a trace whose
-//! spans sit in two blocks.
+//! responses (traces, spansets, attributes, service stats) for every query the columnar path
+//! takes, at several limits and time ranges, including a trace whose spans sit in two blocks,
+//! with one row group per block and with many; and the newest-first scan stopping early.
 
 use traceql_engine::ExecutionPath;
 use traceql_engine::search::{SearchRequest, execution_path, search};
@@ -34,8 +34,9 @@ const REFERENCE_ONLY: &[&str] = &[
     "({ status = error } | count() > 1) >> ({ kind = client })",
 ];
 
-/// Generated traces in two blocks, with one trace's spans split between them.
-async fn catalog() -> Catalog {
+/// Generated traces in two blocks, with one trace's spans split between them, in row groups of
+/// about `row_group_spans` spans.
+async fn catalog(row_group_spans: usize) -> Catalog {
     let catalog = Catalog::open(&format!(
         "memory://columnar-search-{}",
         uuid::Uuid::new_v4()
@@ -64,8 +65,12 @@ async fn catalog() -> Catalog {
         trace_id: split.trace_id,
         spans: second,
     });
+    let options = WriteOptions {
+        row_group_spans,
+        ..WriteOptions::default()
+    };
     for part in [a, b] {
-        write_block(&catalog, "t", part, &WriteOptions::default(), vec![], 0)
+        write_block(&catalog, "t", part, &options, vec![], 0)
             .await
             .expect("block");
     }
@@ -74,7 +79,13 @@ async fn catalog() -> Catalog {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn columnar_search_returns_the_reference_response() {
-    let catalog = catalog().await;
+    for row_group_spans in [WriteOptions::default().row_group_spans, 400] {
+        same_responses(&catalog(row_group_spans).await).await;
+    }
+}
+
+async fn same_responses(catalog: &Catalog) {
+    let catalog = catalog.clone();
     let window = GeneratorConfig::default().start_unix_nano / 1_000_000_000;
     for query in COLUMNAR {
         for (limit, range) in [
@@ -107,7 +118,17 @@ async fn columnar_search_returns_the_reference_response() {
                 reference.traces.len(),
                 "{query} limit {limit}"
             );
-            assert_eq!(columnar.metrics, reference.metrics, "{query} limit {limit}");
+            // The columnar path reads no more than the reference path, which reads everything.
+            let (mut columnar, reference) = (columnar, reference);
+            assert!(
+                columnar.metrics.inspected_spans <= reference.metrics.inspected_spans,
+                "{query} limit {limit}"
+            );
+            assert_eq!(
+                columnar.metrics.total_block_bytes, reference.metrics.total_block_bytes,
+                "{query} limit {limit}"
+            );
+            columnar.metrics = reference.metrics.clone();
             assert_eq!(
                 columnar.to_json(),
                 reference.to_json(),
@@ -122,7 +143,7 @@ async fn columnar_search_returns_the_reference_response() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_searches_stay_on_the_reference_path() {
-    let catalog = catalog().await;
+    let catalog = catalog(WriteOptions::default().row_group_spans).await;
     for query in REFERENCE_ONLY {
         let request = SearchRequest::new(*query);
         assert_eq!(
@@ -131,4 +152,24 @@ async fn other_searches_stay_on_the_reference_path() {
             "{query}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_common_match_reads_only_the_newest_row_groups() {
+    let catalog = catalog(150).await;
+    let request = SearchRequest::new("{ }");
+    let columnar = search(&catalog, "t", &request).await.expect("columnar");
+    assert_eq!(columnar.traces.len(), 20);
+    let total: u64 = catalog
+        .list_blocks("t")
+        .await
+        .expect("blocks")
+        .iter()
+        .map(|b| b.span_count)
+        .sum();
+    assert!(
+        columnar.metrics.inspected_spans * 4 < total,
+        "read {} of {total} spans",
+        columnar.metrics.inspected_spans
+    );
 }

@@ -15,6 +15,7 @@ use parquet::arrow::async_reader::ParquetRecordBatchStream;
 use parquet::arrow::async_reader::{AsyncFileReader, MetadataSuffixFetch};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::statistics::Statistics;
 
 use crate::catalog::Catalog;
 use crate::decode::decode_batch;
@@ -188,6 +189,56 @@ impl BlockReader {
             decoded_bytes,
         }))
     }
+}
+
+/// What one row group of a block holds, as its footer tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowGroupSummary {
+    /// Rows (spans).
+    pub rows: u64,
+    /// Compressed size of its column chunks, bytes.
+    pub bytes: u64,
+    /// Earliest trace start among its rows (`trace_start_unix_nano` statistics).
+    pub min_trace_start: i64,
+    /// Latest trace start among its rows.
+    pub max_trace_start: i64,
+}
+
+/// The row groups of a block, in file order (oldest traces first), read from the footer alone.
+/// A row group without `trace_start_unix_nano` statistics spans every start.
+pub async fn row_groups(catalog: &Catalog, meta: &BlockMeta) -> Result<Vec<RowGroupSummary>> {
+    let path = catalog.data_path(&meta.tenant, &meta.block_id);
+    let mut reader = ObjectReader::new(Arc::clone(catalog.store()), path.clone());
+    let metadata = reader
+        .get_metadata(None)
+        .await
+        .map_err(|e| StorageError::parquet(&path, e))?;
+    let column = metadata
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|c| c.name() == col::TRACE_START)
+        .ok_or_else(|| StorageError::invalid_block(&path, "no trace_start_unix_nano column"))?;
+    Ok(metadata
+        .row_groups()
+        .iter()
+        .map(|group| {
+            let (min, max) = match group.column(column).statistics() {
+                Some(Statistics::Int64(s)) => (
+                    s.min_opt().copied().unwrap_or(i64::MIN),
+                    s.max_opt().copied().unwrap_or(i64::MAX),
+                ),
+                _ => (i64::MIN, i64::MAX),
+            };
+            RowGroupSummary {
+                rows: u64::try_from(group.num_rows()).unwrap_or(0),
+                bytes: u64::try_from(group.compressed_size()).unwrap_or(0),
+                min_trace_start: min,
+                max_trace_start: max,
+            }
+        })
+        .collect())
 }
 
 /// The spans of one trace in a block, reading only the row groups whose `trace_id` statistics

@@ -418,10 +418,10 @@ pub async fn search_with_progress(
                 evaluate_all(&search, chunk, &mut results, &mut regexes)
             })
             .await?;
+            // Every block was read to the end.
+            results.metrics.inspected_bytes = results.metrics.total_block_bytes;
         }
     }
-    // Every block was read to the end.
-    results.metrics.inspected_bytes = results.metrics.total_block_bytes;
     results.metrics.completed_jobs = results.metrics.total_jobs;
     Ok(results.finish(request.limit))
 }
