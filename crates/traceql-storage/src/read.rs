@@ -1,18 +1,21 @@
 //! Reading blocks back into spans (round trips, compaction, trace export).
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::Schema;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, TryFutureExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
-use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::async_reader::ParquetRecordBatchStream;
 use parquet::arrow::async_reader::{AsyncFileReader, MetadataSuffixFetch};
+use parquet::bloom_filter::Sbbf;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::statistics::Statistics;
@@ -204,41 +207,120 @@ pub struct RowGroupSummary {
     pub max_trace_start: i64,
 }
 
-/// The row groups of a block, in file order (oldest traces first), read from the footer alone.
-/// A row group without `trace_start_unix_nano` statistics spans every start.
-pub async fn row_groups(catalog: &Catalog, meta: &BlockMeta) -> Result<Vec<RowGroupSummary>> {
-    let path = catalog.data_path(&meta.tenant, &meta.block_id);
-    let mut reader = ObjectReader::new(Arc::clone(catalog.store()), path.clone());
-    let metadata = reader
-        .get_metadata(None)
-        .await
-        .map_err(|e| StorageError::parquet(&path, e))?;
-    let column = metadata
-        .file_metadata()
-        .schema_descr()
-        .columns()
-        .iter()
-        .position(|c| c.name() == col::TRACE_START)
-        .ok_or_else(|| StorageError::invalid_block(&path, "no trace_start_unix_nano column"))?;
-    Ok(metadata
-        .row_groups()
-        .iter()
-        .map(|group| {
-            let (min, max) = match group.column(column).statistics() {
-                Some(Statistics::Int64(s)) => (
-                    s.min_opt().copied().unwrap_or(i64::MIN),
-                    s.max_opt().copied().unwrap_or(i64::MAX),
-                ),
-                _ => (i64::MIN, i64::MAX),
-            };
-            RowGroupSummary {
-                rows: u64::try_from(group.num_rows()).unwrap_or(0),
-                bytes: u64::try_from(group.compressed_size()).unwrap_or(0),
-                min_trace_start: min,
-                max_trace_start: max,
-            }
+/// What a block's footer tells: its row groups, and which of them may hold a trace (from the
+/// `trace_id` statistics and the row groups' bloom filters, each filter read at most once).
+pub struct BlockIndex {
+    reader: ObjectReader,
+    metadata: ArrowReaderMetadata,
+    column: usize,
+    filters: HashMap<usize, Option<Sbbf>>,
+    path: Path,
+}
+
+impl BlockIndex {
+    /// Opens the data file of the block `meta` describes (reads its footer).
+    pub async fn open(catalog: &Catalog, meta: &BlockMeta) -> Result<BlockIndex> {
+        let path = catalog.data_path(&meta.tenant, &meta.block_id);
+        let mut reader = ObjectReader::new(Arc::clone(catalog.store()), path.clone());
+        let metadata = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
+            .await
+            .map_err(|e| StorageError::parquet(&path, e))?;
+        let column = metadata
+            .parquet_schema()
+            .columns()
+            .iter()
+            .position(|c| c.name() == col::TRACE_ID)
+            .ok_or_else(|| StorageError::invalid_block(&path, "no trace_id column"))?;
+        Ok(BlockIndex {
+            reader,
+            metadata,
+            column,
+            filters: HashMap::new(),
+            path,
         })
-        .collect())
+    }
+
+    /// The row groups, in file order (oldest traces first). A row group without
+    /// `trace_start_unix_nano` statistics spans every start.
+    pub fn row_groups(&self) -> Result<Vec<RowGroupSummary>> {
+        let metadata = self.metadata.metadata();
+        let column = metadata
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.name() == col::TRACE_START)
+            .ok_or_else(|| {
+                StorageError::invalid_block(&self.path, "no trace_start_unix_nano column")
+            })?;
+        Ok(metadata
+            .row_groups()
+            .iter()
+            .map(|group| {
+                let (min, max) = match group.column(column).statistics() {
+                    Some(Statistics::Int64(s)) => (
+                        s.min_opt().copied().unwrap_or(i64::MIN),
+                        s.max_opt().copied().unwrap_or(i64::MAX),
+                    ),
+                    _ => (i64::MIN, i64::MAX),
+                };
+                RowGroupSummary {
+                    rows: u64::try_from(group.num_rows()).unwrap_or(0),
+                    bytes: u64::try_from(group.compressed_size()).unwrap_or(0),
+                    min_trace_start: min,
+                    max_trace_start: max,
+                }
+            })
+            .collect())
+    }
+
+    /// The Arrow schema of the block's data file.
+    pub fn schema(&self) -> &Schema {
+        self.metadata.schema()
+    }
+
+    /// A reader of the block's data file that reuses the footer already read.
+    pub fn builder(&self) -> ParquetRecordBatchStreamBuilder<ObjectReader> {
+        ParquetRecordBatchStreamBuilder::new_with_metadata(
+            self.reader.clone(),
+            self.metadata.clone(),
+        )
+    }
+
+    /// The row groups that may hold `trace_id` (none: the block does not have it).
+    pub async fn row_groups_with(&mut self, trace_id: &TraceId) -> Result<Vec<usize>> {
+        let mut in_range = Vec::new();
+        for (i, group) in self.metadata.metadata().row_groups().iter().enumerate() {
+            let admitted = match group.column(self.column).statistics() {
+                Some(stats) => match (stats.min_bytes_opt(), stats.max_bytes_opt()) {
+                    (Some(min), Some(max)) => min <= &trace_id[..] && &trace_id[..] <= max,
+                    _ => true,
+                },
+                None => true,
+            };
+            if admitted {
+                in_range.push(i);
+            }
+        }
+        let mut groups = Vec::new();
+        for i in in_range {
+            if !self.filters.contains_key(&i) {
+                let filter = self
+                    .builder()
+                    .get_row_group_column_bloom_filter(i, self.column)
+                    .await
+                    .map_err(|e| StorageError::parquet(&self.path, e))?;
+                self.filters.insert(i, filter);
+            }
+            if self.filters[&i]
+                .as_ref()
+                .is_none_or(|f| f.check(&trace_id[..]))
+            {
+                groups.push(i);
+            }
+        }
+        Ok(groups)
+    }
 }
 
 /// The spans of one trace in a block, reading only the row groups whose `trace_id` statistics
@@ -252,45 +334,10 @@ pub async fn find_trace(
     if hex::encode(trace_id) < meta.min_trace_id || hex::encode(trace_id) > meta.max_trace_id {
         return Ok((None, 0));
     }
-    let path = catalog.data_path(&meta.tenant, &meta.block_id);
+    let mut locator = BlockIndex::open(catalog, meta).await?;
+    let groups = locator.row_groups_with(trace_id).await?;
+    let (builder, path) = (locator.builder(), locator.path);
     let err = |e| StorageError::parquet(&path, e);
-    let reader = ObjectReader::new(Arc::clone(catalog.store()), path.clone());
-    let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
-        .await
-        .map_err(err)?;
-    let column = builder
-        .parquet_schema()
-        .columns()
-        .iter()
-        .position(|c| c.name() == col::TRACE_ID)
-        .ok_or_else(|| StorageError::invalid_block(&path, "no trace_id column"))?;
-    let mut candidates = Vec::new();
-    for (i, group) in builder.metadata().row_groups().iter().enumerate() {
-        let in_range = match group.column(column).statistics() {
-            Some(stats) => match (stats.min_bytes_opt(), stats.max_bytes_opt()) {
-                (Some(min), Some(max)) => min <= &trace_id[..] && &trace_id[..] <= max,
-                _ => true,
-            },
-            None => true,
-        };
-        if in_range {
-            candidates.push(i);
-        }
-    }
-    let mut groups = Vec::new();
-    for i in candidates {
-        let admitted = match builder
-            .get_row_group_column_bloom_filter(i, column)
-            .await
-            .map_err(err)?
-        {
-            Some(filter) => filter.check(&trace_id[..]),
-            None => true,
-        };
-        if admitted {
-            groups.push(i);
-        }
-    }
     if groups.is_empty() {
         return Ok((None, 0));
     }

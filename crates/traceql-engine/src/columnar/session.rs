@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::Schema;
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::collect;
@@ -14,7 +15,8 @@ use url::Url;
 /// The URL the catalog's store is registered under inside DataFusion.
 const STORE_URL: &str = "traceql://catalog/";
 
-/// A DataFusion session over one catalog.
+/// A DataFusion session over one catalog; clones share it.
+#[derive(Clone)]
 pub struct Session {
     ctx: SessionContext,
     catalog: Catalog,
@@ -32,6 +34,9 @@ impl Session {
             .with_target_partitions(partitions.max(1))
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
             .set_bool("datafusion.execution.parquet.reorder_filters", true)
+            // Row groups and pages are pruned by their own statistics when scanned; table-wide
+            // statistics of every column would cost a planning pass per block and query.
+            .set_bool("datafusion.execution.collect_statistics", false)
             // Plain Utf8 rather than views: fetched rows decode with the block's own types.
             .set_bool(
                 "datafusion.execution.parquet.schema_force_view_types",
@@ -80,6 +85,23 @@ impl Session {
     ) -> Result<Session, DataFusionError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Session::new(catalog, cores, memory_limit)
+    }
+
+    /// The data file of the block `meta` describes, as a DataFrame, with its `schema` known
+    /// (read from the footer already) rather than inferred.
+    pub async fn block_with_schema(
+        &self,
+        meta: &BlockMeta,
+        schema: &Schema,
+    ) -> Result<DataFrame, DataFusionError> {
+        let path = self.catalog.data_path(&meta.tenant, &meta.block_id);
+        self.ctx
+            .read_parquet(
+                format!("{STORE_URL}{path}"),
+                ParquetReadOptions::default().schema(schema),
+            )
+            .await
+            .map_err(self.reading(meta))
     }
 
     /// The data file of the block `meta` describes, as a DataFrame.

@@ -16,6 +16,7 @@ use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
 use datafusion::prelude::{DataFrame, Expr, cast, ident, lit, when};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
+use futures::future::try_join_all;
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::StatusCode;
@@ -37,6 +38,7 @@ use crate::reference::{kind, status, trace_id_hex};
 use crate::value::Val;
 
 /// What one block contributes: its filter, label and measured-value expressions.
+#[derive(Clone)]
 struct BlockPlan {
     meta: BlockMeta,
     condition: Expr,
@@ -113,8 +115,23 @@ pub(super) async fn run(
     progress: &Progress,
 ) -> Result<(), EngineError> {
     let session = Session::parallel(catalog, memory_limit)?;
-    for block in &columnar.blocks {
-        aggregate_block(&session, columnar, block, intervals, acc).await?;
+    // Every block's aggregation is a task of its own: blocks are planned and scanned on all
+    // cores at once; their groups are added in block order.
+    let tasks = columnar.blocks.iter().map(|block| {
+        tokio::spawn(aggregate_block(
+            session.clone(),
+            columnar.bucketed,
+            block.clone(),
+            intervals,
+        ))
+    });
+    let aggregated = try_join_all(tasks)
+        .await
+        .map_err(|e| EngineError::Internal(format!("aggregation task failed: {e}")))?;
+    for (block, batches) in columnar.blocks.iter().zip(aggregated) {
+        for batch in &batches? {
+            add_groups(columnar, block, batch, acc)?;
+        }
         progress.add_spans(block.meta.span_count);
         progress.block_done();
     }
@@ -224,30 +241,25 @@ fn val_at(source: &Source, array: &ArrayRef, row: usize) -> Val {
     found.unwrap_or(Val::Nil)
 }
 
-/// Aggregates one block per interval and labels and adds the groups to `acc`.
+/// Aggregates one block per interval and labels (and bucket, when `bucketed`).
 async fn aggregate_block(
-    session: &Session,
-    columnar: &ColumnarPlan,
-    block: &BlockPlan,
+    session: Session,
+    bucketed: bool,
+    block: BlockPlan,
     intervals: Intervals,
-    acc: &mut Accumulator,
-) -> Result<(), EngineError> {
-    let batches = aggregate_frame(session, columnar, block, intervals)
+) -> Result<Vec<RecordBatch>, EngineError> {
+    Ok(aggregate_frame(&session, bucketed, &block, intervals)
         .await?
         .collect()
         .await
-        .map_err(session.reading(&block.meta))?;
-    for batch in &batches {
-        add_groups(columnar, block, batch, acc)?;
-    }
-    Ok(())
+        .map_err(session.reading(&block.meta))?)
 }
 
 /// The block's matching spans grouped by interval, labels (and bucket), with their counts and
 /// measured-value aggregates.
 async fn aggregate_frame(
     session: &Session,
-    columnar: &ColumnarPlan,
+    bucketed: bool,
     block: &BlockPlan,
     intervals: Intervals,
 ) -> Result<DataFrame, EngineError> {
@@ -263,7 +275,7 @@ async fn aggregate_frame(
             .map(|(i, s)| value_expr(s).alias(format!("label{i}"))),
     );
     let mut aggregates = vec![count_all().alias("spans")];
-    if columnar.bucketed {
+    if bucketed {
         groups.push(match &block.measured {
             Some(m) => power_of_two_bucket(m).alias("bucket"),
             None => cast(lit(ScalarValue::Null), DataType::UInt64).alias("bucket"),
@@ -295,7 +307,7 @@ pub(super) async fn explain(
     let session = Session::parallel(catalog, memory_limit)?;
     let mut out = String::new();
     for block in &columnar.blocks {
-        let frame = aggregate_frame(&session, columnar, block, intervals).await?;
+        let frame = aggregate_frame(&session, columnar.bucketed, block, intervals).await?;
         out.push_str(&format!(
             "block {} ({} spans):\n{}",
             block.meta.block_id,

@@ -5,17 +5,19 @@
 //! results cannot change any more. A trace is evaluated per block, as on the reference path
 //! (spec section 7.12), so both paths return the same response.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use futures::future::try_join_all;
 
 use datafusion::arrow::array::{Array, AsArray, FixedSizeBinaryArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Int64Type, Schema, UInt32Type};
 use datafusion::functions_aggregate::expr_fn::bool_or;
 use datafusion::prelude::{DataFrame, Expr, cast, coalesce, ident, lit};
 use datafusion::scalar::ScalarValue;
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::{Trace, TraceId};
-use traceql_storage::read::{RowGroupSummary, append_traces, decode_spans, row_groups};
+use traceql_storage::read::{BlockIndex, RowGroupSummary, append_traces, decode_spans};
 use traceql_storage::schema::col;
 use traceql_syntax::ast::{FieldExpr, Pipeline, SpansetExpr, SpansetOp, Stage};
 
@@ -119,9 +121,10 @@ struct Candidate {
 }
 
 /// Trace-start windows of a search, newest first. Each starts at a row group's earliest trace
-/// start and covers twice as many row groups as the one before (1, 2, 4, … across all blocks),
-/// so a query whose newest matches sit in the last row groups reads only those, and one that
-/// must read everything does so in a few parallel scans. Traces are sorted by start in a block,
+/// start; the first holds about a row group's worth of rows, and each later one is sized
+/// from the matches found so far to reach `limit` results, at least doubling the time covered. So
+/// a query whose newest matches sit in the last row groups reads only those, and one that must
+/// read everything does so in a few parallel scans. Traces are sorted by start in a block,
 /// so a window prunes whole row groups (and pages) by statistics; its half-open bounds put
 /// every trace in exactly one window.
 struct Windows {
@@ -129,8 +132,10 @@ struct Windows {
     starts: Vec<i64>,
     /// Index in `starts` where the next window begins.
     next: usize,
-    /// Row groups the next window covers.
+    /// Row group starts the next window covers.
     size: usize,
+    /// Latest trace start of any row group.
+    newest: i64,
     /// Exclusive upper end of the next window (`None`: no upper end).
     hi: Option<i64>,
     /// Every window was handed out.
@@ -178,11 +183,37 @@ impl Windows {
             .collect();
         starts.sort_unstable_by(|a, b| b.cmp(a));
         starts.dedup();
+        let newest = layouts
+            .iter()
+            .flatten()
+            .map(|g| g.max_trace_start)
+            .max()
+            .unwrap_or(i64::MIN);
+        // The first window reaches back until it holds about as many rows as the largest row
+        // group,
+        // counting each row group's rows in proportion to the part of its start range it covers.
+        let groups: Vec<&RowGroupSummary> = layouts.iter().flatten().collect();
+        let rows_from = |lo: i64| -> f64 {
+            groups
+                .iter()
+                .map(|g| {
+                    let span = (g.max_trace_start.saturating_sub(g.min_trace_start)).max(1) as f64;
+                    let inside = g.max_trace_start.saturating_sub(lo.max(g.min_trace_start));
+                    g.rows as f64 * (inside.max(0) as f64 / span).min(1.0)
+                })
+                .sum()
+        };
+        let row_group_rows = groups.iter().map(|g| g.rows).max().unwrap_or(0) as f64;
+        let size = starts
+            .iter()
+            .position(|&lo| rows_from(lo) >= row_group_rows)
+            .map_or(starts.len().max(1), |i| i + 1);
         Windows {
+            newest,
             done: starts.is_empty(),
             starts,
             next: 0,
-            size: 1,
+            size,
             hi: None,
         }
     }
@@ -198,9 +229,32 @@ impl Windows {
         let window = Window { lo, hi: self.hi };
         self.hi = lo;
         self.next = end + 1;
-        self.size *= 2;
         self.done = lo.is_none();
         Some(window)
+    }
+
+    /// Sizes the next window from the `matched` results the windows so far gave, assuming
+    /// matches spread evenly over trace starts: long enough in time for twice `limit`
+    /// results at that rate, and reaching at least twice as far back as the windows so far
+    /// (four times when nothing matched yet). The first window keeps its size.
+    fn grow_for(&mut self, matched: usize, limit: usize) {
+        let Some(lo) = self.hi else {
+            return;
+        };
+        let covered = (self.newest.saturating_sub(lo)).max(1) as f64;
+        let wanted = match matched {
+            0 => covered * 4.0,
+            _ => (covered * 2.0 * limit as f64 / matched as f64).max(covered * 2.0),
+        };
+        let target = self
+            .newest
+            .saturating_sub(wanted.min(i64::MAX as f64) as i64);
+        // Row group starts down to the target, at least one.
+        let reach = self.starts[self.next..]
+            .iter()
+            .position(|&start| start <= target)
+            .map_or(self.starts.len() - self.next, |i| i + 1);
+        self.size = reach.max(1);
     }
 
     /// The latest trace start a row not yet handed out may have; `None` once all were.
@@ -224,20 +278,21 @@ pub(super) async fn run(
     results: &mut Results,
     progress: &Progress,
 ) -> Result<(), EngineError> {
-    let mut layouts = Vec::new();
-    for (meta, _) in &columnar.blocks {
-        layouts.push(row_groups(catalog, meta).await?);
-    }
+    let indexes = open_indexes(columnar, catalog).await?;
+    let layouts = indexes
+        .iter()
+        .map(BlockIndex::row_groups)
+        .collect::<Result<Vec<_>, _>>()?;
     let mut windows = Windows::new(&layouts);
     let mut counted: Vec<Vec<bool>> = layouts.iter().map(|l| vec![false; l.len()]).collect();
+    let session = Session::parallel(catalog, memory_limit)?;
     let mut run = Run {
         columnar,
         search,
         catalog,
-        scan: Session::parallel(catalog, memory_limit)?,
-        // Fetching is small and ordered: one partition keeps a trace's rows together.
-        fetch: Session::new(catalog, 1, memory_limit)?,
-        files: HashMap::new(),
+        scan_files: block_frames(&session, columnar, &indexes, true).await?,
+        files: block_frames(&session, columnar, &indexes, false).await?,
+        indexes,
         pool: Vec::new(),
         resolved: HashSet::new(),
         regexes: Regexes::default(),
@@ -251,16 +306,20 @@ pub(super) async fn run(
         {
             return Ok(());
         }
+        windows.grow_for(results.by_trace.len(), limit);
         let Some(window) = windows.next_window() else {
             return Ok(());
         };
-        for (index, (meta, leaves)) in columnar.blocks.iter().enumerate() {
-            // Row groups holding starts in the window; each counts as inspected once.
+        // Blocks with row groups holding starts in the window; each row group counts as
+        // inspected once.
+        let mut touched = Vec::new();
+        for (index, layout) in layouts.iter().enumerate() {
             let mut spans = 0;
-            let mut touched = false;
-            for (group, counted) in layouts[index].iter().zip(&mut counted[index]) {
+            for (group, counted) in layout.iter().zip(&mut counted[index]) {
                 if window.overlaps(group.min_trace_start, group.max_trace_start) {
-                    touched = true;
+                    if !touched.contains(&index) {
+                        touched.push(index);
+                    }
                     if !*counted {
                         *counted = true;
                         spans += group.rows;
@@ -268,15 +327,12 @@ pub(super) async fn run(
                     }
                 }
             }
-            if !touched {
-                continue;
-            }
-            let found = run.candidates(index, meta, leaves, window).await?;
-            results.metrics.inspected_traces += found.len() as u32;
             results.metrics.inspected_spans += spans;
             progress.add_spans(spans);
-            run.pool.extend(found);
         }
+        let found = run.candidates(&touched, window).await?;
+        results.metrics.inspected_traces += found.len() as u32;
+        run.pool.extend(found);
         if window.lo.is_none() {
             (0..columnar.blocks.len()).for_each(|_| progress.block_done());
         }
@@ -286,16 +342,75 @@ pub(super) async fn run(
     }
 }
 
+/// The footer of every block of the search, read concurrently.
+async fn open_indexes(
+    columnar: &ColumnarSearch,
+    catalog: &Catalog,
+) -> Result<Vec<BlockIndex>, EngineError> {
+    let opening = columnar
+        .blocks
+        .iter()
+        .map(|(meta, _)| BlockIndex::open(catalog, meta));
+    Ok(try_join_all(opening).await?)
+}
+
+/// Every block's data file as a DataFrame of `session`, with the schema its footer (in
+/// `indexes`) gives, opened concurrently; with `narrow`, only the columns the candidate scan
+/// reads (planning a 100-column table costs far more than scanning a window of it).
+async fn block_frames(
+    session: &Session,
+    columnar: &ColumnarSearch,
+    indexes: &[BlockIndex],
+    narrow: bool,
+) -> Result<Vec<DataFrame>, EngineError> {
+    let schemas: Vec<Schema> = columnar
+        .blocks
+        .iter()
+        .zip(indexes)
+        .map(|((_, leaves), index)| match narrow {
+            true => scan_schema(index.schema(), leaves),
+            false => index.schema().clone(),
+        })
+        .collect();
+    let opening = columnar
+        .blocks
+        .iter()
+        .zip(&schemas)
+        .map(|((meta, _), schema)| session.block_with_schema(meta, schema));
+    Ok(try_join_all(opening).await?)
+}
+
+/// The columns of `schema` a candidate scan with `leaves` reads: trace ID, trace start and the
+/// columns the leaves refer to.
+fn scan_schema(schema: &Schema, leaves: &[Expr]) -> Schema {
+    let mut names: HashSet<String> = [col::TRACE_ID, col::TRACE_START]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    for leaf in leaves {
+        names.extend(leaf.column_refs().into_iter().map(|c| c.name.clone()));
+    }
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .filter(|f| names.contains(f.name()))
+        .cloned()
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
+}
+
 /// The state of one columnar search.
 struct Run<'a> {
     columnar: &'a ColumnarSearch,
     search: &'a Search,
     catalog: &'a Catalog,
-    /// Scans windows with all cores.
-    scan: Session,
-    fetch: Session,
-    /// Each block's data file, opened (footer read) once however many fetches it serves.
-    files: HashMap<usize, DataFrame>,
+    /// Each block's data file, with the columns the candidate scan reads, in a session that
+    /// scans with all cores.
+    scan_files: Vec<DataFrame>,
+    /// Each block's data file, every column, in the same session (which caches the footers).
+    files: Vec<DataFrame>,
+    /// Each block's footer: where a trace may be.
+    indexes: Vec<BlockIndex>,
     /// Candidates not evaluated yet, oldest first.
     pool: Vec<Candidate>,
     /// Parts of traces (result name, block) already evaluated or known to be absent.
@@ -359,34 +474,50 @@ impl Run<'_> {
             if !newest.iter().all(newer) {
                 return Ok(false);
             }
-            let mut missing = Vec::new();
+            let mut unresolved = Vec::new();
             for t in &newest {
                 for block in 0..self.columnar.blocks.len() {
                     if !self.resolved.contains(&(t.trace_id.clone(), block)) {
-                        missing.push(Candidate {
-                            start: 0,
-                            trace_id: parse_trace_id(&t.trace_id)?,
-                            name: t.trace_id.clone(),
-                            block,
-                        });
+                        unresolved.push((t.trace_id.clone(), block));
                     }
                 }
             }
-            if missing.is_empty() {
+            if unresolved.is_empty() {
                 return Ok(true);
+            }
+            // Only blocks whose statistics and bloom filters admit the trace are read.
+            let mut missing = Vec::new();
+            for (name, block) in unresolved {
+                let trace_id = parse_trace_id(&name)?;
+                if self.indexes[block]
+                    .row_groups_with(&trace_id)
+                    .await?
+                    .is_empty()
+                {
+                    self.resolved.insert((name, block));
+                } else {
+                    missing.push(Candidate {
+                        start: 0,
+                        trace_id,
+                        name,
+                        block,
+                    });
+                }
             }
             self.evaluate(&missing, false, results).await?;
         }
     }
 
-    /// Fetches the parts `parts` name (each a trace in a block) and adds those that match to
-    /// `results`. With `by_start`, the fetch is narrowed to the parts' trace starts.
+    /// Fetches the parts `parts` name (each a trace in a block), every block's at once, and
+    /// adds those that match to `results`. With `by_start`, each fetch is narrowed to the
+    /// parts' trace starts.
     async fn evaluate(
         &mut self,
         parts: &[Candidate],
         by_start: bool,
         results: &mut Results,
     ) -> Result<(), EngineError> {
+        let mut fetches = Vec::new();
         for (index, (meta, _)) in self.columnar.blocks.iter().enumerate() {
             let mine: Vec<&Candidate> = parts.iter().filter(|c| c.block == index).collect();
             for c in &mine {
@@ -410,15 +541,20 @@ impl Run<'_> {
                     starts.max().unwrap_or(i64::MAX),
                 )
             });
-            let file = match self.files.get(&index) {
-                Some(f) => f.clone(),
-                None => {
-                    let f = self.fetch.block(meta).await?;
-                    self.files.insert(index, f.clone());
-                    f
-                }
-            };
-            let traces = fetch_traces(&self.fetch, file, self.catalog, meta, &ids, starts).await?;
+            // Each fetch is a task of its own: blocks are planned and decoded on all cores.
+            fetches.push(tokio::spawn(fetch_traces(
+                self.files[index].clone(),
+                self.catalog.clone(),
+                meta.clone(),
+                ids,
+                starts,
+            )));
+        }
+        let fetched = try_join_all(fetches)
+            .await
+            .map_err(|e| EngineError::Internal(format!("fetch task failed: {e}")))?;
+        for traces in fetched {
+            let traces = traces?;
             for trace in traces {
                 if let Some(found) = self.search.trace(trace, &mut self.regexes)? {
                     results.add(found);
@@ -428,32 +564,56 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The candidates of one block within `window`.
+    /// The candidates within `window` of the blocks `touched`, from one scan of them all.
     async fn candidates(
         &self,
-        block: usize,
-        meta: &BlockMeta,
-        leaves: &[Expr],
+        touched: &[usize],
         window: Window,
     ) -> Result<Vec<Candidate>, EngineError> {
-        block_candidates(
-            &self.scan,
-            self.columnar,
-            block,
-            meta,
-            leaves,
-            self.search.end,
-            window,
-        )
-        .await
+        let frames = touched.iter().map(|&index| {
+            candidate_frame(
+                self.scan_files[index].clone(),
+                &self.columnar.blocks[index].1,
+                index,
+                self.search.end,
+                window,
+            )
+        });
+        let Some(frame) = union_all(frames)? else {
+            return Ok(Vec::new());
+        };
+        let batches = frame.collect().await.map_err(|e| {
+            let names: Vec<&str> = touched
+                .iter()
+                .map(|&i| self.columnar.blocks[i].0.block_id.as_str())
+                .collect();
+            e.context(format!("scanning block(s) {}", names.join(", ")))
+        })?;
+        candidates_of(self.columnar, &batches)
     }
 }
 
-/// The block's traces with a span matching some leaf filter, with which leaves matched.
-async fn candidate_frame(
-    session: &Session,
-    meta: &BlockMeta,
+/// The union of `frames`; `None` when there are none.
+fn union_all(
+    frames: impl Iterator<Item = Result<DataFrame, EngineError>>,
+) -> Result<Option<DataFrame>, EngineError> {
+    let mut union: Option<DataFrame> = None;
+    for frame in frames {
+        let frame = frame?;
+        union = Some(match union {
+            None => frame,
+            Some(u) => u.union(frame)?,
+        });
+    }
+    Ok(union)
+}
+
+/// The traces of `file` (the data file of block `block`) with a span matching some leaf filter
+/// in `window`, with which leaves matched.
+fn candidate_frame(
+    file: DataFrame,
     leaves: &[Expr],
+    block: usize,
     end: u64,
     window: Window,
 ) -> Result<DataFrame, EngineError> {
@@ -468,9 +628,9 @@ async fn candidate_frame(
         .enumerate()
         .map(|(i, l)| bool_or(coalesce(vec![l.clone(), lit(false)])).alias(format!("leaf{i}")))
         .collect();
-    Ok(session
-        .block(meta)
-        .await?
+    let block =
+        u32::try_from(block).map_err(|_| EngineError::Internal("too many blocks".into()))?;
+    Ok(file
         .filter(
             ident(col::TRACE_START)
                 .lt_eq(lit(end))
@@ -481,13 +641,14 @@ async fn candidate_frame(
             vec![
                 ident(col::TRACE_ID).alias("trace_id"),
                 cast(ident(col::TRACE_START), DataType::Int64).alias("start"),
+                lit(block).alias("block"),
             ],
             matched,
         )?)
 }
 
-/// Runs the candidate scan of the first (newest) window in every block and describes each
-/// physical plan with the rows and time of every node.
+/// Runs the candidate scan of the first (newest) window over every block it touches and
+/// describes the physical plan with the rows and time of every node.
 pub(super) async fn explain(
     columnar: &ColumnarSearch,
     catalog: &Catalog,
@@ -495,50 +656,56 @@ pub(super) async fn explain(
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
     let session = Session::parallel(catalog, memory_limit)?;
-    let mut layouts = Vec::new();
-    for (meta, _) in &columnar.blocks {
-        layouts.push(row_groups(catalog, meta).await?);
-    }
+    let indexes = open_indexes(columnar, catalog).await?;
+    let layouts = indexes
+        .iter()
+        .map(BlockIndex::row_groups)
+        .collect::<Result<Vec<_>, _>>()?;
     let Some(window) = Windows::new(&layouts).next_window() else {
         return Ok("no row groups to scan\n".into());
     };
-    let mut out = String::new();
-    for (meta, leaves) in &columnar.blocks {
-        let frame = candidate_frame(&session, meta, leaves, end, window).await?;
-        out.push_str(&format!(
-            "block {} ({} spans), candidate traces with a start in {}:\n{}",
-            meta.block_id,
-            meta.span_count,
-            window,
-            session.run_and_describe(frame, meta).await?
-        ));
-    }
-    Ok(out)
+    let files = block_frames(&session, columnar, &indexes, true).await?;
+    let touched: Vec<usize> = (0..layouts.len())
+        .filter(|&i| {
+            layouts[i]
+                .iter()
+                .any(|g| window.overlaps(g.min_trace_start, g.max_trace_start))
+        })
+        .collect();
+    let frames = touched
+        .iter()
+        .map(|&i| candidate_frame(files[i].clone(), &columnar.blocks[i].1, i, end, window));
+    let Some(frame) = union_all(frames)? else {
+        return Ok("no row groups to scan\n".into());
+    };
+    let (first, _) = &columnar.blocks[touched[0]];
+    Ok(format!(
+        "first window: candidate traces with a start in {window}, {} of {} block(s):\n{}",
+        touched.len(),
+        columnar.blocks.len(),
+        session.run_and_describe(frame, first).await?
+    ))
 }
 
-/// The traces of one block that pass the candidate test.
-async fn block_candidates(
-    session: &Session,
+/// The candidates in `batches` (rows of candidate frames): traces whose matched leaves satisfy
+/// the formula.
+fn candidates_of(
     columnar: &ColumnarSearch,
-    block: usize,
-    meta: &BlockMeta,
-    leaves: &[Expr],
-    end: u64,
-    window: Window,
+    batches: &[RecordBatch],
 ) -> Result<Vec<Candidate>, EngineError> {
-    let batches = candidate_frame(session, meta, leaves, end, window)
-        .await?
-        .collect()
-        .await
-        .map_err(session.reading(meta))?;
+    let leaves = columnar.blocks.first().map_or(0, |(_, l)| l.len());
     let mut out = Vec::new();
-    for batch in &batches {
+    for batch in batches {
         let ids = fixed_binary(batch, "trace_id")?;
         let starts = batch
             .column_by_name("start")
             .and_then(|c| c.as_primitive_opt::<Int64Type>())
             .ok_or_else(|| EngineError::Internal("start is not Int64".into()))?;
-        let leaf_columns = (0..leaves.len())
+        let blocks = batch
+            .column_by_name("block")
+            .and_then(|c| c.as_primitive_opt::<UInt32Type>())
+            .ok_or_else(|| EngineError::Internal("block is not UInt32".into()))?;
+        let leaf_columns = (0..leaves)
             .map(|i| {
                 batch
                     .column_by_name(&format!("leaf{i}"))
@@ -562,7 +729,7 @@ async fn block_candidates(
                 start: starts.value(row),
                 trace_id,
                 name: trace_id_hex(&trace_id),
-                block,
+                block: blocks.value(row) as usize,
             });
         }
     }
@@ -579,15 +746,14 @@ fn fixed_binary<'a>(
         .ok_or_else(|| EngineError::Internal(format!("{name} is not FixedSizeBinary")))
 }
 
-/// The spans of the traces `ids` in one block, as whole traces in row order. With `starts`
-/// (the earliest and latest of their trace starts), only the row groups and pages holding such
-/// starts are read.
+/// The spans of the traces `ids` in one block (whose data file is `file`), as whole traces in
+/// row order. With `starts` (the earliest and latest of their trace starts), only the row
+/// groups and pages holding such starts are read.
 async fn fetch_traces(
-    session: &Session,
     file: DataFrame,
-    catalog: &Catalog,
-    meta: &BlockMeta,
-    ids: &[TraceId],
+    catalog: Catalog,
+    meta: BlockMeta,
+    ids: Vec<TraceId>,
     starts: Option<(i64, i64)>,
 ) -> Result<Vec<Trace>, EngineError> {
     let list = ids
@@ -600,14 +766,20 @@ async fn fetch_traces(
             .between(lit(earliest), lit(latest))
             .and(filter);
     }
-    let batches = file
+    let path = catalog.data_path(&meta.tenant, &meta.block_id);
+    // Each partition reads whole row groups in order, so a trace's rows stay together in one.
+    let partitions = file
         .filter(filter)?
-        .collect()
+        .collect_partitioned()
         .await
-        .map_err(session.reading(meta))?;
+        .map_err(|e| e.context(format!("reading {path}")))?;
     let mut traces = Vec::new();
-    for batch in &batches {
-        append_traces(&mut traces, decode_spans(catalog, batch, meta)?);
+    for batches in &partitions {
+        let mut part = Vec::new();
+        for batch in batches {
+            append_traces(&mut part, decode_spans(&catalog, batch, &meta)?);
+        }
+        traces.extend(part);
     }
     Ok(traces)
 }

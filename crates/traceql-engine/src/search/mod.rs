@@ -306,6 +306,19 @@ fn collect_fields(pipeline: &Pipeline, out: &mut Vec<Field>) {
     }
 }
 
+/// Which of two spansets with the same attributes a merge keeps: the larger `matched`, then the
+/// one whose first span starts first (and has the smaller ID).
+fn merge_key(ss: &SpanSet) -> (std::cmp::Reverse<u32>, (u64, &str)) {
+    (std::cmp::Reverse(ss.matched), first_span_key(ss))
+}
+
+/// The start and ID of a spanset's first span: the order of a merged trace's spansets.
+fn first_span_key(ss: &SpanSet) -> (u64, &str) {
+    ss.spans.first().map_or((u64::MAX, ""), |s| {
+        (s.start_time_unix_nano, s.span_id.as_str())
+    })
+}
+
 /// Results of several blocks, merged per trace.
 #[derive(Default)]
 struct Results {
@@ -316,7 +329,8 @@ struct Results {
 impl Results {
     /// Adds a block's match for a trace, merging with earlier blocks' matches (section 7.12):
     /// earliest start, longest duration, first non-empty root names, spansets merged by their
-    /// attributes (the larger `matched` wins), service counts added up.
+    /// attributes (the larger `matched` wins, then the earlier first span) and ordered by their
+    /// first span, service counts added up. The outcome does not depend on the order of adds.
     fn add(&mut self, found: TraceSearchMetadata) {
         match self.by_trace.get_mut(&found.trace_id) {
             None => {
@@ -337,11 +351,14 @@ impl Results {
                         .iter_mut()
                         .find(|s| s.attributes == ss.attributes)
                     {
-                        Some(existing) if existing.matched < ss.matched => *existing = ss,
+                        Some(existing) if merge_key(&ss) < merge_key(existing) => *existing = ss,
                         Some(_) => {}
                         None => t.span_sets.push(ss),
                     }
                 }
+                // Whatever order the blocks' parts arrive in, the merge comes out the same.
+                t.span_sets
+                    .sort_by(|a, b| first_span_key(a).cmp(&first_span_key(b)));
                 t.span_set = t.span_sets.first().cloned();
                 for (service, stats) in found.service_stats {
                     let entry = t.service_stats.entry(service).or_default();
@@ -463,8 +480,9 @@ pub async fn explain(
         ));
     };
     let mut out = format!(
-        "path: columnar (DataFusion) over {} block(s): candidate traces from a pushed-down \
-         scan, then the reference evaluator on the newest candidates\n",
+        "path: columnar (DataFusion) over {} block(s): candidate traces from pushed-down scans \
+         of trace-start windows, newest first, then the reference evaluator on the newest \
+         candidates until the newest results are settled\n",
         blocks.len()
     );
     out.push_str(&columnar::explain(&plan, catalog, search.end, request.memory_limit).await?);
