@@ -29,8 +29,12 @@ use crate::reference::{Regexes, trace_id_hex};
 use crate::response::TraceSearchMetadata;
 use crate::trace_by_id::parse_trace_id;
 
-/// Traces fetched and evaluated together.
-const FETCH_BATCH: usize = 64;
+/// The most traces fetched and evaluated together; a batch is the search's `limit` within
+/// `MIN_FETCH..=MAX_FETCH` (a fetch costs about the same for a few traces as for dozens, while
+/// traces beyond the limit are often read for nothing).
+const MAX_FETCH: usize = 64;
+/// The fewest traces fetched and evaluated together.
+const MIN_FETCH: usize = 8;
 
 /// Which leaf filters a trace needs matching spans for.
 enum Formula {
@@ -433,7 +437,7 @@ impl Run<'_> {
                 return Ok(true);
             }
             let mut batch = Vec::new();
-            while batch.len() < FETCH_BATCH
+            while batch.len() < self.limit.clamp(MIN_FETCH, MAX_FETCH)
                 && let Some(c) = self.pool.pop_if(|c| unscanned.is_none_or(|u| c.start > u))
             {
                 if !self.resolved.contains(&(c.name.clone(), c.block)) {
