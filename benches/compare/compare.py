@@ -318,7 +318,10 @@ def markdown(report: Dict[str, Any]) -> str:
         f"- Generation + writing: {d['spans'] / d['generate_seconds']:,.0f} spans/s "
         f"(peak memory {d['generate_rss_kb'] / 1024:,.0f} MiB).",
         f"- Each query ran {report['runs']} times per engine, each time in a fresh process; medians shown. "
-        "Ratios above 1 mean traceql is faster.",
+        "traceql's time is its whole process (start, opening every block, the query, the JSON output); "
+        "DuckDB's and DataFusion's are measured around the query inside theirs. "
+        "Ratios above 1 mean traceql is faster. "
+        "traceql spans/s is the data set's size over the time, though a search that stops early reads less.",
         "",
         "| query | same answer | traceql | DuckDB | DataFusion SQL | traceql spans/s | DuckDB / traceql | "
         "DataFusion / traceql | peak MiB (traceql / DuckDB / DataFusion) |",
