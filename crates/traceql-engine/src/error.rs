@@ -43,7 +43,8 @@ pub enum EngineError {
     MemoryLimit {
         /// The limit, bytes.
         limit: u64,
-        /// What one row group needs, bytes (estimated).
+        /// What one read needs (a row group, or the traces fetched from a block), bytes
+        /// (estimated).
         needed: u64,
         /// The block holding that row group.
         block: String,

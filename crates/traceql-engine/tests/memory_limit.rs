@@ -39,6 +39,17 @@ async fn a_query_over_the_memory_limit_fails_clearly() {
         .expect_err("over limit");
     assert!(pool_refused(&e), "{e}");
 
+    // What the columnar path fetches whole is checked against the limit too.
+    let mut request = SearchRequest::new("{ }");
+    request.memory_limit = Some(40_000);
+    let e = search(&catalog, "t", &request)
+        .await
+        .expect_err("over limit");
+    assert!(
+        matches!(e, EngineError::MemoryLimit { limit: 40_000, needed, .. } if needed > 40_000),
+        "{e}"
+    );
+
     // The reference path (a structural query) checks the limit per row group.
     let (start, end) = (1_690_000_000_000_000_000, 1_710_000_000_000_000_000);
     let mut range = MetricsRequest::range("{ } >> { } | rate()", start, end);

@@ -301,6 +301,7 @@ pub(super) async fn run(
         resolved: HashSet::new(),
         regexes: Regexes::default(),
         limit,
+        memory_limit,
     };
     progress.set_blocks_total(columnar.blocks.len());
     loop {
@@ -421,6 +422,8 @@ struct Run<'a> {
     resolved: HashSet<(String, usize)>,
     regexes: Regexes,
     limit: usize,
+    /// The most memory the search may hold, bytes.
+    memory_limit: Option<u64>,
 }
 
 impl Run<'_> {
@@ -552,6 +555,7 @@ impl Run<'_> {
                 meta.clone(),
                 ids,
                 starts,
+                self.memory_limit,
             )));
         }
         let fetched = try_join_all(fetches)
@@ -752,13 +756,15 @@ fn fixed_binary<'a>(
 
 /// The spans of the traces `ids` in one block (whose data file is `file`), as whole traces in
 /// row order. With `starts` (the earliest and latest of their trace starts), only the row
-/// groups and pages holding such starts are read.
+/// groups and pages holding such starts are read. The decoded traces must fit in
+/// `memory_limit` bytes (DataFusion's pool does not see them).
 async fn fetch_traces(
     file: DataFrame,
     catalog: Catalog,
     meta: BlockMeta,
     ids: Vec<TraceId>,
     starts: Option<(i64, i64)>,
+    memory_limit: Option<u64>,
 ) -> Result<Vec<Trace>, EngineError> {
     let list = ids
         .iter()
@@ -784,6 +790,21 @@ async fn fetch_traces(
             append_traces(&mut part, decode_spans(&catalog, batch, &meta)?);
         }
         traces.extend(part);
+    }
+    if let Some(limit) = memory_limit {
+        let batches: u64 = partitions
+            .iter()
+            .flatten()
+            .map(|b| b.get_array_memory_size() as u64)
+            .sum();
+        let needed = batches + traces.iter().map(Trace::heap_estimate).sum::<u64>();
+        if needed > limit {
+            return Err(EngineError::MemoryLimit {
+                limit,
+                needed,
+                block: meta.block_id,
+            });
+        }
     }
     Ok(traces)
 }
