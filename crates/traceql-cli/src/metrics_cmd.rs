@@ -1,6 +1,7 @@
 //! `traceql metrics`: TraceQL metrics over a tenant's blocks.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 use traceql::engine::EngineError;
@@ -10,7 +11,7 @@ use traceql::engine::response::AnyValue;
 use crate::data_cmd::DataArgs;
 use crate::running::with_progress;
 use crate::search_cmd::{OutputFormat, utc};
-use crate::time_arg::parse_time;
+use crate::time_arg::{parse_duration, parse_time};
 
 /// Arguments of `traceql metrics`.
 #[derive(Args)]
@@ -35,20 +36,11 @@ pub struct MetricsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
+    /// Stop the query after this long, e.g. `30s` or seconds.
+    #[arg(long)]
+    timeout: Option<String>,
     /// The TraceQL metrics query, e.g. `{ } | rate() by (resource.service.name)`.
     query: String,
-}
-
-fn parse_step(text: &str) -> Result<u64, String> {
-    if let Ok(secs) = text.parse::<f64>()
-        && secs > 0.0
-    {
-        return Ok((secs * 1e9) as u64);
-    }
-    traceql::syntax::lexical::duration::parse(text)
-        .filter(|ns| *ns > 0)
-        .map(|ns| ns as u64)
-        .ok_or_else(|| format!("invalid step {text:?}: use a duration such as 30s or seconds"))
 }
 
 pub fn run(args: MetricsArgs) -> Result<ExitCode, String> {
@@ -58,7 +50,16 @@ pub fn run(args: MetricsArgs) -> Result<ExitCode, String> {
     let mut request = MetricsRequest::range(&args.query, start, end);
     request.instant = args.instant;
     request.exemplars = args.exemplars;
-    request.step = args.step.as_deref().map(parse_step).transpose()?;
+    request.step = args
+        .step
+        .as_deref()
+        .map(|s| parse_duration(s, "step"))
+        .transpose()?;
+    request.timeout = args
+        .timeout
+        .as_deref()
+        .map(|t| parse_duration(t, "timeout").map(Duration::from_nanos))
+        .transpose()?;
     let runtime = crate::running::runtime()?;
     let tenant = args.data.tenant.clone();
     let result = match with_progress(&runtime, "computing", |p| async move {

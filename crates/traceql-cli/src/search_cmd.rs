@@ -1,6 +1,7 @@
 //! `traceql search`: TraceQL search over a tenant's blocks.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use traceql::engine::EngineError;
@@ -9,7 +10,7 @@ use traceql::engine::search::{SearchRequest, search_with_progress};
 
 use crate::data_cmd::DataArgs;
 use crate::running::with_progress;
-use crate::time_arg::parse_time;
+use crate::time_arg::{parse_duration, parse_time};
 
 /// Arguments of `traceql search`.
 #[derive(Args)]
@@ -31,6 +32,9 @@ pub struct SearchArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    /// Stop the search after this long, e.g. `30s` or seconds.
+    #[arg(long)]
+    pub timeout: Option<String>,
     /// The TraceQL query.
     pub query: String,
 }
@@ -51,6 +55,11 @@ pub fn run(args: SearchArgs) -> Result<ExitCode, String> {
     request.spss = args.spss;
     request.start = args.start.as_deref().map(parse_time).transpose()?;
     request.end = args.end.as_deref().map(parse_time).transpose()?;
+    request.timeout = args
+        .timeout
+        .as_deref()
+        .map(|t| parse_duration(t, "timeout").map(Duration::from_nanos))
+        .transpose()?;
     let runtime = crate::running::runtime()?;
     let tenant = args.data.tenant.clone();
     match with_progress(&runtime, "searching", |p| async move {

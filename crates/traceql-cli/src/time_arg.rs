@@ -1,4 +1,4 @@
-//! Time arguments: unix seconds (fractions allowed) or RFC 3339 timestamps.
+//! Time arguments: unix seconds (fractions allowed) or RFC 3339 timestamps, and durations.
 
 /// Parses `1700000000`, `1700000000.5` or `2023-11-14T22:13:20Z` into unix seconds.
 pub fn parse_time(text: &str) -> Result<u64, String> {
@@ -51,6 +51,21 @@ fn parse_rfc3339(text: &str) -> Option<u64> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     u64::try_from(days * 86_400 + h * 3600 + m * 60 + s - offset_secs).ok()
+}
+
+/// Parses a positive duration given as seconds (`30`, `0.5`) or TraceQL-style (`30s`, `5m`,
+/// `1h30m`, `250ms`) into nanoseconds; `what` names the argument in the error.
+pub fn parse_duration(text: &str, what: &str) -> Result<u64, String> {
+    if let Ok(secs) = text.parse::<f64>()
+        && secs > 0.0
+        && secs.is_finite()
+    {
+        return Ok((secs * 1e9) as u64);
+    }
+    traceql::syntax::lexical::duration::parse(text)
+        .filter(|ns| *ns > 0)
+        .map(|ns| ns as u64)
+        .ok_or_else(|| format!("invalid {what} {text:?}: use a duration such as 30s or seconds"))
 }
 
 #[cfg(test)]

@@ -207,7 +207,22 @@ fn metrics_prints_series_or_tempo_json() {
         "--step",
         "15s",
     ];
-    let mut args = vec!["metrics", "--data", data];
+    // A query over its timeout stops with a message; a bad timeout is a usage error.
+    let mut args = vec!["metrics", "--data", data, "--timeout", "1ns"];
+    args.extend(range);
+    args.push("{ } | count_over_time()");
+    let o = traceql(&args);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("timed out after 1ns"), "{}", text(&o));
+    let o = traceql(&["search", "--data", data, "--timeout", "soon", "{ }"]);
+    assert!(
+        text(&o).contains("invalid timeout \"soon\""),
+        "{}",
+        text(&o)
+    );
+    let o = traceql(&["search", "--data", data, "--timeout", "1ns", "{ }"]);
+    assert!(text(&o).contains("timed out after 1ns"), "{}", text(&o));
+    let mut args = vec!["metrics", "--data", data, "--timeout", "10m"];
     args.extend(range);
     args.push("{ } | count_over_time() by (resource.service.name)");
     let o = traceql(&args);

@@ -35,10 +35,13 @@ pub enum EngineError {
     /// The request is not valid (bad limit, time range, …).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The query ran longer than the request's timeout and was stopped.
+    #[error("the query timed out after {}", format_duration(*.0))]
+    Timeout(std::time::Duration),
     /// The query would hold more memory than its limit allows.
     #[error(
-        "query exceeds its memory limit of {limit} bytes: block {block} has a row group that \
-         takes about {needed} bytes decoded (raise the memory limit)"
+        "query exceeds its memory limit of {limit} bytes: reading block {block} takes about \
+         {needed} bytes decoded at once (raise the memory limit)"
     )]
     MemoryLimit {
         /// The limit, bytes.
@@ -46,7 +49,7 @@ pub enum EngineError {
         /// What one read needs (a row group, or the traces fetched from a block), bytes
         /// (estimated).
         needed: u64,
-        /// The block holding that row group.
+        /// The block being read.
         block: String,
     },
     /// The columnar engine (DataFusion) failed: data it cannot read, or its memory pool
@@ -59,4 +62,9 @@ pub enum EngineError {
     /// A metrics query was given to search, or the reverse.
     #[error("{0}")]
     WrongKind(String),
+}
+
+/// A duration as TraceQL writes one (`1m30s`, `250ms`).
+fn format_duration(d: std::time::Duration) -> String {
+    traceql_syntax::lexical::duration::format(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }

@@ -38,7 +38,9 @@ pub fn engine_error(py: Python<'_>, error: EngineError) -> PyErr {
             };
             raise(py, class, (format!("query failed: {e}"),))
         }
-        e @ EngineError::Internal(_) => raise(py, "QueryError", (e.to_string(),)),
+        e @ (EngineError::Internal(_) | EngineError::Timeout(_)) => {
+            raise(py, "QueryError", (e.to_string(),))
+        }
         EngineError::InvalidRequest(message) => raise(
             py,
             "InvalidRequestError",

@@ -73,6 +73,9 @@ pub struct MetricsRequest {
     pub end_cutoff: Option<u64>,
     /// The most memory the query may hold, bytes (`None`: no limit).
     pub memory_limit: Option<u64>,
+    /// Stop the query with [`EngineError::Timeout`] once it has run this long (`None`: no
+    /// limit).
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl MetricsRequest {
@@ -92,6 +95,7 @@ impl MetricsRequest {
                 .ok()
                 .map(|now| (now.as_nanos() as u64).saturating_sub(END_CUTOFF)),
             memory_limit: None,
+            timeout: None,
         }
     }
 }
@@ -206,6 +210,19 @@ pub async fn metrics(
 
 /// [`metrics`], counting blocks and spans in `progress` as it goes.
 pub async fn metrics_with_progress(
+    catalog: &Catalog,
+    tenant: &str,
+    request: &MetricsRequest,
+    progress: &Progress,
+) -> Result<MetricsResult, EngineError> {
+    crate::search::within(
+        request.timeout,
+        run_metrics(catalog, tenant, request, progress),
+    )
+    .await
+}
+
+async fn run_metrics(
     catalog: &Catalog,
     tenant: &str,
     request: &MetricsRequest,

@@ -57,6 +57,9 @@ pub struct SearchRequest {
     /// Use the columnar path where it applies (default); `false` forces the reference
     /// evaluator over every trace (for comparisons).
     pub columnar: bool,
+    /// Stop the search with [`EngineError::Timeout`] once it has run this long (`None`: no
+    /// limit).
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl SearchRequest {
@@ -70,6 +73,7 @@ impl SearchRequest {
             spss: 3,
             memory_limit: None,
             columnar: true,
+            timeout: None,
         }
     }
 
@@ -396,6 +400,33 @@ pub async fn search(
 
 /// [`search`], counting blocks and spans in `progress` as it goes.
 pub async fn search_with_progress(
+    catalog: &Catalog,
+    tenant: &str,
+    request: &SearchRequest,
+    progress: &Progress,
+) -> Result<SearchResponse, EngineError> {
+    within(
+        request.timeout,
+        search_blocks_of(catalog, tenant, request, progress),
+    )
+    .await
+}
+
+/// Runs `work` to its end, or fails with [`EngineError::Timeout`] once `timeout` has passed
+/// (dropping `work` stops it).
+pub(crate) async fn within<T>(
+    timeout: Option<std::time::Duration>,
+    work: impl std::future::Future<Output = Result<T, EngineError>>,
+) -> Result<T, EngineError> {
+    match timeout {
+        Some(limit) => tokio::time::timeout(limit, work)
+            .await
+            .unwrap_or(Err(EngineError::Timeout(limit))),
+        None => work.await,
+    }
+}
+
+async fn search_blocks_of(
     catalog: &Catalog,
     tenant: &str,
     request: &SearchRequest,
