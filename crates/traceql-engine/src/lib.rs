@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod columnar;
+mod deadline;
 pub mod error;
 pub mod metrics;
 pub mod progress;

@@ -1,27 +1,18 @@
 //! The memory limit: a query whose row group needs more than the limit fails with a clear error;
 //! a sufficient limit changes nothing.
 
+mod common;
+
 use traceql_engine::EngineError;
 use traceql_engine::datafusion::error::DataFusionError;
 use traceql_engine::metrics::{MetricsRequest, metrics};
 use traceql_engine::search::{SearchRequest, search};
-use traceql_storage::catalog::Catalog;
-use traceql_storage::generator::{Generator, GeneratorConfig};
-use traceql_storage::writer::{WriteOptions, write_block};
 
-async fn catalog_with_traces(traces: u64) -> Catalog {
-    let catalog =
-        Catalog::open(&format!("memory://memory-limit-{}", uuid::Uuid::new_v4())).expect("catalog");
-    let traces = Generator::new(GeneratorConfig::default()).traces(0..traces);
-    write_block(&catalog, "t", traces, &WriteOptions::default(), vec![], 0)
-        .await
-        .expect("block");
-    catalog
-}
+use common::generated_catalog;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_over_the_memory_limit_fails_clearly() {
-    let catalog = catalog_with_traces(200).await;
+    let catalog = generated_catalog(200).await;
     // The reference path (a negated structural query) checks the limit per row group.
     let mut request = SearchRequest::new("{ kind = server } !> { status = error }");
     request.memory_limit = Some(50_000);
@@ -78,7 +69,7 @@ fn pool_refused(e: &EngineError) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sufficient_limit_changes_nothing() {
-    let catalog = catalog_with_traces(200).await;
+    let catalog = generated_catalog(200).await;
     let unlimited = search(&catalog, "t", &SearchRequest::new("{ } >> { }"))
         .await
         .expect("search");

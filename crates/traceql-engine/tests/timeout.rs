@@ -1,28 +1,19 @@
 //! The timeout: a query that runs longer than its request allows stops with a clear error; a
 //! generous timeout changes nothing.
 
+mod common;
+
 use std::time::Duration;
 
 use traceql_engine::EngineError;
 use traceql_engine::metrics::{MetricsRequest, metrics};
 use traceql_engine::search::{SearchRequest, search};
-use traceql_storage::catalog::Catalog;
-use traceql_storage::generator::{Generator, GeneratorConfig};
-use traceql_storage::writer::{WriteOptions, write_block};
 
-async fn catalog() -> Catalog {
-    let catalog =
-        Catalog::open(&format!("memory://timeout-{}", uuid::Uuid::new_v4())).expect("catalog");
-    let traces = Generator::new(GeneratorConfig::default()).traces(0..300);
-    write_block(&catalog, "t", traces, &WriteOptions::default(), vec![], 0)
-        .await
-        .expect("block");
-    catalog
-}
+use common::generated_catalog;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_over_its_timeout_stops_with_a_clear_error() {
-    let catalog = catalog().await;
+    let catalog = generated_catalog(300).await;
     let tiny = Duration::from_nanos(1);
     // Both search paths: columnar and reference (a negated structural operator).
     for query in [
@@ -50,7 +41,7 @@ async fn a_query_over_its_timeout_stops_with_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generous_timeout_changes_nothing() {
-    let catalog = catalog().await;
+    let catalog = generated_catalog(300).await;
     let unlimited = search(&catalog, "t", &SearchRequest::new("{ } >> { }"))
         .await
         .expect("search");

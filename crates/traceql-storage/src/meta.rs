@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::TraceId;
 use crate::schema::{DedicatedColumn, DedicatedScope};
 
 /// The format name recorded in every `meta.json`.
@@ -80,6 +81,12 @@ impl BlockMeta {
     /// True when the block may hold spans starting in `[start, end]` (unix nanoseconds).
     pub fn overlaps(&self, start: u64, end: u64) -> bool {
         self.start_time_unix_nano <= end && self.end_time_unix_nano >= start
+    }
+
+    /// True when `trace_id` lies within the block's smallest and largest trace IDs.
+    pub fn may_hold(&self, trace_id: &TraceId) -> bool {
+        let hex = hex::encode(trace_id);
+        self.min_trace_id <= hex && hex <= self.max_trace_id
     }
 }
 

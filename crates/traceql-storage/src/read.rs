@@ -331,12 +331,12 @@ pub async fn find_trace(
     meta: &BlockMeta,
     trace_id: &TraceId,
 ) -> Result<(Option<Trace>, usize)> {
-    if hex::encode(trace_id) < meta.min_trace_id || hex::encode(trace_id) > meta.max_trace_id {
+    if !meta.may_hold(trace_id) {
         return Ok((None, 0));
     }
-    let mut locator = BlockIndex::open(catalog, meta).await?;
-    let groups = locator.row_groups_with(trace_id).await?;
-    let (builder, path) = (locator.builder(), locator.path);
+    let mut index = BlockIndex::open(catalog, meta).await?;
+    let groups = index.row_groups_with(trace_id).await?;
+    let (builder, path) = (index.builder(), index.path);
     let err = |e| StorageError::parquet(&path, e);
     if groups.is_empty() {
         return Ok((None, 0));

@@ -94,21 +94,23 @@ impl Session {
         meta: &BlockMeta,
         schema: &Schema,
     ) -> Result<DataFrame, DataFusionError> {
-        let path = self.catalog.data_path(&meta.tenant, &meta.block_id);
-        self.ctx
-            .read_parquet(
-                format!("{STORE_URL}{path}"),
-                ParquetReadOptions::default().schema(schema),
-            )
+        self.read(meta, ParquetReadOptions::default().schema(schema))
             .await
-            .map_err(self.reading(meta))
     }
 
     /// The data file of the block `meta` describes, as a DataFrame.
     pub async fn block(&self, meta: &BlockMeta) -> Result<DataFrame, DataFusionError> {
+        self.read(meta, ParquetReadOptions::default()).await
+    }
+
+    async fn read(
+        &self,
+        meta: &BlockMeta,
+        options: ParquetReadOptions<'_>,
+    ) -> Result<DataFrame, DataFusionError> {
         let path = self.catalog.data_path(&meta.tenant, &meta.block_id);
         self.ctx
-            .read_parquet(format!("{STORE_URL}{path}"), ParquetReadOptions::default())
+            .read_parquet(format!("{STORE_URL}{path}"), options)
             .await
             .map_err(self.reading(meta))
     }

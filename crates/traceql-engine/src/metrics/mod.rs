@@ -215,7 +215,7 @@ pub async fn metrics_with_progress(
     request: &MetricsRequest,
     progress: &Progress,
 ) -> Result<MetricsResult, EngineError> {
-    crate::search::within(
+    crate::deadline::within(
         request.timeout,
         run_metrics(catalog, tenant, request, progress),
     )

@@ -194,8 +194,8 @@ impl Windows {
             .max()
             .unwrap_or(i64::MIN);
         // The first window reaches back until it holds about as many rows as the largest row
-        // group,
-        // counting each row group's rows in proportion to the part of its start range it covers.
+        // group, counting each row group's rows in proportion to the part of its start range
+        // it covers.
         let groups: Vec<&RowGroupSummary> = layouts.iter().flatten().collect();
         let rows_from = |lo: i64| -> f64 {
             groups
@@ -315,26 +315,10 @@ pub(super) async fn run(
         let Some(window) = windows.next_window() else {
             return Ok(());
         };
-        // Blocks with row groups holding starts in the window; each row group counts as
-        // inspected once.
-        let mut touched = Vec::new();
-        for (index, layout) in layouts.iter().enumerate() {
-            let mut spans = 0;
-            for (group, counted) in layout.iter().zip(&mut counted[index]) {
-                if window.overlaps(group.min_trace_start, group.max_trace_start) {
-                    if !touched.contains(&index) {
-                        touched.push(index);
-                    }
-                    if !*counted {
-                        *counted = true;
-                        spans += group.rows;
-                        results.metrics.inspected_bytes += group.bytes;
-                    }
-                }
-            }
-            results.metrics.inspected_spans += spans;
-            progress.add_spans(spans);
-        }
+        let (touched, spans, bytes) = touch(window, &layouts, &mut counted);
+        results.metrics.inspected_spans += spans;
+        results.metrics.inspected_bytes += bytes;
+        progress.add_spans(spans);
         let found = run.candidates(&touched, window).await?;
         results.metrics.inspected_traces += found.len() as u32;
         run.pool.extend(found);
@@ -345,6 +329,32 @@ pub(super) async fn run(
         run.pool
             .sort_by(|a, b| a.start.cmp(&b.start).then_with(|| b.name.cmp(&a.name)));
     }
+}
+
+/// The blocks with row groups holding starts in `window`, and the rows and bytes of those row
+/// groups not `counted` before (each row group counts as inspected once).
+fn touch(
+    window: Window,
+    layouts: &[Vec<RowGroupSummary>],
+    counted: &mut [Vec<bool>],
+) -> (Vec<usize>, u64, u64) {
+    let (mut touched, mut spans, mut bytes) = (Vec::new(), 0, 0);
+    for (index, (layout, counted)) in layouts.iter().zip(counted).enumerate() {
+        let groups = layout
+            .iter()
+            .zip(counted)
+            .filter(|(g, _)| window.overlaps(g.min_trace_start, g.max_trace_start));
+        for (group, counted) in groups {
+            if !touched.contains(&index) {
+                touched.push(index);
+            }
+            if !std::mem::replace(counted, true) {
+                spans += group.rows;
+                bytes += group.bytes;
+            }
+        }
+    }
+    (touched, spans, bytes)
 }
 
 /// The footer of every block of the search, read concurrently.
@@ -467,13 +477,16 @@ impl Run<'_> {
             if results.by_trace.len() < self.limit {
                 return Ok(false);
             }
+            // The newest `limit` results, in no particular order (only all of them matter).
             let mut newest: Vec<&TraceSearchMetadata> = results.by_trace.values().collect();
-            newest.sort_by(|a, b| {
-                b.start_time_unix_nano
-                    .cmp(&a.start_time_unix_nano)
-                    .then_with(|| a.trace_id.cmp(&b.trace_id))
-            });
-            newest.truncate(self.limit);
+            if newest.len() > self.limit {
+                newest.select_nth_unstable_by(self.limit - 1, |a, b| {
+                    b.start_time_unix_nano
+                        .cmp(&a.start_time_unix_nano)
+                        .then_with(|| a.trace_id.cmp(&b.trace_id))
+                });
+                newest.truncate(self.limit);
+            }
             let newer = |t: &&TraceSearchMetadata| {
                 newest_left
                     .is_none_or(|n| i64::try_from(t.start_time_unix_nano).unwrap_or(i64::MAX) > n)
@@ -533,10 +546,7 @@ impl Run<'_> {
             let ids: Vec<TraceId> = mine
                 .iter()
                 .map(|c| c.trace_id)
-                .filter(|id| {
-                    let hex = hex::encode(id);
-                    meta.min_trace_id <= hex && hex <= meta.max_trace_id
-                })
+                .filter(|id| meta.may_hold(id))
                 .collect();
             if ids.is_empty() {
                 continue;

@@ -405,25 +405,11 @@ pub async fn search_with_progress(
     request: &SearchRequest,
     progress: &Progress,
 ) -> Result<SearchResponse, EngineError> {
-    within(
+    crate::deadline::within(
         request.timeout,
         search_blocks_of(catalog, tenant, request, progress),
     )
     .await
-}
-
-/// Runs `work` to its end, or fails with [`EngineError::Timeout`] once `timeout` has passed
-/// (dropping `work` stops it).
-pub(crate) async fn within<T>(
-    timeout: Option<std::time::Duration>,
-    work: impl std::future::Future<Output = Result<T, EngineError>>,
-) -> Result<T, EngineError> {
-    match timeout {
-        Some(limit) => tokio::time::timeout(limit, work)
-            .await
-            .unwrap_or(Err(EngineError::Timeout(limit))),
-        None => work.await,
-    }
 }
 
 async fn search_blocks_of(
