@@ -57,6 +57,11 @@ enum Command {
     Compact(data_cmd::CompactArgs),
 }
 
+/// mimalloc: the engine allocates many short-lived buffers from several threads, where the
+/// system allocator spends a large share of a query's time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let Some(command) = cli.command else {

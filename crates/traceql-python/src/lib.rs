@@ -22,6 +22,11 @@ fn parse(py: Python<'_>, query: &str) -> PyResult<String> {
         .map_err(|e| errors::syntax_error(py, &e))
 }
 
+/// mimalloc for the engine's own allocations (many short-lived buffers from several threads,
+/// where the system allocator costs a large share of a query's time).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The native module.
 #[pymodule]
 fn _traceql(m: &Bound<'_, PyModule>) -> PyResult<()> {

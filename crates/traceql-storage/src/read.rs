@@ -302,24 +302,65 @@ impl BlockIndex {
                 in_range.push(i);
             }
         }
-        let mut groups = Vec::new();
-        for i in in_range {
-            if !self.filters.contains_key(&i) {
-                let filter = self
-                    .builder()
-                    .get_row_group_column_bloom_filter(i, self.column)
-                    .await
-                    .map_err(|e| StorageError::parquet(&self.path, e))?;
-                self.filters.insert(i, filter);
+        self.load_filters(&in_range).await?;
+        Ok(in_range
+            .into_iter()
+            .filter(|i| {
+                self.filters
+                    .get(i)
+                    .is_none_or(|f| f.as_ref().is_none_or(|f| f.check(&trace_id[..])))
+            })
+            .collect())
+    }
+
+    /// Reads the `trace_id` bloom filters of `groups` not read before: those whose length the
+    /// footer records in one ranged request (adjacent ranges are coalesced), others one by one.
+    async fn load_filters(&mut self, groups: &[usize]) -> Result<()> {
+        let (mut ranges, mut ranged) = (Vec::new(), Vec::new());
+        for &i in groups {
+            if self.filters.contains_key(&i) {
+                continue;
             }
-            if self.filters[&i]
-                .as_ref()
-                .is_none_or(|f| f.check(&trace_id[..]))
-            {
-                groups.push(i);
+            let chunk = self.metadata.metadata().row_group(i).column(self.column);
+            let offset = chunk
+                .bloom_filter_offset()
+                .and_then(|o| u64::try_from(o).ok());
+            let length = chunk
+                .bloom_filter_length()
+                .and_then(|l| u64::try_from(l).ok());
+            match (offset, length) {
+                (Some(offset), Some(length)) => {
+                    ranges.push(offset..offset + length);
+                    ranged.push(i);
+                }
+                (None, _) => {
+                    self.filters.insert(i, None);
+                }
+                (Some(_), None) => {
+                    let filter = self
+                        .builder()
+                        .get_row_group_column_bloom_filter(i, self.column)
+                        .await
+                        .map_err(|e| StorageError::parquet(&self.path, e))?;
+                    self.filters.insert(i, filter);
+                }
             }
         }
-        Ok(groups)
+        if ranges.is_empty() {
+            return Ok(());
+        }
+        let read = self
+            .reader
+            .store
+            .get_ranges(&self.path, &ranges)
+            .await
+            .map_err(|e| StorageError::parquet(&self.path, external(e)))?;
+        for (i, bytes) in ranged.into_iter().zip(read) {
+            let filter =
+                Sbbf::from_bytes(&bytes).map_err(|e| StorageError::parquet(&self.path, e))?;
+            self.filters.insert(i, Some(filter));
+        }
+        Ok(())
     }
 }
 

@@ -18,7 +18,7 @@ use parquet::arrow::arrow_writer::{
 };
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::{BloomFilterPosition, EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
@@ -303,7 +303,8 @@ impl Write for SharedBuffer {
 }
 
 /// Parquet settings: statistics and page index everywhere, a bloom filter on `trace_id` sized
-/// for the traces of one row group (filters are per row group), no dictionary for random IDs.
+/// for the traces of one row group (filters are per row group, all written together before the
+/// footer so that a lookup reads them in one request), no dictionary for random IDs.
 fn writer_properties(
     schema: &arrow::datatypes::Schema,
     options: &WriteOptions,
@@ -322,6 +323,7 @@ fn writer_properties(
         .set_max_row_group_row_count(None)
         .set_data_page_row_count_limit(options.page_rows)
         .set_sorting_columns(Some(sorting.to_vec()))
+        .set_bloom_filter_position(BloomFilterPosition::End)
         .set_column_bloom_filter_enabled(trace_id.clone(), true)
         .set_column_bloom_filter_fpp(trace_id.clone(), 0.001)
         .set_column_bloom_filter_max_ndv(trace_id.clone(), traces_per_group.max(1) as u64)
