@@ -104,7 +104,7 @@ pub fn ingest(args: IngestArgs) -> Result<ExitCode, String> {
     bar.finish_and_clear();
     let meta = meta?;
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "block {}: {} traces, {} spans, {} row groups, {} bytes ({:.0} spans/s)",
         meta.block_id,
         meta.trace_count,
@@ -153,9 +153,12 @@ pub fn generate(args: GenerateArgs) -> Result<ExitCode, String> {
     let written = blocks
         .iter()
         .fold((0, 0), |(t, s), b| (t + b.trace_count, s + b.span_count));
-    println!(
+    outln!(
         "generated {} traces, {} spans into {} (tenant {})",
-        written.0, written.1, args.data.data, args.data.tenant
+        written.0,
+        written.1,
+        args.data.data,
+        args.data.tenant
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -165,12 +168,16 @@ pub fn blocks(args: DataArgs) -> Result<ExitCode, String> {
     let blocks = runtime()?
         .block_on(catalog.list_blocks(&args.tenant))
         .map_err(|e| e.to_string())?;
-    println!(
+    outln!(
         "{:<36}  {:>8}  {:>10}  {:>6}  {:>12}  start (unix s)",
-        "block", "traces", "spans", "groups", "bytes"
+        "block",
+        "traces",
+        "spans",
+        "groups",
+        "bytes"
     );
     for b in &blocks {
-        println!(
+        outln!(
             "{:<36}  {:>8}  {:>10}  {:>6}  {:>12}  {}",
             b.block_id,
             b.trace_count,
@@ -180,7 +187,7 @@ pub fn blocks(args: DataArgs) -> Result<ExitCode, String> {
             b.start_time_unix_nano / 1_000_000_000
         );
     }
-    println!("{} block(s)", blocks.len());
+    outln!("{} block(s)", blocks.len());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -198,8 +205,8 @@ pub fn compact_blocks(args: CompactArgs) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string());
     bar.finish_and_clear();
     match done? {
-        None => println!("nothing to compact: fewer than two live blocks"),
-        Some(c) => println!(
+        None => outln!("nothing to compact: fewer than two live blocks"),
+        Some(c) => outln!(
             "block {}: {} traces, {} spans from {} blocks ({} duplicate spans dropped)",
             c.block.block_id,
             c.block.trace_count,

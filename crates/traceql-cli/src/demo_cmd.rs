@@ -61,7 +61,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
     };
     let mut blocks = list_blocks()?;
     if blocks.is_empty() {
-        println!(
+        outln!(
             "Generating the sample data set (the shop: a dozen services, ~{} spans) into {dir}/",
             args.spans
         );
@@ -69,23 +69,23 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
         blocks = list_blocks()?;
     } else {
         let spans: u64 = blocks.iter().map(|b| b.span_count).sum();
-        println!(
+        outln!(
             "Using the sample data in {dir}/ ({} block(s), {spans} spans)",
             blocks.len()
         );
     }
     for (what, query) in SHOWCASE {
-        println!("\n── {what}\n   {query}\n");
+        outln!("\n── {what}\n   {query}\n");
         let mut request = SearchRequest::new(*query);
         request.limit = 3;
         let response = runtime
             .block_on(search(&catalog, DEFAULT_TENANT, &request))
             .map_err(|e| e.to_string())?;
-        print!("{}", table(&response));
+        out!("{}", table(&response));
     }
     let what = "A metrics query: request rate per service, over the data's time range";
     let query = "{ kind = server } | rate() by (resource.service.name)";
-    println!("\n── {what}\n   {query}\n");
+    outln!("\n── {what}\n   {query}\n");
     let (start, end) = time_range(&blocks).ok_or("the sample data has no blocks")?;
     let result = runtime
         .block_on(metrics(
@@ -94,12 +94,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
             &MetricsRequest::range(query, start, end),
         ))
         .map_err(|e| e.to_string())?;
-    print!("{}", crate::metrics_cmd::table(&result));
-    println!("\nOpen the shell on this data and try your own queries: traceql --data {dir}");
-    println!(
-        "Or one at a time: traceql search --data {dir} '{{ span.http.route = \"/api/cart\" }}'"
-    );
-    println!(
+    out!("{}", crate::metrics_cmd::table(&result));
+    outln!("\nOpen the shell on this data and try your own queries: traceql --data {dir}");
+    outln!("Or one at a time: traceql search --data {dir} '{{ span.http.route = \"/api/cart\" }}'");
+    outln!(
         "Every query's canonical form and class: traceql parse '{{ .a = 1 || .b = 2 && .c = 3 }}'"
     );
     Ok(ExitCode::SUCCESS)

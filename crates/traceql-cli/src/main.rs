@@ -1,5 +1,8 @@
 //! The `traceql` command-line tool.
 
+#[macro_use]
+mod output;
+
 mod data_cmd;
 mod demo_cmd;
 mod metrics_cmd;

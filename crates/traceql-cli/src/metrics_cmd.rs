@@ -73,15 +73,15 @@ pub fn run(args: MetricsArgs) -> Result<ExitCode, String> {
         Err(e) => return Err(e.to_string()),
     };
     match (args.format, args.instant) {
-        (OutputFormat::Json, false) => println!(
+        (OutputFormat::Json, false) => outln!(
             "{}",
             serde_json::to_string(&result.to_range()).map_err(|e| e.to_string())?
         ),
-        (OutputFormat::Json, true) => println!(
+        (OutputFormat::Json, true) => outln!(
             "{}",
             serde_json::to_string(&result.to_instant()).map_err(|e| e.to_string())?
         ),
-        (OutputFormat::Table, _) => print!("{}", table(&result)),
+        (OutputFormat::Table, _) => out!("{}", table(&result)),
     }
     Ok(ExitCode::SUCCESS)
 }

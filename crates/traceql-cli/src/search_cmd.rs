@@ -67,8 +67,8 @@ pub fn run(args: SearchArgs) -> Result<ExitCode, String> {
     })? {
         Ok(response) => {
             match args.format {
-                OutputFormat::Json => println!("{}", response.to_json()),
-                OutputFormat::Table => print!("{}", table(&response)),
+                OutputFormat::Json => outln!("{}", response.to_json()),
+                OutputFormat::Table => out!("{}", table(&response)),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -53,15 +53,15 @@ pub fn tags(args: TagsArgs) -> Result<ExitCode, String> {
         ))
         .map_err(|e| e.to_string())?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&names).map_err(|e| e.to_string())?
         );
     } else {
         for scope in &names.scopes {
-            println!("{}:", scope.name);
+            outln!("{}:", scope.name);
             for tag in &scope.tags {
-                println!("  {tag}");
+                outln!("  {tag}");
             }
         }
     }
@@ -80,13 +80,13 @@ pub fn values(args: TagValuesArgs) -> Result<ExitCode, String> {
         ))
         .map_err(|e| e.to_string())?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&values).map_err(|e| e.to_string())?
         );
     } else {
         for v in &values.tag_values {
-            println!("{:<8}  {}", v.value_type, v.value);
+            outln!("{:<8}  {}", v.value_type, v.value);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -45,14 +45,14 @@ pub fn run(args: TraceArgs) -> Result<ExitCode, String> {
         return Ok(ExitCode::from(1));
     };
     match args.format {
-        TraceFormat::Json => println!("{}", v2_json(&found.trace)),
-        TraceFormat::V1 => println!("{}", v1_json(&found.trace)),
+        TraceFormat::Json => outln!("{}", v2_json(&found.trace)),
+        TraceFormat::V1 => outln!("{}", v1_json(&found.trace)),
         TraceFormat::Tree => {
-            print!(
+            out!(
                 "{}",
                 waterfall(&found.trace, std::io::stdout().is_terminal())
             );
-            println!(
+            outln!(
                 "({} span(s) from {} block(s), {} row group(s) read)",
                 found.trace.spans.len(),
                 found.blocks,

@@ -258,3 +258,32 @@ fn metrics_prints_series_or_tempo_json() {
     args.push("{ } | rate() +");
     assert_eq!(traceql(&args).status.code(), Some(1));
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().to_str().expect("utf-8");
+    let o = traceql(&["generate", "--data", data, "--spans", "5000"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Far more JSON than a pipe buffers (64 KiB), so the writes after the reader closes fail.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_traceql"))
+        .args([
+            "search", "--data", data, "--limit", "1000", "--format", "json",
+        ])
+        .arg("{ }")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run traceql");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).expect("some output");
+    drop(stdout);
+    let o = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{:?}: {stderr}", o.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -2,13 +2,20 @@
 
 use std::collections::BTreeSet;
 
+use futures::future::try_join_all;
 use serde::Serialize;
 use traceql_storage::catalog::Catalog;
-use traceql_storage::model::{KeyValue, Span};
+use traceql_storage::keys::{AttributeKeys, attribute_keys};
+use traceql_storage::meta::BlockMeta;
+use traceql_storage::model::Span;
 use traceql_storage::read::read_block;
-use traceql_syntax::ast::{Field, FieldExprKind, Intrinsic, QueryBody, SpansetExpr, Stage};
+use traceql_syntax::ast::{
+    Field, FieldExprKind, Intrinsic, Pipeline, QueryBody, SpansetExpr, Stage,
+};
 use traceql_syntax::{parse, parse_syntax};
 
+use crate::columnar::fields::{Source, resolve, val_at, value_expr};
+use crate::columnar::{Session, lower_condition};
 use crate::error::EngineError;
 use crate::reference::{Regexes, TraceView, run_pipeline};
 use crate::value::Val;
@@ -103,21 +110,20 @@ pub async fn tag_names(
             SCOPES.join(", ")
         )));
     }
-    let mut found: [BTreeSet<String>; 6] = Default::default();
-    for block in catalog.list_blocks(tenant).await? {
-        for trace in read_block(catalog, &block).await? {
-            for span in &trace.spans {
-                let mut add = |i: usize, kvs: &[KeyValue]| {
-                    found[i].extend(kvs.iter().map(|kv| kv.key.clone()))
-                };
-                add(0, &span.resource.attributes);
-                add(1, &span.attributes);
-                span.events.iter().for_each(|e| add(3, &e.attributes));
-                span.links.iter().for_each(|l| add(4, &l.attributes));
-                add(5, &span.scope.attributes);
-            }
-        }
+    let blocks = catalog.list_blocks(tenant).await?;
+    let reading = blocks.iter().map(|b| attribute_keys(catalog, b));
+    let mut keys = AttributeKeys::default();
+    for block_keys in try_join_all(reading).await? {
+        keys.extend(block_keys);
     }
+    let mut found: [BTreeSet<String>; 6] = [
+        keys.resource,
+        keys.span,
+        BTreeSet::new(),
+        keys.event,
+        keys.link,
+        keys.instrumentation,
+    ];
     found[2] = INTRINSIC_TAGS.iter().map(|t| t.to_string()).collect();
     let scopes = SCOPES
         .iter()
@@ -180,28 +186,79 @@ pub async fn tag_values(
         },
         Err(_) => None,
     });
+    let session = Session::parallel(catalog, None)?;
+    let blocks = catalog.list_blocks(tenant).await?;
+    let reading = blocks
+        .iter()
+        .map(|block| block_values(catalog, &session, block, &field, filter.as_ref()));
     let mut values = BTreeSet::new();
-    let mut regexes = Regexes::default();
-    for block in catalog.list_blocks(tenant).await? {
-        for trace in read_block(catalog, &block).await? {
-            let view = TraceView::new(trace);
-            let spans: Vec<usize> = match &filter {
-                Some(p) => run_pipeline(p, &view, &mut regexes)?
-                    .into_iter()
-                    .flat_map(|ss| ss.spans)
-                    .collect(),
-                None => (0..view.spans.len()).collect(),
-            };
-            for i in spans {
-                collect(&view, i, &field, &mut values);
-            }
-        }
+    for block_values in try_join_all(reading).await? {
+        values.extend(block_values);
     }
     let mut tag_values: Vec<TagValue> = values.into_iter().collect();
     if let Some(l) = limit {
         tag_values.truncate(l);
     }
     Ok(TagValues { tag_values })
+}
+
+/// The values of `field` among the spans of `block` that match `filter` (every span without
+/// one): one DataFusion aggregation where the field and the condition lower onto the block's
+/// columns, else the reference evaluator over the decoded block.
+async fn block_values(
+    catalog: &Catalog,
+    session: &Session,
+    block: &BlockMeta,
+    field: &Field,
+    filter: Option<&Pipeline>,
+) -> Result<BTreeSet<TagValue>, EngineError> {
+    let condition = match filter.map(|p| &p.stages[..]) {
+        Some([Stage::Spanset(SpansetExpr::Filter(f))]) => Some(&f.expr),
+        _ => None,
+    };
+    let lowered = match condition {
+        Some(c) => lower_condition(c, block).map(Some),
+        None => Some(None),
+    };
+    match (resolve(field, block), lowered) {
+        (Some(Source::Missing), Some(_)) => Ok(BTreeSet::new()),
+        (Some(source), Some(condition)) => {
+            let mut frame = session.block(block).await?;
+            if let Some(c) = condition {
+                frame = frame.filter(c)?;
+            }
+            let batches = frame
+                .aggregate(vec![value_expr(&source)], vec![])?
+                .collect()
+                .await
+                .map_err(session.reading(block))?;
+            let mut values = BTreeSet::new();
+            for batch in &batches {
+                for row in 0..batch.num_rows() {
+                    values.extend(tag_value(&val_at(&source, batch.column(0), row)));
+                }
+            }
+            Ok(values)
+        }
+        _ => {
+            let mut values = BTreeSet::new();
+            let mut regexes = Regexes::default();
+            for trace in read_block(catalog, block).await? {
+                let view = TraceView::new(trace);
+                let spans: Vec<usize> = match filter {
+                    Some(p) => run_pipeline(p, &view, &mut regexes)?
+                        .into_iter()
+                        .flat_map(|ss| ss.spans)
+                        .collect(),
+                    None => (0..view.spans.len()).collect(),
+                };
+                for i in spans {
+                    collect(&view, i, field, &mut values);
+                }
+            }
+            Ok(values)
+        }
+    }
 }
 
 /// A tag identifier as a field: `{ <tag> != nil }` must parse to an existence check.
@@ -226,6 +283,24 @@ fn parse_tag(tag: &str) -> Result<Field, EngineError> {
         FieldExprKind::Intrinsic(i) => Ok(Field::Intrinsic(*i)),
         _ => Err(invalid()),
     }
+}
+
+/// A value as the tag APIs list it; `None` for nil, arrays and opaque values.
+fn tag_value(v: &Val) -> Option<TagValue> {
+    let (t, text) = match v {
+        Val::Str(s) => ("string", s.clone()),
+        Val::Int(n) => ("int", n.to_string()),
+        Val::Float(f) => ("float", f.to_string()),
+        Val::Bool(b) => ("bool", b.to_string()),
+        Val::Duration(d) => ("duration", traceql_syntax::lexical::duration::format(*d)),
+        Val::Status(s) => ("keyword", s.as_str().to_string()),
+        Val::Kind(k) => ("keyword", k.as_str().to_string()),
+        Val::Nil | Val::Opaque | Val::Array(_) => return None,
+    };
+    Some(TagValue {
+        value_type: t.to_string(),
+        value: text,
+    })
 }
 
 fn keywords(words: &[&str]) -> TagValues {
@@ -273,22 +348,7 @@ fn collect(view: &TraceView, i: usize, field: &Field, out: &mut BTreeSet<TagValu
     }
     for ctx in contexts {
         let v = ctx.field(field);
-        let mut push = |v: &Val| {
-            let (t, text) = match v {
-                Val::Str(s) => ("string", s.clone()),
-                Val::Int(n) => ("int", n.to_string()),
-                Val::Float(f) => ("float", f.to_string()),
-                Val::Bool(b) => ("bool", b.to_string()),
-                Val::Duration(d) => ("duration", traceql_syntax::lexical::duration::format(*d)),
-                Val::Status(s) => ("keyword", s.as_str().to_string()),
-                Val::Kind(k) => ("keyword", k.as_str().to_string()),
-                Val::Nil | Val::Opaque | Val::Array(_) => return,
-            };
-            out.insert(TagValue {
-                value_type: t.to_string(),
-                value: text,
-            });
-        };
+        let mut push = |v: &Val| out.extend(tag_value(v));
         match &v {
             Val::Array(elements) => elements.iter().for_each(&mut push),
             other => push(other),

@@ -1,5 +1,7 @@
 //! Tag names and values over a block written from the OTLP example file.
 
+mod common;
+
 use std::path::PathBuf;
 
 use traceql_engine::tags::{tag_names, tag_values};
@@ -111,4 +113,48 @@ async fn tag_values_typed_and_filtered() {
             .await
             .is_err()
     );
+}
+
+/// Tag values read by one aggregation over the block's columns equal those the reference
+/// evaluator collects: `&& name = name` (always true, but a field-to-field comparison the
+/// columnar path does not lower) sends the same question down the reference path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn columnar_tag_values_equal_the_reference() {
+    let catalog = common::generated_catalog(120).await;
+    let tags = [
+        "resource.service.name",
+        "span.http.route",
+        "span.http.response.status_code",
+        ".db.system",
+        "name",
+        "rootServiceName",
+        "span.app.fraud.score",
+        "span.app.feature.new_checkout",
+        "resource.not.there",
+    ];
+    let filters = [
+        ("{ name = name }", None),
+        (
+            "{ status = error && name = name }",
+            Some("{ status = error }"),
+        ),
+        (
+            "{ kind = server && name = name }",
+            Some("{ kind = server }"),
+        ),
+    ];
+    for tag in tags {
+        for (reference, columnar) in filters {
+            let expected = tag_values(&catalog, "t", tag, Some(reference), None)
+                .await
+                .expect("reference values");
+            let found = tag_values(&catalog, "t", tag, columnar, None)
+                .await
+                .expect("columnar values");
+            assert_eq!(found, expected, "{tag} where {columnar:?}");
+            if tag != "resource.not.there" && columnar.is_none() {
+                assert!(!found.tag_values.is_empty(), "{tag} has values");
+            }
+        }
+    }
 }

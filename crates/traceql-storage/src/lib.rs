@@ -19,6 +19,7 @@ pub mod encode;
 pub mod error;
 pub mod generator;
 pub mod ingest;
+pub mod keys;
 pub mod meta;
 pub mod model;
 pub mod nested_set;

@@ -274,6 +274,11 @@ impl BlockIndex {
             .collect())
     }
 
+    /// The block's Parquet footer.
+    pub fn parquet_metadata(&self) -> &ParquetMetaData {
+        self.metadata.metadata()
+    }
+
     /// The Arrow schema of the block's data file.
     pub fn schema(&self) -> &Schema {
         self.metadata.schema()

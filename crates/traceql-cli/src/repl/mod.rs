@@ -242,14 +242,14 @@ fn interactive(session: &mut Session) -> Result<ExitCode, String> {
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
-    println!(
+    outln!(
         "traceql {} — TraceQL over span blocks. .help for commands, Ctrl-D to quit.",
         env!("CARGO_PKG_VERSION")
     );
     match &session.catalog {
-        Some(c) => println!("data: {} (tenant {})", c.url(), session.tenant),
+        Some(c) => outln!("data: {} (tenant {})", c.url(), session.tenant),
         None => {
-            println!("no data open: .data FOLDER-OR-URL (try `traceql demo` for a sample data set)")
+            outln!("no data open: .data FOLDER-OR-URL (try `traceql demo` for a sample data set)")
         }
     }
     loop {
@@ -294,9 +294,9 @@ fn execute(session: &mut Session, input: &str) -> Result<Flow, String> {
     }
     let started = Instant::now();
     let output = run_query(session, input)?;
-    print!("{output}");
+    out!("{output}");
     if session.timing {
-        println!("time: {:.3} s", started.elapsed().as_secs_f64());
+        outln!("time: {:.3} s", started.elapsed().as_secs_f64());
     }
     std::io::stdout().flush().map_err(|e| e.to_string())?;
     Ok(Flow::Continue)
@@ -407,7 +407,7 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
     let name = words.next().unwrap_or("");
     let args: Vec<&str> = words.collect();
     match (name, args.as_slice()) {
-        ("help", _) => println!("{HELP}"),
+        ("help", _) => outln!("{HELP}"),
         ("quit" | "exit", _) => return Ok(Flow::Quit),
         ("data", [url, rest @ ..]) => {
             let catalog = Catalog::open(url).map_err(|e| e.to_string())?;
@@ -419,7 +419,7 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
                 .block_on(catalog.list_blocks(&session.tenant))
                 .map_err(|e| e.to_string())?;
             let spans: u64 = blocks.iter().map(|b| b.span_count).sum();
-            println!(
+            outln!(
                 "data: {url} (tenant {}): {} block(s), {spans} spans",
                 session.tenant,
                 blocks.len()
@@ -428,7 +428,7 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
         }
         ("range", ["off"]) => {
             session.range = None;
-            println!("range: all data");
+            outln!("range: all data");
         }
         ("range", [start, end]) => {
             let (s, e) = (parse_time(start)?, parse_time(end)?);
@@ -436,7 +436,7 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
                 return Err("the end must be after the start".into());
             }
             session.range = Some((s, e));
-            println!(
+            outln!(
                 "range: {} to {} (UTC)",
                 crate::search_cmd::utc(s * 1_000_000_000),
                 crate::search_cmd::utc(e * 1_000_000_000)
@@ -476,7 +476,7 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
                         })?
                     }
                 };
-                print!("{}", described.map_err(|e| e.to_string())?);
+                out!("{}", described.map_err(|e| e.to_string())?);
             }
         }
         ("tags", rest) => {
@@ -488,7 +488,7 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
             })?
             .map_err(|e| e.to_string())?;
             for scope in names.scopes {
-                println!("{}: {}", scope.name, scope.tags.join(" "));
+                outln!("{}: {}", scope.name, scope.tags.join(" "));
             }
         }
         ("trace", [id]) => {
@@ -500,11 +500,11 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
             })?
             .map_err(|e| e.to_string())?
             {
-                None => println!("trace {id} not found"),
+                None => outln!("trace {id} not found"),
                 Some(found) if session.format == Format::Json => {
-                    println!("{}", v2_json(&found.trace))
+                    outln!("{}", v2_json(&found.trace))
                 }
-                Some(found) => print!(
+                Some(found) => out!(
                     "{}",
                     crate::trace_cmd::waterfall(&found.trace, std::io::stdout().is_terminal())
                 ),
@@ -522,20 +522,20 @@ fn dot_command(session: &mut Session, command: &str) -> Result<Flow, String> {
 /// The class, canonical form and plan of a query.
 fn explain(query: &str) {
     match traceql::parse(query) {
-        Err(e) => println!("{}", e.render(query).trim_end()),
+        Err(e) => outln!("{}", e.render(query).trim_end()),
         Ok(ast) => {
-            println!("valid: {ast}");
+            outln!("valid: {ast}");
             match &ast.body {
                 QueryBody::Pipeline(p) => {
-                    println!("plan: search");
+                    outln!("plan: search");
                     for (i, stage) in p.stages.iter().enumerate() {
-                        println!("  stage {}: {stage}", i + 1);
+                        outln!("  stage {}: {stage}", i + 1);
                     }
                 }
                 QueryBody::Metrics(m) => {
-                    println!("plan: metrics over right-closed intervals");
+                    outln!("plan: metrics over right-closed intervals");
                     m.expr.visit_pipelines(&mut |p| {
-                        println!("  pipeline: {}  →  {}", p.pipeline, p.function)
+                        outln!("  pipeline: {}  →  {}", p.pipeline, p.function)
                     });
                 }
                 QueryBody::ScalarFilter(_) => {}

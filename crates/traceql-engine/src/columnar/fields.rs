@@ -1,9 +1,16 @@
 //! Where a field's values live in one block, as a DataFusion expression, and their type.
 
-use datafusion::prelude::{Expr, coalesce, ident, lit};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int8Type, Int64Type};
+use datafusion::prelude::{Expr, cast, coalesce, ident, lit};
+use datafusion::scalar::ScalarValue;
 use traceql_storage::meta::BlockMeta;
+use traceql_storage::model::{SpanKind, StatusCode};
 use traceql_storage::schema::{DedicatedScope, ScalarType, col};
 use traceql_syntax::ast::{Attribute, Field, Intrinsic, Scope};
+
+use crate::reference::{kind, status};
+use crate::value::Val;
 
 /// The TraceQL type of a column's values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,4 +127,54 @@ fn scoped(scope: DedicatedScope, key: &str, meta: &BlockMeta) -> Option<Source> 
             ScalarType::Bool => Ty::Bool,
         },
     })
+}
+
+/// A field's values (a label, a measured value, a tag value) as a column of one of a few plain
+/// Arrow types.
+pub fn value_expr(source: &Source) -> Expr {
+    match source {
+        Source::Column { expr, ty } => cast(expr.clone(), plain_type(*ty)),
+        Source::Missing => lit(ScalarValue::Null),
+    }
+}
+
+fn plain_type(ty: Ty) -> DataType {
+    match ty {
+        Ty::Int | Ty::Duration => DataType::Int64,
+        Ty::Float => DataType::Float64,
+        Ty::Str => DataType::Utf8,
+        Ty::Bool => DataType::Boolean,
+        Ty::Status | Ty::Kind => DataType::Int8,
+    }
+}
+
+/// The value of a [`value_expr`] column at `row`.
+pub fn val_at(source: &Source, array: &ArrayRef, row: usize) -> Val {
+    let Source::Column { ty, .. } = source else {
+        return Val::Nil;
+    };
+    if array.is_null(row) {
+        return Val::Nil;
+    }
+    let int8 = || array.as_primitive_opt::<Int8Type>().map(|a| a.value(row));
+    let found = match ty {
+        Ty::Int => array
+            .as_primitive_opt::<Int64Type>()
+            .map(|a| Val::Int(a.value(row))),
+        Ty::Duration => array
+            .as_primitive_opt::<Int64Type>()
+            .map(|a| Val::Duration(a.value(row))),
+        Ty::Float => array
+            .as_primitive_opt::<Float64Type>()
+            .map(|a| Val::Float(a.value(row))),
+        Ty::Str => array
+            .as_string_opt::<i32>()
+            .map(|a| Val::Str(a.value(row).to_string())),
+        Ty::Bool => array
+            .as_boolean_opt()
+            .map(|a: &BooleanArray| Val::Bool(a.value(row))),
+        Ty::Status => int8().map(|c| Val::Status(status(StatusCode::from_code(i32::from(c))))),
+        Ty::Kind => int8().map(|c| Val::Kind(kind(SpanKind::from_code(i32::from(c))))),
+    };
+    found.unwrap_or(Val::Nil)
 }

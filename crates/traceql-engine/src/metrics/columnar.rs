@@ -6,10 +6,9 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, Float64Array, Int64Array,
-    RecordBatch,
+    Array, ArrayRef, AsArray, FixedSizeBinaryArray, Float64Array, Int64Array, RecordBatch,
 };
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int8Type, Int64Type, UInt64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type};
 use datafusion::functions::expr_fn::{ceil, log2, power};
 use datafusion::functions_aggregate::count::count_all;
 use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
@@ -19,7 +18,6 @@ use futures::StreamExt;
 use futures::future::try_join_all;
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
-use traceql_storage::model::StatusCode;
 use traceql_storage::schema::col;
 use traceql_syntax::ast::{
     Field, Intrinsic, MetricsFunctionKind, MetricsPipeline, SpansetExpr, Stage,
@@ -30,11 +28,11 @@ use super::exemplars;
 use super::interval::Intervals;
 use super::sampling::Sampling;
 use super::series::{Accumulator, Partial};
-use crate::columnar::fields::{Source, Ty, resolve};
+use crate::columnar::fields::{Source, Ty, resolve, val_at, value_expr};
 use crate::columnar::{Session, lower_condition};
 use crate::error::EngineError;
 use crate::progress::Progress;
-use crate::reference::{kind, status, trace_id_hex};
+use crate::reference::trace_id_hex;
 use crate::value::Val;
 
 /// What one block contributes: its filter, label and measured-value expressions.
@@ -158,24 +156,6 @@ fn matching(block: &BlockPlan, intervals: Intervals) -> Expr {
         .and(block.condition.clone())
 }
 
-/// A label or measured value as a column of one of a few plain Arrow types.
-fn value_expr(source: &Source) -> Expr {
-    match source {
-        Source::Column { expr, ty } => cast(expr.clone(), plain_type(*ty)),
-        Source::Missing => lit(ScalarValue::Null),
-    }
-}
-
-fn plain_type(ty: Ty) -> DataType {
-    match ty {
-        Ty::Int | Ty::Duration => DataType::Int64,
-        Ty::Float => DataType::Float64,
-        Ty::Str => DataType::Utf8,
-        Ty::Bool => DataType::Boolean,
-        Ty::Status | Ty::Kind => DataType::Int8,
-    }
-}
-
 /// Values at most this large get their bucket from a floating-point `log2`, which is exact in
 /// this range; larger ones go through a chain of integer comparisons.
 const FLOAT_BUCKET_LIMIT: u32 = 40;
@@ -204,41 +184,6 @@ fn power_of_two_bucket(source: &Source) -> Expr {
         case = case.when(v.clone().lt_eq(lit(1i64 << k)), lit(1u64 << k));
     }
     case.otherwise(lit(1u64 << 63)).unwrap_or_else(|_| null())
-}
-
-/// The value of a [`value_expr`] column at `row`.
-fn val_at(source: &Source, array: &ArrayRef, row: usize) -> Val {
-    let Source::Column { ty, .. } = source else {
-        return Val::Nil;
-    };
-    if array.is_null(row) {
-        return Val::Nil;
-    }
-    let int8 = || array.as_primitive_opt::<Int8Type>().map(|a| a.value(row));
-    let found = match ty {
-        Ty::Int => array
-            .as_primitive_opt::<Int64Type>()
-            .map(|a| Val::Int(a.value(row))),
-        Ty::Duration => array
-            .as_primitive_opt::<Int64Type>()
-            .map(|a| Val::Duration(a.value(row))),
-        Ty::Float => array
-            .as_primitive_opt::<Float64Type>()
-            .map(|a| Val::Float(a.value(row))),
-        Ty::Str => array
-            .as_string_opt::<i32>()
-            .map(|a| Val::Str(a.value(row).to_string())),
-        Ty::Bool => array
-            .as_boolean_opt()
-            .map(|a: &BooleanArray| Val::Bool(a.value(row))),
-        Ty::Status => int8().map(|c| Val::Status(status(StatusCode::from_code(i32::from(c))))),
-        Ty::Kind => int8().map(|c| {
-            Val::Kind(kind(traceql_storage::model::SpanKind::from_code(
-                i32::from(c),
-            )))
-        }),
-    };
-    found.unwrap_or(Val::Nil)
 }
 
 /// Aggregates one block per interval and labels (and bucket, when `bucketed`).
