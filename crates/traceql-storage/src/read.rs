@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, TryFutureExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::async_reader::ParquetRecordBatchStream;
@@ -211,6 +211,7 @@ pub struct RowGroupSummary {
 /// `trace_id` statistics and the row groups' bloom filters, each filter read at most once).
 pub struct BlockIndex {
     reader: ObjectReader,
+    object: ObjectMeta,
     metadata: ArrowReaderMetadata,
     column: usize,
     filters: HashMap<usize, Option<Sbbf>>,
@@ -221,6 +222,11 @@ impl BlockIndex {
     /// Opens the data file of the block `meta` describes (reads its footer).
     pub async fn open(catalog: &Catalog, meta: &BlockMeta) -> Result<BlockIndex> {
         let path = catalog.data_path(&meta.tenant, &meta.block_id);
+        let object = catalog
+            .store()
+            .head(&path)
+            .await
+            .map_err(|e| StorageError::parquet(&path, external(e)))?;
         let mut reader = ObjectReader::new(Arc::clone(catalog.store()), path.clone());
         let metadata = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
             .await
@@ -233,6 +239,7 @@ impl BlockIndex {
             .ok_or_else(|| StorageError::invalid_block(&path, "no trace_id column"))?;
         Ok(BlockIndex {
             reader,
+            object,
             metadata,
             column,
             filters: HashMap::new(),
@@ -275,8 +282,13 @@ impl BlockIndex {
     }
 
     /// The block's Parquet footer.
-    pub fn parquet_metadata(&self) -> &ParquetMetaData {
+    pub fn parquet_metadata(&self) -> &Arc<ParquetMetaData> {
         self.metadata.metadata()
+    }
+
+    /// The data file as its store describes it (location, size, modification time).
+    pub fn object(&self) -> &ObjectMeta {
+        &self.object
     }
 
     /// The Arrow schema of the block's data file.

@@ -3,8 +3,12 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::Schema;
+use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
 use datafusion::error::DataFusionError;
+use datafusion::execution::cache::cache_manager::CachedFileMetadataEntry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::object_store::ObjectMeta;
+use datafusion::parquet::file::metadata::ParquetMetaData;
 use datafusion::physical_plan::collect;
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
@@ -76,6 +80,20 @@ impl Session {
     pub fn reading(&self, meta: &BlockMeta) -> impl Fn(DataFusionError) -> DataFusionError {
         let path = self.catalog.data_path(&meta.tenant, &meta.block_id);
         move |e| e.context(format!("reading {path}"))
+    }
+
+    /// Hands DataFusion a data file's footer already read (`metadata` of the file `object`),
+    /// so that scans of it neither fetch nor parse it again.
+    pub fn share_footer(&self, object: &ObjectMeta, metadata: Arc<ParquetMetaData>) {
+        let entry = CachedFileMetadataEntry::new(
+            object.clone(),
+            Arc::new(CachedParquetMetaData::new(metadata)),
+        );
+        self.ctx
+            .runtime_env()
+            .cache_manager
+            .get_file_metadata_cache()
+            .put(&object.location, entry);
     }
 
     /// A session that scans with one partition per core.

@@ -6,6 +6,7 @@
 //! (spec section 7.12), so both paths return the same response.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use futures::future::try_join_all;
 
@@ -289,7 +290,7 @@ pub(super) async fn run(
         .collect::<Result<Vec<_>, _>>()?;
     let mut windows = Windows::new(&layouts);
     let mut counted: Vec<Vec<bool>> = layouts.iter().map(|l| vec![false; l.len()]).collect();
-    let session = Session::parallel(catalog, memory_limit)?;
+    let session = session_knowing(catalog, memory_limit, &indexes)?;
     let mut run = Run {
         columnar,
         search,
@@ -367,6 +368,19 @@ async fn open_indexes(
         .iter()
         .map(|(meta, _)| BlockIndex::open(catalog, meta));
     Ok(try_join_all(opening).await?)
+}
+
+/// A session that scans with all cores and knows the footers `indexes` read.
+fn session_knowing(
+    catalog: &Catalog,
+    memory_limit: Option<u64>,
+    indexes: &[BlockIndex],
+) -> Result<Session, EngineError> {
+    let session = Session::parallel(catalog, memory_limit)?;
+    for index in indexes {
+        session.share_footer(index.object(), Arc::clone(index.parquet_metadata()));
+    }
+    Ok(session)
 }
 
 /// Every block's data file as a DataFrame of `session`, with the schema its footer (in
@@ -673,8 +687,8 @@ pub(super) async fn explain(
     end: u64,
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
-    let session = Session::parallel(catalog, memory_limit)?;
     let indexes = open_indexes(columnar, catalog).await?;
+    let session = session_knowing(catalog, memory_limit, &indexes)?;
     let layouts = indexes
         .iter()
         .map(BlockIndex::row_groups)
