@@ -39,6 +39,11 @@ const SUFFIXES: &[&str] = &[
     " | select(span.http.route)",
     " | by(resource.service.name)",
     " | avg(duration) > 2ms",
+    // Fields only later stages read: a fetched trace must still hold them.
+    r#" | { event:name = "exception" }"#,
+    " | { event.exception.type != nil || link:traceID != nil }",
+    " | select(.server.address, resource.k8s.pod.name)",
+    " | by(span.db.system)",
 ];
 
 fn filter() -> impl Strategy<Value = String> {
@@ -217,4 +222,25 @@ fn merged_parts_do_not_depend_on_evaluation_order() -> Result<(), TestCaseError>
         row_group_spans: 150,
     };
     same_response(&layout, "{ true }", 20)
+}
+
+/// A fetched trace holds what later stages read even though the candidate scan never looked at
+/// it: events, links, dedicated columns of keys only `select` names.
+#[test]
+fn later_stages_see_events_links_and_selected_columns() -> Result<(), TestCaseError> {
+    let layout = Layout {
+        seed: 11,
+        traces: 80,
+        blocks: vec![0, 1],
+        split: 0,
+        row_group_spans: 150,
+    };
+    for query in [
+        r#"{ status = error } | { event:name = "exception" }"#,
+        "{ kind = producer || kind = consumer } | { link:traceID != nil }",
+        "{ true } | select(.server.address, resource.k8s.pod.name)",
+    ] {
+        same_response(&layout, query, 20)?;
+    }
+    Ok(())
 }

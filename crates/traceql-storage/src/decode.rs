@@ -16,6 +16,7 @@ use arrow::array::{
 use crate::meta::BlockMeta;
 use crate::model::{Event, KeyValue, Link, Resource, Scope, Span, SpanKind, StatusCode, Value};
 use crate::otlp::value_from_json;
+use crate::projection::Projection;
 use crate::schema::{AttrType, DedicatedScope, attr, col};
 
 /// A decoding failure: what is wrong with the batch.
@@ -23,7 +24,17 @@ pub(crate) type Decode<T> = std::result::Result<T, String>;
 
 /// Decodes the spans of one batch, in row order.
 pub(crate) fn decode_batch(batch: &RecordBatch, meta: &BlockMeta) -> Decode<Vec<Span>> {
-    let c = SpanColumns::new(batch, meta)?;
+    decode_projected(batch, meta, &Projection::all())
+}
+
+/// Decodes the parts `projection` names of the spans of one batch (which must hold those
+/// columns), in row order.
+pub(crate) fn decode_projected(
+    batch: &RecordBatch,
+    meta: &BlockMeta,
+    projection: &Projection,
+) -> Decode<Vec<Span>> {
+    let c = SpanColumns::new(batch, meta, projection)?;
     let mut spans = Vec::with_capacity(batch.num_rows());
     let mut last_resource: Option<Arc<Resource>> = None;
     let mut last_scope: Option<Arc<Scope>> = None;
@@ -67,14 +78,14 @@ struct SpanColumns<'a> {
     scope_dropped: &'a UInt32Array,
     span_attrs: AttrList<'a>,
     resource_attrs: AttrList<'a>,
-    scope_attrs: AttrList<'a>,
-    events: EventList<'a>,
-    links: LinkList<'a>,
+    scope_attrs: Option<AttrList<'a>>,
+    events: Option<EventList<'a>>,
+    links: Option<LinkList<'a>>,
     dedicated: Vec<Dedicated<'a>>,
 }
 
 impl<'a> SpanColumns<'a> {
-    fn new(batch: &'a RecordBatch, meta: &'a BlockMeta) -> Decode<Self> {
+    fn new(batch: &'a RecordBatch, meta: &'a BlockMeta, projection: &Projection) -> Decode<Self> {
         Ok(SpanColumns {
             trace_id: column(batch, col::TRACE_ID)?,
             span_id: column(batch, col::SPAN_ID)?,
@@ -98,12 +109,22 @@ impl<'a> SpanColumns<'a> {
             scope_dropped: column(batch, col::SCOPE_DROPPED_ATTRIBUTES)?,
             span_attrs: AttrList::new(column(batch, col::SPAN_ATTRS)?)?,
             resource_attrs: AttrList::new(column(batch, col::RESOURCE_ATTRS)?)?,
-            scope_attrs: AttrList::new(column(batch, col::SCOPE_ATTRS)?)?,
-            events: EventList::new(column(batch, col::EVENTS)?)?,
-            links: LinkList::new(column(batch, col::LINKS)?)?,
+            scope_attrs: projection
+                .scope_attributes
+                .then(|| AttrList::new(column(batch, col::SCOPE_ATTRS)?))
+                .transpose()?,
+            events: projection
+                .events
+                .then(|| EventList::new(column(batch, col::EVENTS)?))
+                .transpose()?,
+            links: projection
+                .links
+                .then(|| LinkList::new(column(batch, col::LINKS)?))
+                .transpose()?,
             dedicated: meta
                 .dedicated_columns
                 .iter()
+                .filter(|d| projection.reads_dedicated(&d.column_name()))
                 .map(|d| {
                     let name = d.column_name();
                     let array = batch
@@ -133,9 +154,15 @@ impl<'a> SpanColumns<'a> {
             end_time_unix_nano: start.wrapping_add(self.duration.value(i) as u64),
             attributes: self.attributes(&self.span_attrs, DedicatedScope::Span, i)?,
             dropped_attributes_count: self.dropped_attrs.value(i),
-            events: self.events.decode(i, start)?,
+            events: match &self.events {
+                Some(events) => events.decode(i, start)?,
+                None => Vec::new(),
+            },
             dropped_events_count: self.dropped_events.value(i),
-            links: self.links.decode(i)?,
+            links: match &self.links {
+                Some(links) => links.decode(i)?,
+                None => Vec::new(),
+            },
             dropped_links_count: self.dropped_links.value(i),
             status_code: StatusCode::from_code(i32::from(self.status.value(i))),
             status_message: self.status_message.value(i).to_string(),
@@ -173,10 +200,13 @@ impl<'a> SpanColumns<'a> {
         Ok(Scope {
             name: self.scope_name.value(i).to_string(),
             version: self.scope_version.value(i).to_string(),
-            attributes: {
-                let mut a = self.scope_attrs.decode(i)?;
-                a.sort_by(|x, y| x.key.cmp(&y.key));
-                a
+            attributes: match &self.scope_attrs {
+                Some(attrs) => {
+                    let mut a = attrs.decode(i)?;
+                    a.sort_by(|x, y| x.key.cmp(&y.key));
+                    a
+                }
+                None => Vec::new(),
             },
             dropped_attributes_count: self.scope_dropped.value(i),
             schema_url: self.scope_url.value(i).to_string(),
@@ -201,7 +231,7 @@ impl<'a> SpanColumns<'a> {
             && self.scope_version.value(a) == self.scope_version.value(b)
             && self.scope_url.value(a) == self.scope_url.value(b)
             && self.scope_dropped.value(a) == self.scope_dropped.value(b)
-            && self.scope_attrs.same(a, b)
+            && self.scope_attrs.as_ref().is_none_or(|s| s.same(a, b))
     }
 }
 

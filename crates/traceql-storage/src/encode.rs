@@ -15,7 +15,9 @@ use arrow::datatypes::{DataType, FieldRef, SchemaRef};
 use arrow::error::ArrowError;
 
 use crate::meta::{GenericKeys, MAX_GENERIC_KEYS};
-use crate::model::{KeyValue, Resource, Span, StatusCode, Trace, TraceId, TraceSummary, Value};
+use crate::model::{
+    KeyValue, Resource, SERVICE_NAME, Span, StatusCode, Trace, TraceId, TraceSummary, Value,
+};
 use crate::nested_set::{self, Position};
 use crate::otlp::value_to_json;
 use crate::schema::{AttrType, DedicatedColumn, DedicatedScope, ScalarType};
@@ -131,7 +133,7 @@ pub fn choose_dedicated(
         if scope == DedicatedScope::Resource
             && let Some(i) = candidates
                 .iter()
-                .position(|c| c.0 == "service.name" && c.2 == ScalarType::String)
+                .position(|c| c.0 == SERVICE_NAME && c.2 == ScalarType::String)
         {
             let c = candidates.remove(i);
             candidates.insert(0, c);

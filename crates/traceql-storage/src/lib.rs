@@ -24,6 +24,7 @@ pub mod meta;
 pub mod model;
 pub mod nested_set;
 pub mod otlp;
+pub mod projection;
 pub mod read;
 pub mod schema;
 pub mod writer;

@@ -75,12 +75,15 @@ pub struct Resource {
     pub schema_url: String,
 }
 
+/// The resource attribute naming a span's service.
+pub const SERVICE_NAME: &str = "service.name";
+
 impl Resource {
     /// The `service.name` attribute, or "" when absent or not a string.
     pub fn service_name(&self) -> &str {
         self.attributes
             .iter()
-            .find(|kv| kv.key == "service.name")
+            .find(|kv| kv.key == SERVICE_NAME)
             .and_then(|kv| match &kv.value {
                 Value::String(s) => Some(s.as_str()),
                 _ => None,

@@ -21,10 +21,11 @@ use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::statistics::Statistics;
 
 use crate::catalog::Catalog;
-use crate::decode::decode_batch;
+use crate::decode::{decode_batch, decode_projected};
 use crate::error::{Result, StorageError};
 use crate::meta::BlockMeta;
 use crate::model::{Span, Trace, TraceId};
+use crate::projection::Projection;
 use crate::schema::col;
 
 /// Reads a Parquet object through an [`ObjectStore`]: ranged reads for pages, a suffix read for
@@ -112,9 +113,14 @@ pub async fn read_block(catalog: &Catalog, meta: &BlockMeta) -> Result<Vec<Trace
 
 /// Decodes a batch read from the data file of the block `meta` describes (by any Parquet
 /// reader that keeps the file's Arrow types, such as DataFusion without view types) into
-/// spans, in row order.
-pub fn decode_spans(catalog: &Catalog, batch: &RecordBatch, meta: &BlockMeta) -> Result<Vec<Span>> {
-    decode_batch(batch, meta).map_err(|m| {
+/// spans with the parts `projection` names (the batch holds their columns), in row order.
+pub fn decode_spans(
+    catalog: &Catalog,
+    batch: &RecordBatch,
+    meta: &BlockMeta,
+    projection: &Projection,
+) -> Result<Vec<Span>> {
+    decode_projected(batch, meta, projection).map_err(|m| {
         StorageError::invalid_block(catalog.data_path(&meta.tenant, &meta.block_id), m)
     })
 }

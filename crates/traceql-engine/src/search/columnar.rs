@@ -17,12 +17,15 @@ use datafusion::prelude::{DataFrame, Expr, cast, coalesce, ident, lit};
 use datafusion::scalar::ScalarValue;
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
-use traceql_storage::model::{Trace, TraceId};
+use traceql_storage::model::{SERVICE_NAME, Trace, TraceId};
+use traceql_storage::projection::Projection;
 use traceql_storage::read::{BlockIndex, RowGroupSummary, append_traces, decode_spans};
-use traceql_storage::schema::col;
-use traceql_syntax::ast::{FieldExpr, Pipeline, SpansetExpr, SpansetOp, Stage};
+use traceql_storage::schema::{DedicatedScope, col};
+use traceql_syntax::ast::{
+    Field, FieldExpr, Intrinsic, Pipeline, Scope, SpansetExpr, SpansetOp, Stage,
+};
 
-use super::{Results, Search};
+use super::{Results, Search, visit_pipeline_fields};
 use crate::columnar::{Session, lower_condition};
 use crate::error::EngineError;
 use crate::progress::Progress;
@@ -62,6 +65,8 @@ pub(super) struct ColumnarSearch {
     formula: Formula,
     /// Per block: the block and its lowered leaf conditions.
     blocks: Vec<(BlockMeta, Vec<Expr>)>,
+    /// Every field the query reads or selects: what a fetched trace must hold.
+    fields: Vec<Field>,
 }
 
 /// The columnar plan of `pipeline` over `blocks`; `None` when its first stage is beyond what
@@ -83,7 +88,65 @@ pub(super) fn plan(pipeline: &Pipeline, blocks: &[BlockMeta]) -> Option<Columnar
             Some((meta.clone(), lowered))
         })
         .collect::<Option<_>>()?;
-    Some(ColumnarSearch { formula, blocks })
+    let mut fields = Vec::new();
+    visit_pipeline_fields(pipeline, &mut |f| {
+        if !fields.contains(&f) {
+            fields.push(f);
+        }
+    });
+    Some(ColumnarSearch {
+        formula,
+        blocks,
+        fields,
+    })
+}
+
+/// What a fetched trace of the block `meta` decodes for a query reading `fields`: events, links
+/// and instrumentation-scope attributes only when it reads them, and the dedicated columns of
+/// the keys it names (and `service.name`, which service statistics and root services read).
+fn fetch_projection(fields: &[Field], meta: &BlockMeta) -> Projection {
+    let reads = |want: &dyn Fn(&Field) -> bool| fields.iter().any(want);
+    let dedicated = meta
+        .dedicated_columns
+        .iter()
+        .filter(|d| {
+            let service = d.scope == DedicatedScope::Resource && d.key == SERVICE_NAME;
+            service
+                || reads(&|f| match f {
+                    Field::Attribute(a) => {
+                        a.name == d.key
+                            && match a.scope {
+                                Scope::Unscoped => true,
+                                Scope::Span => d.scope == DedicatedScope::Span,
+                                Scope::Resource => d.scope == DedicatedScope::Resource,
+                                _ => false,
+                            }
+                    }
+                    Field::Intrinsic(_) => false,
+                })
+        })
+        .map(|d| d.column_name())
+        .collect();
+    let scoped =
+        |scope: Scope| move |f: &Field| matches!(f, Field::Attribute(a) if a.scope == scope);
+    Projection {
+        events: reads(&scoped(Scope::Event))
+            || reads(&|f| {
+                matches!(
+                    f,
+                    Field::Intrinsic(Intrinsic::EventName | Intrinsic::EventTimeSinceStart)
+                )
+            }),
+        links: reads(&scoped(Scope::Link))
+            || reads(&|f| {
+                matches!(
+                    f,
+                    Field::Intrinsic(Intrinsic::LinkTraceId | Intrinsic::LinkSpanId)
+                )
+            }),
+        scope_attributes: reads(&scoped(Scope::Instrumentation)),
+        dedicated: Some(dedicated),
+    }
 }
 
 fn formula(e: &SpansetExpr, leaves: &mut Vec<FieldExpr>) -> Option<Formula> {
@@ -295,8 +358,16 @@ pub(super) async fn run(
         columnar,
         search,
         catalog,
-        scan_files: block_frames(&session, columnar, &indexes, true).await?,
-        files: block_frames(&session, columnar, &indexes, false).await?,
+        // Planning a 100-column table costs far more than scanning a window of it: each
+        // frame has only the columns its reads need.
+        scan_files: block_frames(&session, columnar, &indexes, |s, _, leaves| {
+            scan_schema(s, leaves)
+        })
+        .await?,
+        files: block_frames(&session, columnar, &indexes, |s, meta, _| {
+            fetch_projection(&columnar.fields, meta).schema(s, meta, &[col::TRACE_START])
+        })
+        .await?,
         indexes,
         pool: Vec::new(),
         resolved: HashSet::new(),
@@ -383,23 +454,19 @@ fn session_knowing(
     Ok(session)
 }
 
-/// Every block's data file as a DataFrame of `session`, with the schema its footer (in
-/// `indexes`) gives, opened concurrently; with `narrow`, only the columns the candidate scan
-/// reads (planning a 100-column table costs far more than scanning a window of it).
+/// Every block's data file as a DataFrame of `session`, with the columns `schema` picks from
+/// the schema its footer (in `indexes`) gives, opened concurrently.
 async fn block_frames(
     session: &Session,
     columnar: &ColumnarSearch,
     indexes: &[BlockIndex],
-    narrow: bool,
+    schema: impl Fn(&Schema, &BlockMeta, &[Expr]) -> Schema,
 ) -> Result<Vec<DataFrame>, EngineError> {
     let schemas: Vec<Schema> = columnar
         .blocks
         .iter()
         .zip(indexes)
-        .map(|((_, leaves), index)| match narrow {
-            true => scan_schema(index.schema(), leaves),
-            false => index.schema().clone(),
-        })
+        .map(|((meta, leaves), index)| schema(index.schema(), meta, leaves))
         .collect();
     let opening = columnar
         .blocks
@@ -436,7 +503,7 @@ struct Run<'a> {
     /// Each block's data file, with the columns the candidate scan reads, in a session that
     /// scans with all cores.
     scan_files: Vec<DataFrame>,
-    /// Each block's data file, every column, in the same session (which caches the footers).
+    /// Each block's data file, with the columns a fetched trace decodes, in the same session.
     files: Vec<DataFrame>,
     /// Each block's footer: where a trace may be.
     indexes: Vec<BlockIndex>,
@@ -577,6 +644,7 @@ impl Run<'_> {
                 self.files[index].clone(),
                 self.catalog.clone(),
                 meta.clone(),
+                fetch_projection(&self.columnar.fields, meta),
                 ids,
                 starts,
                 self.memory_limit,
@@ -696,7 +764,10 @@ pub(super) async fn explain(
     let Some(window) = Windows::new(&layouts).next_window() else {
         return Ok("no row groups to scan\n".into());
     };
-    let files = block_frames(&session, columnar, &indexes, true).await?;
+    let files = block_frames(&session, columnar, &indexes, |s, _, leaves| {
+        scan_schema(s, leaves)
+    })
+    .await?;
     let touched: Vec<usize> = (0..layouts.len())
         .filter(|&i| {
             layouts[i]
@@ -778,14 +849,15 @@ fn fixed_binary<'a>(
         .ok_or_else(|| EngineError::Internal(format!("{name} is not FixedSizeBinary")))
 }
 
-/// The spans of the traces `ids` in one block (whose data file is `file`), as whole traces in
-/// row order. With `starts` (the earliest and latest of their trace starts), only the row
+/// The spans of the traces `ids` in one block (whose data file is `file`, with the columns
+/// `projection` decodes), as whole traces in row order. With `starts` (the earliest and latest of their trace starts), only the row
 /// groups and pages holding such starts are read. The decoded traces must fit in
 /// `memory_limit` bytes (DataFusion's pool does not see them).
 async fn fetch_traces(
     file: DataFrame,
     catalog: Catalog,
     meta: BlockMeta,
+    projection: Projection,
     ids: Vec<TraceId>,
     starts: Option<(i64, i64)>,
     memory_limit: Option<u64>,
@@ -811,7 +883,10 @@ async fn fetch_traces(
     for batches in &partitions {
         let mut part = Vec::new();
         for batch in batches {
-            append_traces(&mut part, decode_spans(&catalog, batch, &meta)?);
+            append_traces(
+                &mut part,
+                decode_spans(&catalog, batch, &meta, &projection)?,
+            );
         }
         traces.extend(part);
     }

@@ -254,7 +254,7 @@ impl Search {
 /// Every attribute and intrinsic the query reads or selects, in order, that search shows on
 /// spans (not the span's name, duration and ID, trace-level values, events or links).
 fn collect_fields(pipeline: &Pipeline, out: &mut Vec<Field>) {
-    let mut push = |f: Field| {
+    visit_pipeline_fields(pipeline, &mut |f: Field| {
         let shown = match &f {
             Field::Attribute(a) => !matches!(a.scope, Scope::Event | Scope::Link) && !a.parent,
             Field::Intrinsic(i) => !matches!(
@@ -276,13 +276,18 @@ fn collect_fields(pipeline: &Pipeline, out: &mut Vec<Field>) {
         if shown && !out.contains(&f) {
             out.push(f);
         }
-    };
-    fn spanset(e: &SpansetExpr, push: &mut dyn FnMut(Field), pipelines: &mut Vec<Pipeline>) {
+    });
+}
+
+/// Calls `visit` with every field `pipeline` reads or selects, sub-pipelines included, in
+/// order (a field may come more than once).
+pub(crate) fn visit_pipeline_fields(pipeline: &Pipeline, visit: &mut dyn FnMut(Field)) {
+    fn spanset(e: &SpansetExpr, visit: &mut dyn FnMut(Field), pipelines: &mut Vec<Pipeline>) {
         match e {
-            SpansetExpr::Filter(f) => f.expr.visit_fields(push),
+            SpansetExpr::Filter(f) => f.expr.visit_fields(visit),
             SpansetExpr::Op { lhs, rhs, .. } => {
-                spanset(lhs, push, pipelines);
-                spanset(rhs, push, pipelines);
+                spanset(lhs, visit, pipelines);
+                spanset(rhs, visit, pipelines);
             }
             SpansetExpr::Pipeline(p) => pipelines.push((**p).clone()),
         }
@@ -290,23 +295,23 @@ fn collect_fields(pipeline: &Pipeline, out: &mut Vec<Field>) {
     let mut nested = Vec::new();
     for stage in &pipeline.stages {
         match stage {
-            Stage::Spanset(e) => spanset(e, &mut push, &mut nested),
+            Stage::Spanset(e) => spanset(e, visit, &mut nested),
             Stage::ScalarFilter(f) => {
                 for side in [&f.lhs, &f.rhs] {
                     if let ScalarExpr::Aggregate(a) = side
                         && let Some(e) = &a.expr
                     {
-                        e.visit_fields(&mut push);
+                        e.visit_fields(visit);
                     }
                 }
             }
-            Stage::By(g) => g.expr.visit_fields(&mut push),
-            Stage::Select { fields, .. } => fields.iter().cloned().for_each(&mut push),
+            Stage::By(g) => g.expr.visit_fields(visit),
+            Stage::Select { fields, .. } => fields.iter().cloned().for_each(&mut *visit),
             Stage::Coalesce => {}
         }
     }
     for p in nested {
-        collect_fields(&p, out);
+        visit_pipeline_fields(&p, visit);
     }
 }
 
