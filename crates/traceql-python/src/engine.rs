@@ -1,5 +1,7 @@
 //! The `Engine` class: queries over one tenant's blocks, and the results it hands back.
 
+use std::time::Duration;
+
 use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
 use traceql::engine::metrics::{MetricsRequest, MetricsResult as Metrics, metrics};
@@ -49,8 +51,9 @@ impl Engine {
         &self.tenant
     }
 
-    /// TraceQL search; `start`/`end` in unix seconds.
-    #[pyo3(signature = (query, start, end, limit, spss))]
+    /// TraceQL search; `start`/`end` in unix seconds, `timeout` in seconds.
+    #[pyo3(signature = (query, start, end, limit, spss, timeout))]
+    #[allow(clippy::too_many_arguments)]
     fn search(
         &self,
         py: Python<'_>,
@@ -59,6 +62,7 @@ impl Engine {
         end: Option<u64>,
         limit: usize,
         spss: usize,
+        timeout: Option<f64>,
     ) -> PyResult<SearchResult> {
         let mut request = SearchRequest::new(query);
         request.start = start;
@@ -66,14 +70,15 @@ impl Engine {
         request.limit = limit;
         request.spss = spss;
         request.memory_limit = self.memory_limit;
+        request.timeout = timeout.map(Duration::from_secs_f64);
         let (catalog, tenant) = (self.catalog.clone(), self.tenant.clone());
         let response = run(py, async move { search(&catalog, &tenant, &request).await })?
             .map_err(|e| engine_error(py, e))?;
         Ok(SearchResult { response })
     }
 
-    /// A TraceQL metrics query; `start`, `end` and `step` in nanoseconds.
-    #[pyo3(signature = (query, start, end, step, instant, exemplars))]
+    /// A TraceQL metrics query; `start`, `end` and `step` in nanoseconds, `timeout` in seconds.
+    #[pyo3(signature = (query, start, end, step, instant, exemplars, timeout))]
     #[allow(clippy::too_many_arguments)]
     fn metrics(
         &self,
@@ -84,12 +89,14 @@ impl Engine {
         step: Option<u64>,
         instant: bool,
         exemplars: usize,
+        timeout: Option<f64>,
     ) -> PyResult<MetricsResult> {
         let mut request = MetricsRequest::range(query, start, end);
         request.step = step;
         request.instant = instant;
         request.exemplars = exemplars;
         request.memory_limit = self.memory_limit;
+        request.timeout = timeout.map(Duration::from_secs_f64);
         let (catalog, tenant) = (self.catalog.clone(), self.tenant.clone());
         let result = run(
             py,

@@ -60,3 +60,16 @@ def test_keyboard_interrupt_cancels_a_running_query(large: traceql.Engine) -> No
     assert interrupted_after < 1.0
     # The engine is still usable afterwards.
     assert len(large.search("{ }", limit=5)) == 5
+
+
+def test_a_query_over_its_timeout_stops_with_query_error(large: traceql.Engine) -> None:
+    with pytest.raises(traceql.QueryError, match="timed out"):
+        large.search(SLOW_QUERY, timeout=1e-9)
+    with pytest.raises(traceql.QueryError, match="timed out"):
+        now = int(time.time())
+        large.metrics("{ } | rate()", start=now - 7200, end=now, step="60s", timeout=1e-9)
+    generous = large.search("{ status = error }", timeout=600)
+    assert generous.traces == large.search("{ status = error }").traces
+    for bad in (0, -1, float("inf"), "soon"):
+        with pytest.raises(traceql.InvalidRequestError):
+            large.search("{ }", timeout=bad)  # type: ignore[arg-type]

@@ -121,6 +121,17 @@ def generate(url: str, traces: int = 1000, seed: int = 42, tenant: str = DEFAULT
                                          _step_nanos(window), block_traces))
 
 
+def _timeout(seconds: Optional[float]) -> Optional[float]:
+    """A query timeout in seconds, checked: positive and finite, or ``None`` for none."""
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise InvalidRequestError("timeout must be a number of seconds")
+    if not 0 < seconds < float("inf"):
+        raise InvalidRequestError("timeout must be a positive, finite number of seconds")
+    return float(seconds)
+
+
 class Engine:
     """Queries over the blocks of one tenant at one storage location (see :func:`open`)."""
 
@@ -144,10 +155,12 @@ class Engine:
         return f"traceql.Engine({self.url!r}, tenant={self.tenant!r})"
 
     def search(self, query: str, *, start: Optional[Time] = None, end: Optional[Time] = None,
-               limit: int = 20, spss: int = 3) -> "SearchResult":
+               limit: int = 20, spss: int = 3,
+               timeout: Optional[float] = None) -> "SearchResult":
         """Run a TraceQL search: the newest ``limit`` matching traces, ``spss`` spans per spanset.
 
-        ``start`` and ``end`` (both or neither) restrict the traces to that time range.
+        ``start`` and ``end`` (both or neither) restrict the traces to that time range. A query
+        still running after ``timeout`` seconds stops with :class:`QueryError`.
         """
         if (start is None) != (end is None):
             raise InvalidRequestError("give both start and end, or neither")
@@ -155,20 +168,24 @@ class Engine:
         end_s = None if end is None else -(-_unix_nanos(end) // _NANOS)
         if limit < 0 or spss < 0:
             raise InvalidRequestError("limit and spss must not be negative")
-        return SearchResult(self._native.search(query, start_s, end_s, limit, spss))
+        return SearchResult(self._native.search(query, start_s, end_s, limit, spss,
+                                                _timeout(timeout)))
 
     def metrics(self, query: str, *, start: Time, end: Time, step: Optional[Step] = None,
-                instant: bool = False, exemplars: int = 100) -> "MetricsResult":
+                instant: bool = False, exemplars: int = 100,
+                timeout: Optional[float] = None) -> "MetricsResult":
         """Run a TraceQL metrics query over ``(start, end]``.
 
         ``step`` defaults from the range as Tempo's does; ``instant=True`` gives one value per
         series for the whole range. Up to ``exemplars`` exemplars per series (range queries).
+        A query still running after ``timeout`` seconds stops with :class:`QueryError`.
         """
         if exemplars < 0:
             raise InvalidRequestError("exemplars must not be negative")
         step_ns = None if step is None else _step_nanos(step)
         return MetricsResult(self._native.metrics(query, _unix_nanos(start), _unix_nanos(end),
-                                                  step_ns, instant, exemplars), instant)
+                                                  step_ns, instant, exemplars,
+                                                  _timeout(timeout)), instant)
 
     def trace(self, trace_id: str) -> Optional[Dict[str, Any]]:
         """One trace by its hex ID as OTLP/JSON (``{"trace": {"resourceSpans": [...]}}``), or

@@ -62,6 +62,7 @@ class Engine:
         end: Optional[Time] = ...,
         limit: int = ...,
         spss: int = ...,
+        timeout: Optional[float] = ...,
     ) -> SearchResult:
         """Run a TraceQL search."""
     def metrics(
@@ -73,6 +74,7 @@ class Engine:
         step: Optional[Step] = ...,
         instant: bool = ...,
         exemplars: int = ...,
+        timeout: Optional[float] = ...,
     ) -> MetricsResult:
         """Run a TraceQL metrics query."""
     def trace(self, trace_id: str) -> Optional[Dict[str, Any]]:
