@@ -1,7 +1,7 @@
 //! `traceql metrics`: TraceQL metrics over a tenant's blocks.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use traceql::engine::EngineError;
@@ -9,7 +9,7 @@ use traceql::engine::metrics::{MetricsRequest, MetricsResult, metrics_with_progr
 use traceql::engine::response::AnyValue;
 
 use crate::data_cmd::DataArgs;
-use crate::running::with_progress;
+use crate::running::{report_timing, with_progress};
 use crate::search_cmd::{OutputFormat, utc};
 use crate::time_arg::{parse_duration, parse_time};
 
@@ -39,6 +39,10 @@ pub struct MetricsArgs {
     /// Stop the query after this long, e.g. `30s` or seconds.
     #[arg(long)]
     timeout: Option<String>,
+    /// Print the query's wall time (from opening the blocks to the finished result) to
+    /// standard error.
+    #[arg(long)]
+    timing: bool,
     /// The TraceQL metrics query, e.g. `{ } | rate() by (resource.service.name)`.
     query: String,
 }
@@ -62,10 +66,14 @@ pub fn run(args: MetricsArgs) -> Result<ExitCode, String> {
         .transpose()?;
     let runtime = crate::running::runtime()?;
     let tenant = args.data.tenant.clone();
+    let started = Instant::now();
     let result = match with_progress(&runtime, "computing", |p| async move {
         metrics_with_progress(&catalog, &tenant, &request, &p).await
     })? {
-        Ok(r) => r,
+        Ok(r) => {
+            report_timing(args.timing, started);
+            r
+        }
         Err(EngineError::Query(e)) => {
             eprint!("{}", e.render(&args.query));
             return Ok(ExitCode::from(1));

@@ -2,10 +2,21 @@
 //! cancel a query.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
 use traceql::engine::progress::Progress;
+
+/// With `enabled`, prints the wall time since `started` to standard error as
+/// `query time: 12.345 ms` (what `--timing` asks for).
+pub fn report_timing(enabled: bool, started: Instant) {
+    if enabled {
+        eprintln!(
+            "query time: {:.3} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+}
 
 /// The multi-threaded runtime every command runs its storage and query work on.
 pub fn runtime() -> Result<tokio::runtime::Runtime, String> {

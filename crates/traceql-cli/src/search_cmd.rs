@@ -1,7 +1,7 @@
 //! `traceql search`: TraceQL search over a tenant's blocks.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use traceql::engine::EngineError;
@@ -9,7 +9,7 @@ use traceql::engine::response::SearchResponse;
 use traceql::engine::search::{SearchRequest, search_with_progress};
 
 use crate::data_cmd::DataArgs;
-use crate::running::with_progress;
+use crate::running::{report_timing, with_progress};
 use crate::time_arg::{parse_duration, parse_time};
 
 /// Arguments of `traceql search`.
@@ -35,6 +35,10 @@ pub struct SearchArgs {
     /// Stop the search after this long, e.g. `30s` or seconds.
     #[arg(long)]
     pub timeout: Option<String>,
+    /// Print the query's wall time (from opening the blocks to the finished response) to
+    /// standard error.
+    #[arg(long)]
+    pub timing: bool,
     /// The TraceQL query.
     pub query: String,
 }
@@ -62,10 +66,12 @@ pub fn run(args: SearchArgs) -> Result<ExitCode, String> {
         .transpose()?;
     let runtime = crate::running::runtime()?;
     let tenant = args.data.tenant.clone();
+    let started = Instant::now();
     match with_progress(&runtime, "searching", |p| async move {
         search_with_progress(&catalog, &tenant, &request, &p).await
     })? {
         Ok(response) => {
+            report_timing(args.timing, started);
             match args.format {
                 OutputFormat::Json => outln!("{}", response.to_json()),
                 OutputFormat::Table => out!("{}", table(&response)),

@@ -287,3 +287,35 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
     assert!(o.status.success(), "{:?}: {stderr}", o.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn timing_prints_the_query_time_to_standard_error() {
+    let dir = every_field_data();
+    let data = dir.path().to_str().expect("utf-8");
+    let search = traceql(&[
+        "search", "--data", data, "--format", "json", "--timing", "{ }",
+    ]);
+    let metrics = traceql(&[
+        "metrics",
+        "--data",
+        data,
+        "--start",
+        "0",
+        "--end",
+        "3600",
+        "--timing",
+        "{ } | rate()",
+    ]);
+    for o in [search, metrics] {
+        assert!(o.status.success(), "{}", text(&o));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let ms: f64 = stderr
+            .trim()
+            .strip_prefix("query time: ")
+            .and_then(|t| t.strip_suffix(" ms"))
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("no query time in {stderr:?}"));
+        assert!(ms > 0.0, "{stderr}");
+        assert!(!String::from_utf8_lossy(&o.stdout).contains("query time"));
+    }
+}
