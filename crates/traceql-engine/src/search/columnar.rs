@@ -477,7 +477,8 @@ async fn block_frames(
 }
 
 /// The columns of `schema` a candidate scan with `leaves` reads: trace ID, trace start and the
-/// columns the leaves refer to.
+/// columns the leaves refer to, strings as views (filters compare them without copying each
+/// value out of the page).
 fn scan_schema(schema: &Schema, leaves: &[Expr]) -> Schema {
     let mut names: HashSet<String> = [col::TRACE_ID, col::TRACE_START]
         .into_iter()
@@ -490,8 +491,11 @@ fn scan_schema(schema: &Schema, leaves: &[Expr]) -> Schema {
         .fields()
         .iter()
         .filter(|f| names.contains(f.name()))
-        .cloned()
-        .collect();
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View)),
+            _ => Arc::clone(f),
+        })
+        .collect::<Vec<_>>();
     Schema::new_with_metadata(fields, schema.metadata().clone())
 }
 
@@ -717,9 +721,11 @@ fn candidate_frame(
     end: u64,
     window: Window,
 ) -> Result<DataFrame, EngineError> {
+    // A null leaf filters as false; left bare, the leaves prune row groups and pages by their
+    // statistics (DataFusion does not see through `coalesce`).
     let any_leaf = leaves
         .iter()
-        .map(|l| coalesce(vec![l.clone(), lit(false)]))
+        .cloned()
         .reduce(Expr::or)
         .unwrap_or_else(|| lit(false));
     let end = i64::try_from(end).unwrap_or(i64::MAX);
