@@ -154,8 +154,9 @@ CASES += [
          '| select(resource.k8s.container.name)',
          search_sql('"resource.k8s.cluster.name" LIKE \'prod%\' AND "resource.k8s.namespace.name" = \'shop\'')),
     Case("rate", "metrics", "{ } | rate()", metrics_sql("true", "NULL"), per_span=RATE),
+    # Spans without the attribute form a series labelled `nil`, as in Tempo.
     Case("rateByStatusCode", "metrics", "{ } | rate() by (span.http.response.status_code)",
-         metrics_sql("true", CODE), per_span=RATE),
+         metrics_sql("true", f"coalesce(CAST({CODE} AS VARCHAR), 'nil')"), per_span=RATE),
     Case("serviceRate", "metrics", '{ resource.service.name = "checkout" } | rate()',
          metrics_sql(f"{SERVICE} = 'checkout'", "NULL"), per_span=RATE),
     Case("errorRate", "metrics", "{ status = error } | rate()",
