@@ -57,15 +57,5 @@ pub fn time_range(engine: &Engine) -> (u64, u64) {
     let blocks = runtime
         .block_on(engine.catalog().list_blocks(TENANT))
         .expect("list blocks");
-    let start = blocks
-        .iter()
-        .map(|b| b.start_time_unix_nano)
-        .min()
-        .unwrap_or(0);
-    let end = blocks
-        .iter()
-        .map(|b| b.end_time_unix_nano)
-        .max()
-        .unwrap_or(0);
-    (start, end + 1)
+    traceql::storage::meta::time_range(&blocks).expect("bench data has blocks")
 }

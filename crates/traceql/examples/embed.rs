@@ -79,15 +79,5 @@ async fn main() -> Result<(), traceql::Error> {
 /// The time range the written blocks cover, unix nanoseconds.
 async fn generator_range(engine: &Engine) -> Result<(u64, u64), traceql::Error> {
     let blocks = engine.catalog().list_blocks("acme").await?;
-    let start = blocks
-        .iter()
-        .map(|b| b.start_time_unix_nano)
-        .min()
-        .unwrap_or(0);
-    let end = blocks
-        .iter()
-        .map(|b| b.end_time_unix_nano)
-        .max()
-        .unwrap_or(0);
-    Ok((start, end + 1))
+    Ok(traceql::storage::meta::time_range(&blocks).unwrap_or((0, 1)))
 }
