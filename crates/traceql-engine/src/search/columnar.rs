@@ -721,8 +721,7 @@ fn candidate_frame(
     end: u64,
     window: Window,
 ) -> Result<DataFrame, EngineError> {
-    // A null leaf filters as false; left bare, the leaves prune row groups and pages by their
-    // statistics (DataFusion does not see through `coalesce`).
+    // A null leaf filters as false: no `coalesce` needed around the disjunction.
     let any_leaf = leaves
         .iter()
         .cloned()
