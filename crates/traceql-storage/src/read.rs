@@ -34,12 +34,18 @@ use crate::schema::col;
 pub struct ObjectReader {
     store: Arc<dyn ObjectStore>,
     path: Path,
+    /// The object as the store described it when the footer was read.
+    object: Option<ObjectMeta>,
 }
 
 impl ObjectReader {
     /// A reader of `path` in `store`.
     pub fn new(store: Arc<dyn ObjectStore>, path: Path) -> Self {
-        ObjectReader { store, path }
+        ObjectReader {
+            store,
+            path,
+            object: None,
+        }
     }
 }
 
@@ -95,6 +101,7 @@ impl MetadataSuffixFetch for &mut ObjectReader {
                 .get_opts(&self.path, options)
                 .await
                 .map_err(external)?;
+            self.object = Some(response.meta.clone());
             response.bytes().await.map_err(external)
         }
         .boxed()
@@ -228,15 +235,14 @@ impl BlockIndex {
     /// Opens the data file of the block `meta` describes (reads its footer).
     pub async fn open(catalog: &Catalog, meta: &BlockMeta) -> Result<BlockIndex> {
         let path = catalog.data_path(&meta.tenant, &meta.block_id);
-        let object = catalog
-            .store()
-            .head(&path)
-            .await
-            .map_err(|e| StorageError::parquet(&path, external(e)))?;
         let mut reader = ObjectReader::new(Arc::clone(catalog.store()), path.clone());
         let metadata = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
             .await
             .map_err(|e| StorageError::parquet(&path, e))?;
+        // The footer's suffix read described the object (no separate request).
+        let object = reader.object.take().ok_or_else(|| {
+            StorageError::invalid_block(&path, "the footer was read without the object's metadata")
+        })?;
         let column = metadata
             .parquet_schema()
             .columns()

@@ -20,7 +20,7 @@ use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::{SERVICE_NAME, Trace, TraceId};
 use traceql_storage::projection::Projection;
 use traceql_storage::read::{BlockIndex, RowGroupSummary, append_traces, decode_spans};
-use traceql_storage::schema::{DedicatedScope, col};
+use traceql_storage::schema::{DedicatedColumn, DedicatedScope, col};
 use traceql_syntax::ast::{
     Field, FieldExpr, Intrinsic, Pipeline, Scope, SpansetExpr, SpansetOp, Stage,
 };
@@ -65,8 +65,8 @@ pub(super) struct ColumnarSearch {
     formula: Formula,
     /// Per block: the block and its lowered leaf conditions.
     blocks: Vec<(BlockMeta, Vec<Expr>)>,
-    /// Every field the query reads or selects: what a fetched trace must hold.
-    fields: Vec<Field>,
+    /// Per block: what a fetched trace decodes (what the query can read).
+    projections: Vec<Projection>,
 }
 
 /// The columnar plan of `pipeline` over `blocks`; `None` when its first stage is beyond what
@@ -87,17 +87,21 @@ pub(super) fn plan(pipeline: &Pipeline, blocks: &[BlockMeta]) -> Option<Columnar
                 .collect::<Option<Vec<_>>>()?;
             Some((meta.clone(), lowered))
         })
-        .collect::<Option<_>>()?;
+        .collect::<Option<Vec<_>>>()?;
     let mut fields = Vec::new();
     visit_pipeline_fields(pipeline, &mut |f| {
         if !fields.contains(&f) {
             fields.push(f);
         }
     });
+    let projections = blocks
+        .iter()
+        .map(|(meta, _)| fetch_projection(&fields, meta))
+        .collect();
     Some(ColumnarSearch {
         formula,
         blocks,
-        fields,
+        projections,
     })
 }
 
@@ -105,46 +109,42 @@ pub(super) fn plan(pipeline: &Pipeline, blocks: &[BlockMeta]) -> Option<Columnar
 /// and instrumentation-scope attributes only when it reads them, and the dedicated columns of
 /// the keys it names (and `service.name`, which service statistics and root services read).
 fn fetch_projection(fields: &[Field], meta: &BlockMeta) -> Projection {
-    let reads = |want: &dyn Fn(&Field) -> bool| fields.iter().any(want);
+    let (mut events, mut links, mut scope_attributes) = (false, false, false);
+    for field in fields {
+        match field {
+            Field::Attribute(a) if a.scope == Scope::Event => events = true,
+            Field::Attribute(a) if a.scope == Scope::Link => links = true,
+            Field::Attribute(a) if a.scope == Scope::Instrumentation => scope_attributes = true,
+            Field::Intrinsic(Intrinsic::EventName | Intrinsic::EventTimeSinceStart) => {
+                events = true
+            }
+            Field::Intrinsic(Intrinsic::LinkTraceId | Intrinsic::LinkSpanId) => links = true,
+            _ => {}
+        }
+    }
+    let names = |d: &DedicatedColumn| {
+        fields.iter().any(|f| match f {
+            Field::Attribute(a) if a.name == d.key => match a.scope {
+                Scope::Unscoped => true,
+                Scope::Span => d.scope == DedicatedScope::Span,
+                Scope::Resource => d.scope == DedicatedScope::Resource,
+                _ => false,
+            },
+            _ => false,
+        })
+    };
+    let service =
+        |d: &DedicatedColumn| d.scope == DedicatedScope::Resource && d.key == SERVICE_NAME;
     let dedicated = meta
         .dedicated_columns
         .iter()
-        .filter(|d| {
-            let service = d.scope == DedicatedScope::Resource && d.key == SERVICE_NAME;
-            service
-                || reads(&|f| match f {
-                    Field::Attribute(a) => {
-                        a.name == d.key
-                            && match a.scope {
-                                Scope::Unscoped => true,
-                                Scope::Span => d.scope == DedicatedScope::Span,
-                                Scope::Resource => d.scope == DedicatedScope::Resource,
-                                _ => false,
-                            }
-                    }
-                    Field::Intrinsic(_) => false,
-                })
-        })
-        .map(|d| d.column_name())
+        .filter(|d| service(d) || names(d))
+        .map(DedicatedColumn::column_name)
         .collect();
-    let scoped =
-        |scope: Scope| move |f: &Field| matches!(f, Field::Attribute(a) if a.scope == scope);
     Projection {
-        events: reads(&scoped(Scope::Event))
-            || reads(&|f| {
-                matches!(
-                    f,
-                    Field::Intrinsic(Intrinsic::EventName | Intrinsic::EventTimeSinceStart)
-                )
-            }),
-        links: reads(&scoped(Scope::Link))
-            || reads(&|f| {
-                matches!(
-                    f,
-                    Field::Intrinsic(Intrinsic::LinkTraceId | Intrinsic::LinkSpanId)
-                )
-            }),
-        scope_attributes: reads(&scoped(Scope::Instrumentation)),
+        events,
+        links,
+        scope_attributes,
         dedicated: Some(dedicated),
     }
 }
@@ -360,12 +360,12 @@ pub(super) async fn run(
         catalog,
         // Planning a 100-column table costs far more than scanning a window of it: each
         // frame has only the columns its reads need.
-        scan_files: block_frames(&session, columnar, &indexes, |s, _, leaves| {
-            scan_schema(s, leaves)
+        scan_files: block_frames(&session, columnar, &indexes, |i, s| {
+            scan_schema(s, &columnar.blocks[i].1)
         })
         .await?,
-        files: block_frames(&session, columnar, &indexes, |s, meta, _| {
-            fetch_projection(&columnar.fields, meta).schema(s, meta, &[col::TRACE_START])
+        files: block_frames(&session, columnar, &indexes, |i, s| {
+            columnar.projections[i].schema(s, &columnar.blocks[i].0, &[col::TRACE_START])
         })
         .await?,
         indexes,
@@ -454,19 +454,18 @@ fn session_knowing(
     Ok(session)
 }
 
-/// Every block's data file as a DataFrame of `session`, with the columns `schema` picks from
-/// the schema its footer (in `indexes`) gives, opened concurrently.
+/// Every block's data file as a DataFrame of `session`, with the columns `schema` picks (for
+/// the block's index) from the schema its footer (in `indexes`) gives, opened concurrently.
 async fn block_frames(
     session: &Session,
     columnar: &ColumnarSearch,
     indexes: &[BlockIndex],
-    schema: impl Fn(&Schema, &BlockMeta, &[Expr]) -> Schema,
+    schema: impl Fn(usize, &Schema) -> Schema,
 ) -> Result<Vec<DataFrame>, EngineError> {
-    let schemas: Vec<Schema> = columnar
-        .blocks
+    let schemas: Vec<Schema> = indexes
         .iter()
-        .zip(indexes)
-        .map(|((meta, leaves), index)| schema(index.schema(), meta, leaves))
+        .enumerate()
+        .map(|(i, index)| schema(i, index.schema()))
         .collect();
     let opening = columnar
         .blocks
@@ -648,7 +647,7 @@ impl Run<'_> {
                 self.files[index].clone(),
                 self.catalog.clone(),
                 meta.clone(),
-                fetch_projection(&self.columnar.fields, meta),
+                self.columnar.projections[index].clone(),
                 ids,
                 starts,
                 self.memory_limit,
@@ -769,17 +768,12 @@ pub(super) async fn explain(
     let Some(window) = Windows::new(&layouts).next_window() else {
         return Ok("no row groups to scan\n".into());
     };
-    let files = block_frames(&session, columnar, &indexes, |s, _, leaves| {
-        scan_schema(s, leaves)
+    let files = block_frames(&session, columnar, &indexes, |i, s| {
+        scan_schema(s, &columnar.blocks[i].1)
     })
     .await?;
-    let touched: Vec<usize> = (0..layouts.len())
-        .filter(|&i| {
-            layouts[i]
-                .iter()
-                .any(|g| window.overlaps(g.min_trace_start, g.max_trace_start))
-        })
-        .collect();
+    let mut counted: Vec<Vec<bool>> = layouts.iter().map(|l| vec![false; l.len()]).collect();
+    let (touched, _, _) = touch(window, &layouts, &mut counted);
     let frames = touched
         .iter()
         .map(|&i| candidate_frame(files[i].clone(), &columnar.blocks[i].1, i, end, window));
@@ -855,8 +849,8 @@ fn fixed_binary<'a>(
 }
 
 /// The spans of the traces `ids` in one block (whose data file is `file`, with the columns
-/// `projection` decodes), as whole traces in row order. With `starts` (the earliest and latest of their trace starts), only the row
-/// groups and pages holding such starts are read. The decoded traces must fit in
+/// `projection` decodes), as whole traces in row order. With `starts` (the earliest and latest
+/// of their trace starts), only the row groups and pages holding such starts are read. The decoded traces must fit in
 /// `memory_limit` bytes (DataFusion's pool does not see them).
 async fn fetch_traces(
     file: DataFrame,
