@@ -1,7 +1,7 @@
 //! `traceql metrics`: TraceQL metrics over a tenant's blocks.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
 use traceql::engine::EngineError;
@@ -11,7 +11,7 @@ use traceql::engine::response::AnyValue;
 use crate::data_cmd::DataArgs;
 use crate::running::{report_timing, with_progress};
 use crate::search_cmd::{OutputFormat, utc};
-use crate::time_arg::{parse_duration, parse_time};
+use crate::time_arg::{parse_duration, parse_time, parse_timeout};
 
 /// Arguments of `traceql metrics`.
 #[derive(Args)]
@@ -59,11 +59,7 @@ pub fn run(args: MetricsArgs) -> Result<ExitCode, String> {
         .as_deref()
         .map(|s| parse_duration(s, "step"))
         .transpose()?;
-    request.timeout = args
-        .timeout
-        .as_deref()
-        .map(|t| parse_duration(t, "timeout").map(Duration::from_nanos))
-        .transpose()?;
+    request.timeout = parse_timeout(args.timeout.as_deref())?;
     let runtime = crate::running::runtime()?;
     let tenant = args.data.tenant.clone();
     let started = Instant::now();

@@ -1,7 +1,7 @@
 //! `traceql search`: TraceQL search over a tenant's blocks.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use traceql::engine::EngineError;
@@ -10,7 +10,7 @@ use traceql::engine::search::{SearchRequest, search_with_progress};
 
 use crate::data_cmd::DataArgs;
 use crate::running::{report_timing, with_progress};
-use crate::time_arg::{parse_duration, parse_time};
+use crate::time_arg::{parse_time, parse_timeout};
 
 /// Arguments of `traceql search`.
 #[derive(Args)]
@@ -59,11 +59,7 @@ pub fn run(args: SearchArgs) -> Result<ExitCode, String> {
     request.spss = args.spss;
     request.start = args.start.as_deref().map(parse_time).transpose()?;
     request.end = args.end.as_deref().map(parse_time).transpose()?;
-    request.timeout = args
-        .timeout
-        .as_deref()
-        .map(|t| parse_duration(t, "timeout").map(Duration::from_nanos))
-        .transpose()?;
+    request.timeout = parse_timeout(args.timeout.as_deref())?;
     let runtime = crate::running::runtime()?;
     let tenant = args.data.tenant.clone();
     let started = Instant::now();

@@ -68,6 +68,12 @@ pub fn parse_duration(text: &str, what: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("invalid {what} {text:?}: use a duration such as 30s or seconds"))
 }
 
+/// A `--timeout` argument, when given, as [`parse_duration`] reads it.
+pub fn parse_timeout(text: Option<&str>) -> Result<Option<std::time::Duration>, String> {
+    text.map(|t| parse_duration(t, "timeout").map(std::time::Duration::from_nanos))
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

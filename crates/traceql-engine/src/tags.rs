@@ -116,25 +116,20 @@ pub async fn tag_names(
     for block_keys in try_join_all(reading).await? {
         keys.extend(block_keys);
     }
-    let mut found: [BTreeSet<String>; 6] = [
-        keys.resource,
-        keys.span,
-        BTreeSet::new(),
-        keys.event,
-        keys.link,
-        keys.instrumentation,
+    let sorted = |keys: BTreeSet<String>| keys.into_iter().collect::<Vec<_>>();
+    let found: [Vec<String>; 6] = [
+        sorted(keys.resource),
+        sorted(keys.span),
+        INTRINSIC_TAGS.iter().map(|t| t.to_string()).collect(),
+        sorted(keys.event),
+        sorted(keys.link),
+        sorted(keys.instrumentation),
     ];
-    found[2] = INTRINSIC_TAGS.iter().map(|t| t.to_string()).collect();
     let scopes = SCOPES
         .iter()
         .zip(found)
         .filter(|(name, tags)| scope.is_none_or(|s| s == **name) && !tags.is_empty())
-        .map(|(name, tags)| {
-            let mut tags: Vec<String> = if *name == "intrinsic" {
-                INTRINSIC_TAGS.iter().map(|t| t.to_string()).collect()
-            } else {
-                tags.into_iter().collect()
-            };
+        .map(|(name, mut tags)| {
             if let Some(l) = limit {
                 tags.truncate(l);
             }

@@ -70,7 +70,7 @@ impl Engine {
         request.limit = limit;
         request.spss = spss;
         request.memory_limit = self.memory_limit;
-        request.timeout = timeout.map(Duration::from_secs_f64);
+        request.timeout = query_timeout(py, timeout)?;
         let (catalog, tenant) = (self.catalog.clone(), self.tenant.clone());
         let response = run(py, async move { search(&catalog, &tenant, &request).await })?
             .map_err(|e| engine_error(py, e))?;
@@ -96,7 +96,7 @@ impl Engine {
         request.instant = instant;
         request.exemplars = exemplars;
         request.memory_limit = self.memory_limit;
-        request.timeout = timeout.map(Duration::from_secs_f64);
+        request.timeout = query_timeout(py, timeout)?;
         let (catalog, tenant) = (self.catalog.clone(), self.tenant.clone());
         let result = run(
             py,
@@ -186,4 +186,15 @@ impl MetricsResult {
             .map_err(|e| invalid_request(py, e.to_string()))?;
         PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)
     }
+}
+
+/// A timeout given in seconds (positive and finite, checked in Python) as a duration; one too
+/// long for a duration is an invalid request, not a panic.
+fn query_timeout(py: Python<'_>, seconds: Option<f64>) -> PyResult<Option<Duration>> {
+    seconds
+        .map(|s| {
+            Duration::try_from_secs_f64(s)
+                .map_err(|e| invalid_request(py, format!("timeout of {s} seconds: {e}")))
+        })
+        .transpose()
 }

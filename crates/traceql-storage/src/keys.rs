@@ -134,7 +134,7 @@ fn has_values(metadata: &ParquetMetaData, name: &str) -> bool {
     let Some(index) = schema
         .columns()
         .iter()
-        .position(|c| c.path().parts() == [name.to_string()])
+        .position(|c| matches!(c.path().parts(), [only] if only == name))
     else {
         return false;
     };

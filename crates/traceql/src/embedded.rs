@@ -144,7 +144,9 @@ impl Engine {
         tenant: &str,
         request: &SearchRequest,
     ) -> Result<SearchResponse, EngineError> {
-        search(&self.catalog, tenant, &self.limited_search(request)).await
+        let mut request = request.clone();
+        self.limit(&mut request.timeout, &mut request.memory_limit);
+        search(&self.catalog, tenant, &request).await
     }
 
     /// [`Engine::search`], blocking.
@@ -178,8 +180,7 @@ impl Engine {
         request: &MetricsRequest,
     ) -> Result<MetricsResult, EngineError> {
         let mut request = request.clone();
-        request.timeout = request.timeout.or(self.options.timeout);
-        request.memory_limit = request.memory_limit.or(self.options.memory_limit);
+        self.limit(&mut request.timeout, &mut request.memory_limit);
         metrics(&self.catalog, tenant, &request).await
     }
 
@@ -295,12 +296,10 @@ impl Engine {
         self.block_on(self.tag_values(tenant, tag, query))
     }
 
-    /// `request` with the engine's limits where it sets none.
-    fn limited_search(&self, request: &SearchRequest) -> SearchRequest {
-        let mut request = request.clone();
-        request.timeout = request.timeout.or(self.options.timeout);
-        request.memory_limit = request.memory_limit.or(self.options.memory_limit);
-        request
+    /// Gives a request's `timeout` and `memory_limit` the engine's where it sets none.
+    fn limit(&self, timeout: &mut Option<Duration>, memory_limit: &mut Option<u64>) {
+        *timeout = timeout.or(self.options.timeout);
+        *memory_limit = memory_limit.or(self.options.memory_limit);
     }
 
     /// Runs `work` to its end on the engine's own runtime, started at first use.

@@ -11,13 +11,12 @@ use std::ops::Not;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::functions::expr_fn::regexp_like;
 use datafusion::prelude::{Expr, cast, coalesce, lit, when};
-use datafusion::scalar::ScalarValue;
 use traceql_storage::meta::BlockMeta;
 use traceql_syntax::ast::{
     BinaryOp, Field, FieldExpr, FieldExprKind, Kind, Static, Status, UnaryOp,
 };
 
-use super::fields::{Source, Ty, resolve};
+use super::fields::{Source, Ty, non_empty_equality_column, resolve};
 use traceql_syntax::fold::anchored_pattern;
 
 /// `expr` lowered for the block `meta` describes; `None` when the columnar path cannot
@@ -118,34 +117,15 @@ fn compare(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> 
     let Source::Column { expr, ty } = resolve(&field, meta)? else {
         return Some(lit(false));
     };
-    let typed = typed_compare(op, without_empty_default(expr, op, value), ty, value)?;
-    Some(coalesce(vec![typed, lit(false)]))
-}
-
-/// `column` without its `coalesce(c, '')` default (trace-level names read "" for a trace
-/// without a root) where the comparison is equality with a non-empty string: there
-/// `coalesce(c, '') = 'x'` and `c = 'x'` hold for the same rows (a null `c` makes the latter
-/// null, which the caller reads as false), and the bare column prunes row groups and pages by
-/// their statistics.
-fn without_empty_default(column: Expr, op: BinaryOp, value: &Static) -> Expr {
-    let Expr::ScalarFunction(f) = &column else {
-        return column;
-    };
-    let empty_default = matches!(
-        f.args.as_slice(),
-        [_, Expr::Literal(ScalarValue::Utf8(Some(d)), _)] if d.is_empty()
-    );
-    match value {
-        Static::String(s)
-            if op == BinaryOp::Eq
-                && !s.is_empty()
-                && f.func.name() == "coalesce"
-                && empty_default =>
-        {
-            f.args[0].clone()
+    // The caller reads null as false, so the bare column serves where it holds for the same rows.
+    let expr = match value {
+        Static::String(s) if op == BinaryOp::Eq && !s.is_empty() => {
+            non_empty_equality_column(&field).unwrap_or(expr)
         }
-        _ => column,
-    }
+        _ => expr,
+    };
+    let typed = typed_compare(op, expr, ty, value)?;
+    Some(coalesce(vec![typed, lit(false)]))
 }
 
 /// `a op b` as `b op' a`; regular-expression matches have no mirror.

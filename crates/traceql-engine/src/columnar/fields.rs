@@ -60,20 +60,41 @@ fn intrinsic(i: Intrinsic) -> Option<Source> {
         ty,
     };
     // Trace-level names read as "" when the trace has no root, as in the reference.
-    let or_empty = |name: &str| Source::Column {
-        expr: coalesce(vec![ident(name), lit("")]),
-        ty: Ty::Str,
-    };
+    if let Some(name) = root_name_column(i) {
+        return Some(Source::Column {
+            expr: coalesce(vec![ident(name), lit("")]),
+            ty: Ty::Str,
+        });
+    }
     Some(match i {
         Intrinsic::Duration => column(col::DURATION, Ty::Duration),
         Intrinsic::Name => column(col::NAME, Ty::Str),
         Intrinsic::Status => column(col::STATUS_CODE, Ty::Status),
         Intrinsic::StatusMessage => column(col::STATUS_MESSAGE, Ty::Str),
         Intrinsic::Kind => column(col::KIND, Ty::Kind),
-        Intrinsic::TraceRootName => or_empty(col::TRACE_ROOT_NAME),
-        Intrinsic::TraceRootService => or_empty(col::TRACE_ROOT_SERVICE),
         _ => return None,
     })
+}
+
+/// The trace-level name column of `i` (`rootName`, `rootServiceName`): null where the trace
+/// has no root span.
+fn root_name_column(i: Intrinsic) -> Option<&'static str> {
+    match i {
+        Intrinsic::TraceRootName => Some(col::TRACE_ROOT_NAME),
+        Intrinsic::TraceRootService => Some(col::TRACE_ROOT_SERVICE),
+        _ => None,
+    }
+}
+
+/// What `field = "x"` (with `x` not empty) may compare in place of the [`resolve`]d value:
+/// the bare column of a trace-level name, which `resolve` reads as "" where it is null. For
+/// such an `x`, `coalesce(c, '') = 'x'` and `c = 'x'` hold for the same rows (the latter is
+/// null rather than false elsewhere), and only the bare column prunes by statistics.
+pub fn non_empty_equality_column(field: &Field) -> Option<Expr> {
+    match field {
+        Field::Intrinsic(i) => root_name_column(*i).map(ident),
+        Field::Attribute(_) => None,
+    }
 }
 
 fn attribute(a: &Attribute, meta: &BlockMeta) -> Option<Source> {
