@@ -38,7 +38,12 @@ impl Session {
             .with_target_partitions(partitions.max(1))
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
             .set_bool("datafusion.execution.parquet.reorder_filters", true)
-            // Row groups and pages are pruned by their own statistics when scanned; table-wide
+            // Loading a file's page index (every column's, on first open) cost more than the
+            // pages it pruned: row groups hold whole traces sorted by start, so windows and
+            // time ranges are cut at row groups, and a no-match search read 1.7x faster
+            // without it (10 M spans).
+            .set_bool("datafusion.execution.parquet.enable_page_index", false)
+            // Row groups are pruned by their own statistics when scanned; table-wide
             // statistics of every column would cost a planning pass per block and query.
             .set_bool("datafusion.execution.collect_statistics", false)
             // Plain Utf8 rather than views: fetched rows decode with the block's own types.

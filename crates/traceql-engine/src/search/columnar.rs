@@ -25,6 +25,8 @@ use traceql_syntax::ast::{
     Field, FieldExpr, Intrinsic, Pipeline, Scope, SpansetExpr, SpansetOp, Stage,
 };
 
+use super::candidate_scan::CandidateScan;
+use super::windows::{Group, Windows};
 use super::{Results, Search, visit_pipeline_fields};
 use crate::columnar::{Session, lower_condition};
 use crate::error::EngineError;
@@ -188,152 +190,6 @@ struct Candidate {
     block: usize,
 }
 
-/// Trace-start windows of a search, newest first. Each starts at a row group's earliest trace
-/// start; the first holds about a row group's worth of rows, and each later one is sized
-/// from the matches found so far to reach `limit` results, at least doubling the time covered. So
-/// a query whose newest matches sit in the last row groups reads only those, and one that must
-/// read everything does so in a few parallel scans. Traces are sorted by start in a block,
-/// so a window prunes whole row groups (and pages) by statistics; its half-open bounds put
-/// every trace in exactly one window.
-struct Windows {
-    /// Earliest trace start of each row group of every block, newest first, without repeats.
-    starts: Vec<i64>,
-    /// Index in `starts` where the next window begins.
-    next: usize,
-    /// Row group starts the next window covers.
-    size: usize,
-    /// Latest trace start of any row group.
-    newest: i64,
-    /// Exclusive upper end of the next window (`None`: no upper end).
-    hi: Option<i64>,
-    /// Every window was handed out.
-    done: bool,
-}
-
-/// Trace starts in `[lo, hi)`; a missing end is open.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Window {
-    lo: Option<i64>,
-    hi: Option<i64>,
-}
-
-impl std::fmt::Display for Window {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let end = |e: Option<i64>| e.map_or("…".to_string(), |n| n.to_string());
-        write!(f, "[{}, {})", end(self.lo), end(self.hi))
-    }
-}
-
-impl Window {
-    /// True when some start in `[min, max]` lies in the window.
-    fn overlaps(&self, min: i64, max: i64) -> bool {
-        self.lo.is_none_or(|lo| max >= lo) && self.hi.is_none_or(|hi| min < hi)
-    }
-
-    /// The window as a filter on the trace-start column.
-    fn filter(&self) -> Expr {
-        let start = || ident(col::TRACE_START);
-        let lo = self.lo.map(|lo| start().gt_eq(lit(lo)));
-        let hi = self.hi.map(|hi| start().lt(lit(hi)));
-        lo.into_iter()
-            .chain(hi)
-            .reduce(Expr::and)
-            .unwrap_or(lit(true))
-    }
-}
-
-impl Windows {
-    fn new(layouts: &[Vec<RowGroupSummary>]) -> Windows {
-        let mut starts: Vec<i64> = layouts
-            .iter()
-            .flatten()
-            .map(|g| g.min_trace_start)
-            .collect();
-        starts.sort_unstable_by(|a, b| b.cmp(a));
-        starts.dedup();
-        let newest = layouts
-            .iter()
-            .flatten()
-            .map(|g| g.max_trace_start)
-            .max()
-            .unwrap_or(i64::MIN);
-        // The first window reaches back until it holds about as many rows as the largest row
-        // group, counting each row group's rows in proportion to the part of its start range
-        // it covers.
-        let groups: Vec<&RowGroupSummary> = layouts.iter().flatten().collect();
-        let rows_from = |lo: i64| -> f64 {
-            groups
-                .iter()
-                .map(|g| {
-                    let span = (g.max_trace_start.saturating_sub(g.min_trace_start)).max(1) as f64;
-                    let inside = g.max_trace_start.saturating_sub(lo.max(g.min_trace_start));
-                    g.rows as f64 * (inside.max(0) as f64 / span).min(1.0)
-                })
-                .sum()
-        };
-        let row_group_rows = groups.iter().map(|g| g.rows).max().unwrap_or(0) as f64;
-        let size = starts
-            .iter()
-            .position(|&lo| rows_from(lo) >= row_group_rows)
-            .map_or(starts.len().max(1), |i| i + 1);
-        Windows {
-            newest,
-            done: starts.is_empty(),
-            starts,
-            next: 0,
-            size,
-            hi: None,
-        }
-    }
-
-    /// The next window, older than every window before it; the last one has no lower end.
-    fn next_window(&mut self) -> Option<Window> {
-        if self.done {
-            return None;
-        }
-        let last = self.starts.len() - 1;
-        let end = (self.next + self.size - 1).min(last);
-        let lo = (end < last).then(|| self.starts[end]);
-        let window = Window { lo, hi: self.hi };
-        self.hi = lo;
-        self.next = end + 1;
-        self.done = lo.is_none();
-        Some(window)
-    }
-
-    /// Sizes the next window from the `matched` results the windows so far gave, assuming
-    /// matches spread evenly over trace starts: long enough in time for twice `limit`
-    /// results at that rate, and reaching at least twice as far back as the windows so far
-    /// (four times when nothing matched yet). The first window keeps its size.
-    fn grow_for(&mut self, matched: usize, limit: usize) {
-        let Some(lo) = self.hi else {
-            return;
-        };
-        let covered = (self.newest.saturating_sub(lo)).max(1) as f64;
-        let wanted = match matched {
-            0 => covered * 4.0,
-            _ => (covered * 2.0 * limit as f64 / matched as f64).max(covered * 2.0),
-        };
-        let target = self
-            .newest
-            .saturating_sub(wanted.min(i64::MAX as f64) as i64);
-        // Row group starts down to the target, at least one.
-        let reach = self.starts[self.next..]
-            .iter()
-            .position(|&start| start <= target)
-            .map_or(self.starts.len() - self.next, |i| i + 1);
-        self.size = reach.max(1);
-    }
-
-    /// The latest trace start a row not yet handed out may have; `None` once all were.
-    fn unscanned_newest(&self) -> Option<i64> {
-        match self.done {
-            true => None,
-            false => Some(self.hi.map_or(i64::MAX, |hi| hi.saturating_sub(1))),
-        }
-    }
-}
-
 /// Runs the search into `results`: window by window, newest first, the candidates of every
 /// block, and the reference evaluator on candidates newer than anything not yet scanned, until
 /// the newest `limit` results are settled.
@@ -346,26 +202,27 @@ pub(super) async fn run(
     results: &mut Results,
     progress: &Progress,
 ) -> Result<(), EngineError> {
+    if columnar.blocks.is_empty() {
+        return Ok(());
+    }
     let indexes = open_indexes(columnar, catalog).await?;
     let layouts = indexes
         .iter()
         .map(BlockIndex::row_groups)
         .collect::<Result<Vec<_>, _>>()?;
     let mut windows = Windows::new(&layouts);
-    let mut counted: Vec<Vec<bool>> = layouts.iter().map(|l| vec![false; l.len()]).collect();
     let session = session_knowing(catalog, memory_limit, &indexes)?;
+    let scan = candidate_scan(&session, columnar, catalog, &indexes, &layouts, search.end).await?;
     let mut run = Run {
         columnar,
         search,
         catalog,
-        // Planning a 100-column table costs far more than scanning a window of it: each
-        // frame has only the columns its reads need.
-        scan_files: block_frames(&session, columnar, &indexes, |i, s| {
-            scan_schema(s, &columnar.blocks[i].1)
-        })
-        .await?,
-        files: block_frames(&session, columnar, &indexes, |i, s| {
-            columnar.projections[i].schema(s, &columnar.blocks[i].0, &[col::TRACE_START])
+        files: block_frames(&session, columnar, &indexes, |i, index| {
+            columnar.projections[i].schema(
+                index.schema(),
+                &columnar.blocks[i].0,
+                &[col::TRACE_START],
+            )
         })
         .await?,
         indexes,
@@ -387,14 +244,19 @@ pub(super) async fn run(
         let Some(window) = windows.next_window() else {
             return Ok(());
         };
-        let (touched, spans, bytes) = touch(window, &layouts, &mut counted);
-        results.metrics.inspected_spans += spans;
-        results.metrics.inspected_bytes += bytes;
-        progress.add_spans(spans);
-        let found = run.candidates(&touched, window).await?;
+        for group in window {
+            results.metrics.inspected_spans += group.summary.rows;
+            results.metrics.inspected_bytes += group.summary.bytes;
+            progress.add_spans(group.summary.rows);
+        }
+        let batches = scan
+            .run(window)
+            .await
+            .map_err(|e| e.context(format!("scanning {}", blocks_of(columnar, window))))?;
+        let found = candidates_of(columnar, &batches)?;
         results.metrics.inspected_traces += found.len() as u32;
         run.pool.extend(found);
-        if window.lo.is_none() {
+        if windows.unscanned_newest().is_none() {
             (0..columnar.blocks.len()).for_each(|_| progress.block_done());
         }
         // Oldest first, so that the newest is popped first; ties in the final sort's order.
@@ -403,30 +265,46 @@ pub(super) async fn run(
     }
 }
 
-/// The blocks with row groups holding starts in `window`, and the rows and bytes of those row
-/// groups not `counted` before (each row group counts as inspected once).
-fn touch(
-    window: Window,
+/// The candidate scan of every block of `columnar` (footers `indexes`, row groups `layouts`),
+/// planned in `session`: one scan of them all, each reading only the columns its leaves refer to
+/// (planning a 100-column table costs far more than scanning a window of it).
+async fn candidate_scan(
+    session: &Session,
+    columnar: &ColumnarSearch,
+    catalog: &Catalog,
+    indexes: &[BlockIndex],
     layouts: &[Vec<RowGroupSummary>],
-    counted: &mut [Vec<bool>],
-) -> (Vec<usize>, u64, u64) {
-    let (mut touched, mut spans, mut bytes) = (Vec::new(), 0, 0);
-    for (index, (layout, counted)) in layouts.iter().zip(counted).enumerate() {
-        let groups = layout
-            .iter()
-            .zip(counted)
-            .filter(|(g, _)| window.overlaps(g.min_trace_start, g.max_trace_start));
-        for (group, counted) in groups {
-            if !touched.contains(&index) {
-                touched.push(index);
-            }
-            if !std::mem::replace(counted, true) {
-                spans += group.rows;
-                bytes += group.bytes;
-            }
-        }
-    }
-    (touched, spans, bytes)
+    end: u64,
+) -> Result<CandidateScan, EngineError> {
+    let files = block_frames(session, columnar, indexes, |i, index| {
+        scan_schema(index.schema(), &columnar.blocks[i].1)
+    })
+    .await?;
+    let frames = files
+        .into_iter()
+        .enumerate()
+        .map(|(i, file)| candidate_frame(file, &columnar.blocks[i].1, i, end));
+    let frame = union_all(frames)?
+        .ok_or_else(|| EngineError::Internal("a columnar search without blocks".into()))?;
+    let paths = columnar
+        .blocks
+        .iter()
+        .map(|(meta, _)| catalog.data_path(&meta.tenant, &meta.block_id))
+        .collect();
+    let group_counts = layouts.iter().map(Vec::len).collect();
+    Ok(CandidateScan::plan(frame, paths, group_counts).await?)
+}
+
+/// The IDs of the blocks with row groups in `window`, for messages.
+fn blocks_of(columnar: &ColumnarSearch, window: &[Group]) -> String {
+    let mut blocks: Vec<usize> = window.iter().map(|g| g.block).collect();
+    blocks.sort_unstable();
+    blocks.dedup();
+    let names: Vec<&str> = blocks
+        .iter()
+        .map(|&i| columnar.blocks[i].0.block_id.as_str())
+        .collect();
+    format!("block(s) {}", names.join(", "))
 }
 
 /// The footer of every block of the search, read concurrently.
@@ -454,18 +332,18 @@ fn session_knowing(
     Ok(session)
 }
 
-/// Every block's data file as a DataFrame of `session`, with the columns `schema` picks (for
-/// the block's index) from the schema its footer (in `indexes`) gives, opened concurrently.
+/// Every block's data file as a DataFrame of `session`, with the schema `schema` gives from the
+/// block's number and footer (in `indexes`), opened concurrently.
 async fn block_frames(
     session: &Session,
     columnar: &ColumnarSearch,
     indexes: &[BlockIndex],
-    schema: impl Fn(usize, &Schema) -> Schema,
+    schema: impl Fn(usize, &BlockIndex) -> Schema,
 ) -> Result<Vec<DataFrame>, EngineError> {
     let schemas: Vec<Schema> = indexes
         .iter()
         .enumerate()
-        .map(|(i, index)| schema(i, index.schema()))
+        .map(|(i, index)| schema(i, index))
         .collect();
     let opening = columnar
         .blocks
@@ -477,7 +355,8 @@ async fn block_frames(
 
 /// The columns of `schema` a candidate scan with `leaves` reads: trace ID, trace start and the
 /// columns the leaves refer to, strings as views (filters compare them without copying each
-/// value out of the page).
+/// value out of the page; measured faster than reading dictionary-encoded columns as
+/// dictionaries, which the comparison casts back to strings).
 fn scan_schema(schema: &Schema, leaves: &[Expr]) -> Schema {
     let mut names: HashSet<String> = [col::TRACE_ID, col::TRACE_START]
         .into_iter()
@@ -503,9 +382,6 @@ struct Run<'a> {
     columnar: &'a ColumnarSearch,
     search: &'a Search,
     catalog: &'a Catalog,
-    /// Each block's data file, with the columns the candidate scan reads, in a session that
-    /// scans with all cores.
-    scan_files: Vec<DataFrame>,
     /// Each block's data file, with the columns a fetched trace decodes, in the same session.
     files: Vec<DataFrame>,
     /// Each block's footer: where a trace may be.
@@ -666,34 +542,6 @@ impl Run<'_> {
         }
         Ok(())
     }
-
-    /// The candidates within `window` of the blocks `touched`, from one scan of them all.
-    async fn candidates(
-        &self,
-        touched: &[usize],
-        window: Window,
-    ) -> Result<Vec<Candidate>, EngineError> {
-        let frames = touched.iter().map(|&index| {
-            candidate_frame(
-                self.scan_files[index].clone(),
-                &self.columnar.blocks[index].1,
-                index,
-                self.search.end,
-                window,
-            )
-        });
-        let Some(frame) = union_all(frames)? else {
-            return Ok(Vec::new());
-        };
-        let batches = frame.collect().await.map_err(|e| {
-            let names: Vec<&str> = touched
-                .iter()
-                .map(|&i| self.columnar.blocks[i].0.block_id.as_str())
-                .collect();
-            e.context(format!("scanning block(s) {}", names.join(", ")))
-        })?;
-        candidates_of(self.columnar, &batches)
-    }
 }
 
 /// The union of `frames`; `None` when there are none.
@@ -711,14 +559,13 @@ fn union_all(
     Ok(union)
 }
 
-/// The traces of `file` (the data file of block `block`) with a span matching some leaf filter
-/// in `window`, with which leaves matched.
+/// The traces of `file` (the data file of block `block`) with a span matching some leaf filter,
+/// with which leaves matched.
 fn candidate_frame(
     file: DataFrame,
     leaves: &[Expr],
     block: usize,
     end: u64,
-    window: Window,
 ) -> Result<DataFrame, EngineError> {
     // A null leaf filters as false: no `coalesce` needed around the disjunction.
     let any_leaf = leaves
@@ -735,12 +582,7 @@ fn candidate_frame(
     let block =
         u32::try_from(block).map_err(|_| EngineError::Internal("too many blocks".into()))?;
     Ok(file
-        .filter(
-            ident(col::TRACE_START)
-                .lt_eq(lit(end))
-                .and(window.filter())
-                .and(any_leaf),
-        )?
+        .filter(ident(col::TRACE_START).lt_eq(lit(end)).and(any_leaf))?
         .aggregate(
             vec![
                 ident(col::TRACE_ID).alias("trace_id"),
@@ -765,27 +607,20 @@ pub(super) async fn explain(
         .iter()
         .map(BlockIndex::row_groups)
         .collect::<Result<Vec<_>, _>>()?;
-    let Some(window) = Windows::new(&layouts).next_window() else {
+    let mut windows = Windows::new(&layouts);
+    let Some(window) = windows.next_window() else {
         return Ok("no row groups to scan\n".into());
     };
-    let files = block_frames(&session, columnar, &indexes, |i, s| {
-        scan_schema(s, &columnar.blocks[i].1)
-    })
-    .await?;
-    let mut counted: Vec<Vec<bool>> = layouts.iter().map(|l| vec![false; l.len()]).collect();
-    let (touched, _, _) = touch(window, &layouts, &mut counted);
-    let frames = touched
+    let scan = candidate_scan(&session, columnar, catalog, &indexes, &layouts, end).await?;
+    let groups: Vec<String> = window
         .iter()
-        .map(|&i| candidate_frame(files[i].clone(), &columnar.blocks[i].1, i, end, window));
-    let Some(frame) = union_all(frames)? else {
-        return Ok("no row groups to scan\n".into());
-    };
-    let (first, _) = &columnar.blocks[touched[0]];
+        .map(|g| format!("{}#{}", columnar.blocks[g.block].0.block_id, g.index))
+        .collect();
     Ok(format!(
-        "first window: candidate traces with a start in {window}, {} of {} block(s):\n{}",
-        touched.len(),
-        columnar.blocks.len(),
-        session.run_and_describe(frame, first).await?
+        "first window: {} row group(s) ({}):\n{}",
+        window.len(),
+        groups.join(", "),
+        scan.run_and_describe(window).await?
     ))
 }
 

@@ -5,7 +5,9 @@
 //! newest `limit` traces are returned, newest first. Where the first stage lowers onto
 //! DataFusion ([`columnar`]), only the traces that can match are read and evaluated.
 
+mod candidate_scan;
 mod columnar;
+mod windows;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -502,9 +504,9 @@ pub async fn explain(
         ));
     };
     let mut out = format!(
-        "path: columnar (DataFusion) over {} block(s): candidate traces from pushed-down scans \
-         of trace-start windows, newest first, then the reference evaluator on the newest \
-         candidates until the newest results are settled\n",
+        "path: columnar (DataFusion) over {} block(s): candidate traces from one pushed-down \
+         scan planned once and run over windows of row groups, newest first, then the \
+         reference evaluator on the newest candidates until the newest results are settled\n",
         blocks.len()
     );
     out.push_str(&columnar::explain(&plan, catalog, search.end, request.memory_limit).await?);
