@@ -190,7 +190,9 @@ pub fn val_at(source: &Source, array: &ArrayRef, row: usize) -> Val {
             .map(|a| Val::Float(a.value(row))),
         Ty::Str => array
             .as_string_opt::<i32>()
-            .map(|a| Val::Str(a.value(row).to_string())),
+            .map(|a| a.value(row))
+            .or_else(|| array.as_string_view_opt().map(|a| a.value(row)))
+            .map(|s| Val::Str(s.to_string())),
         Ty::Bool => array
             .as_boolean_opt()
             .map(|a: &BooleanArray| Val::Bool(a.value(row))),

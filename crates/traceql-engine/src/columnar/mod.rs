@@ -9,7 +9,9 @@
 
 mod condition;
 pub mod fields;
+mod scan_schema;
 mod session;
 
 pub use condition::lower_condition;
+pub use scan_schema::scan_schema;
 pub use session::Session;

@@ -14,6 +14,7 @@ use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
+use traceql_storage::read::BlockIndex;
 use url::Url;
 
 /// The URL the catalog's store is registered under inside DataFusion.
@@ -99,6 +100,13 @@ impl Session {
             .cache_manager
             .get_file_metadata_cache()
             .put(&object.location, entry);
+    }
+
+    /// Hands DataFusion the footers `indexes` read, as [`Session::share_footer`] does.
+    pub fn share_footers(&self, indexes: &[BlockIndex]) {
+        for index in indexes {
+            self.share_footer(index.object(), Arc::clone(index.parquet_metadata()));
+        }
     }
 
     /// A session that scans with one partition per core.

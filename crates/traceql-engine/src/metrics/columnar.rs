@@ -8,7 +8,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, FixedSizeBinaryArray, Float64Array, Int64Array, RecordBatch,
 };
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, Schema, UInt64Type};
 use datafusion::functions::expr_fn::{ceil, log2, power};
 use datafusion::functions_aggregate::count::count_all;
 use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
@@ -18,6 +18,7 @@ use futures::StreamExt;
 use futures::future::try_join_all;
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
+use traceql_storage::read::BlockIndex;
 use traceql_storage::schema::col;
 use traceql_syntax::ast::{
     Field, Intrinsic, MetricsFunctionKind, MetricsPipeline, SpansetExpr, Stage,
@@ -29,7 +30,7 @@ use super::interval::Intervals;
 use super::sampling::Sampling;
 use super::series::{Accumulator, Partial};
 use crate::columnar::fields::{Source, Ty, resolve, val_at, value_expr};
-use crate::columnar::{Session, lower_condition};
+use crate::columnar::{Session, lower_condition, scan_schema};
 use crate::error::EngineError;
 use crate::progress::Progress;
 use crate::reference::trace_id_hex;
@@ -112,14 +113,17 @@ pub(super) async fn run(
     acc: &mut Accumulator,
     progress: &Progress,
 ) -> Result<(), EngineError> {
+    let indexes = open_indexes(columnar, catalog).await?;
     let session = Session::parallel(catalog, memory_limit)?;
+    session.share_footers(&indexes);
     // Every block's aggregation is a task of its own: blocks are planned and scanned on all
     // cores at once; their groups are added in block order.
-    let tasks = columnar.blocks.iter().map(|block| {
+    let tasks = columnar.blocks.iter().zip(&indexes).map(|(block, index)| {
         tokio::spawn(aggregate_block(
             session.clone(),
             columnar.bucketed,
             block.clone(),
+            index.schema().clone(),
             intervals,
         ))
     });
@@ -136,14 +140,27 @@ pub(super) async fn run(
     if exemplars_wanted {
         // One partition keeps the rows in file order, so a trace's rows arrive together.
         let ordered = Session::new(catalog, 1, memory_limit)?;
-        for block in &columnar.blocks {
+        ordered.share_footers(&indexes);
+        for (block, index) in columnar.blocks.iter().zip(&indexes) {
             if !acc.wants_exemplars() {
                 break;
             }
-            exemplars_of_block(&ordered, columnar, block, intervals, acc).await?;
+            exemplars_of_block(&ordered, columnar, block, index.schema(), intervals, acc).await?;
         }
     }
     Ok(())
+}
+
+/// The footer of every block of `columnar`, read concurrently.
+async fn open_indexes(
+    columnar: &ColumnarPlan,
+    catalog: &Catalog,
+) -> Result<Vec<BlockIndex>, EngineError> {
+    let opening = columnar
+        .blocks
+        .iter()
+        .map(|block| BlockIndex::open(catalog, &block.meta));
+    Ok(try_join_all(opening).await?)
 }
 
 /// Spans of the block that start in the query's range and match the condition.
@@ -186,26 +203,31 @@ fn power_of_two_bucket(source: &Source) -> Expr {
     case.otherwise(lit(1u64 << 63)).unwrap_or_else(|_| null())
 }
 
-/// Aggregates one block per interval and labels (and bucket, when `bucketed`).
+/// Aggregates one block (whose data file has `schema`) per interval and labels (and bucket,
+/// when `bucketed`).
 async fn aggregate_block(
     session: Session,
     bucketed: bool,
     block: BlockPlan,
+    schema: Schema,
     intervals: Intervals,
 ) -> Result<Vec<RecordBatch>, EngineError> {
-    Ok(aggregate_frame(&session, bucketed, &block, intervals)
-        .await?
-        .collect()
-        .await
-        .map_err(session.reading(&block.meta))?)
+    Ok(
+        aggregate_frame(&session, bucketed, &block, &schema, intervals)
+            .await?
+            .collect()
+            .await
+            .map_err(session.reading(&block.meta))?,
+    )
 }
 
 /// The block's matching spans grouped by interval, labels (and bucket), with their counts and
-/// measured-value aggregates.
+/// measured-value aggregates; the block's data file has `schema`.
 async fn aggregate_frame(
     session: &Session,
     bucketed: bool,
     block: &BlockPlan,
+    schema: &Schema,
     intervals: Intervals,
 ) -> Result<DataFrame, EngineError> {
     let slot = ((ident(col::START_TIME) - lit(intervals.start as i64 + 1))
@@ -234,10 +256,16 @@ async fn aggregate_frame(
             max(m).alias("max"),
         ]);
     }
+    let filter = matching(block, intervals);
+    let read: Vec<Expr> = [filter.clone()]
+        .into_iter()
+        .chain(groups.iter().cloned())
+        .chain(aggregates.iter().cloned())
+        .collect();
     Ok(session
-        .block(&block.meta)
+        .block_with_schema(&block.meta, &scan_schema(schema, &read, &[]))
         .await?
-        .filter(matching(block, intervals))?
+        .filter(filter)?
         .aggregate(groups, aggregates)?)
 }
 
@@ -249,10 +277,19 @@ pub(super) async fn explain(
     intervals: Intervals,
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
+    let indexes = open_indexes(columnar, catalog).await?;
     let session = Session::parallel(catalog, memory_limit)?;
+    session.share_footers(&indexes);
     let mut out = String::new();
-    for block in &columnar.blocks {
-        let frame = aggregate_frame(&session, columnar.bucketed, block, intervals).await?;
+    for (block, index) in columnar.blocks.iter().zip(&indexes) {
+        let frame = aggregate_frame(
+            &session,
+            columnar.bucketed,
+            block,
+            index.schema(),
+            intervals,
+        )
+        .await?;
         out.push_str(&format!(
             "block {} ({} spans):\n{}",
             block.meta.block_id,
@@ -377,11 +414,13 @@ impl MeasuredColumns {
     }
 }
 
-/// Offers one span per matching trace of the block to the exemplar budget, in row order.
+/// Offers one span per matching trace of the block (whose data file has `schema`) to the
+/// exemplar budget, in row order.
 async fn exemplars_of_block(
     session: &Session,
     columnar: &ColumnarPlan,
     block: &BlockPlan,
+    schema: &Schema,
     intervals: Intervals,
     acc: &mut Accumulator,
 ) -> Result<(), EngineError> {
@@ -400,10 +439,12 @@ async fn exemplars_of_block(
     if let Some(m) = &block.measured {
         columns.push(value_expr(m).alias("measured"));
     }
+    let filter = matching(block, intervals);
+    let read: Vec<Expr> = columns.iter().chain([&filter]).cloned().collect();
     let mut stream = session
-        .block(&block.meta)
+        .block_with_schema(&block.meta, &scan_schema(schema, &read, &[]))
         .await?
-        .filter(matching(block, intervals))?
+        .filter(filter)?
         .select(columns)?
         .execute_stream()
         .await?;

@@ -6,7 +6,6 @@
 //! (spec section 7.12), so both paths return the same response.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use futures::future::try_join_all;
 
@@ -28,7 +27,7 @@ use traceql_syntax::ast::{
 use super::candidate_scan::CandidateScan;
 use super::windows::{Group, Windows};
 use super::{Results, Search, visit_pipeline_fields};
-use crate::columnar::{Session, lower_condition};
+use crate::columnar::{Session, lower_condition, scan_schema};
 use crate::error::EngineError;
 use crate::progress::Progress;
 use crate::reference::{Regexes, trace_id_hex};
@@ -211,7 +210,8 @@ pub(super) async fn run(
         .map(BlockIndex::row_groups)
         .collect::<Result<Vec<_>, _>>()?;
     let mut windows = Windows::new(&layouts);
-    let session = session_knowing(catalog, memory_limit, &indexes)?;
+    let session = Session::parallel(catalog, memory_limit)?;
+    session.share_footers(&indexes);
     let scan = candidate_scan(&session, columnar, catalog, &indexes, &layouts, search.end).await?;
     let mut run = Run {
         columnar,
@@ -277,7 +277,11 @@ async fn candidate_scan(
     end: u64,
 ) -> Result<CandidateScan, EngineError> {
     let files = block_frames(session, columnar, indexes, |i, index| {
-        scan_schema(index.schema(), &columnar.blocks[i].1)
+        scan_schema(
+            index.schema(),
+            &columnar.blocks[i].1,
+            &[col::TRACE_ID, col::TRACE_START],
+        )
     })
     .await?;
     let frames = files
@@ -319,19 +323,6 @@ async fn open_indexes(
     Ok(try_join_all(opening).await?)
 }
 
-/// A session that scans with all cores and knows the footers `indexes` read.
-fn session_knowing(
-    catalog: &Catalog,
-    memory_limit: Option<u64>,
-    indexes: &[BlockIndex],
-) -> Result<Session, EngineError> {
-    let session = Session::parallel(catalog, memory_limit)?;
-    for index in indexes {
-        session.share_footer(index.object(), Arc::clone(index.parquet_metadata()));
-    }
-    Ok(session)
-}
-
 /// Every block's data file as a DataFrame of `session`, with the schema `schema` gives from the
 /// block's number and footer (in `indexes`), opened concurrently.
 async fn block_frames(
@@ -351,30 +342,6 @@ async fn block_frames(
         .zip(&schemas)
         .map(|((meta, _), schema)| session.block_with_schema(meta, schema));
     Ok(try_join_all(opening).await?)
-}
-
-/// The columns of `schema` a candidate scan with `leaves` reads: trace ID, trace start and the
-/// columns the leaves refer to, strings as views (filters compare them without copying each
-/// value out of the page; measured faster than reading dictionary-encoded columns as
-/// dictionaries, which the comparison casts back to strings).
-fn scan_schema(schema: &Schema, leaves: &[Expr]) -> Schema {
-    let mut names: HashSet<String> = [col::TRACE_ID, col::TRACE_START]
-        .into_iter()
-        .map(String::from)
-        .collect();
-    for leaf in leaves {
-        names.extend(leaf.column_refs().into_iter().map(|c| c.name.clone()));
-    }
-    let fields: Vec<_> = schema
-        .fields()
-        .iter()
-        .filter(|f| names.contains(f.name()))
-        .map(|f| match f.data_type() {
-            DataType::Utf8 => Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View)),
-            _ => Arc::clone(f),
-        })
-        .collect::<Vec<_>>();
-    Schema::new_with_metadata(fields, schema.metadata().clone())
 }
 
 /// The state of one columnar search.
@@ -602,7 +569,8 @@ pub(super) async fn explain(
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
     let indexes = open_indexes(columnar, catalog).await?;
-    let session = session_knowing(catalog, memory_limit, &indexes)?;
+    let session = Session::parallel(catalog, memory_limit)?;
+    session.share_footers(&indexes);
     let layouts = indexes
         .iter()
         .map(BlockIndex::row_groups)
