@@ -3,15 +3,12 @@
 //! every trace with the reference evaluator). Covers the newest-first windows, the early stop,
 //! traces split over blocks and every spanset operator, plain, negated and union.
 
-use std::sync::OnceLock;
+mod layout;
 
+use layout::{Layout, catalog, layout, runtime};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use traceql_engine::search::{SearchRequest, search};
-use traceql_storage::catalog::Catalog;
-use traceql_storage::generator::{Generator, GeneratorConfig};
-use traceql_storage::model::Trace;
-use traceql_storage::writer::{WriteOptions, write_block};
 
 /// Conditions inside `{ … }`, over the generator's services and attributes.
 const CONDITIONS: &[&str] = &[
@@ -64,101 +61,6 @@ fn spanset() -> impl Strategy<Value = String> {
 
 fn query() -> impl Strategy<Value = String> {
     (spanset(), proptest::sample::select(SUFFIXES)).prop_map(|(s, suffix)| s + suffix)
-}
-
-/// How much later the second part of a split trace starts.
-const LATE_NANOS: u64 = 1_800_000_000_000;
-
-/// How the generated traces are laid out: blocks, row-group size, split traces.
-#[derive(Clone, Debug)]
-struct Layout {
-    seed: u64,
-    traces: u64,
-    /// Block of each trace (by index, cycled).
-    blocks: Vec<u8>,
-    /// Every `split`-th trace has its spans spread over two blocks, the second part half an
-    /// hour later (0: none).
-    split: u64,
-    row_group_spans: usize,
-}
-
-fn layout() -> impl Strategy<Value = Layout> {
-    (
-        any::<u64>(),
-        20u64..80,
-        proptest::collection::vec(0u8..3, 1..8),
-        prop_oneof![Just(0u64), 2u64..6, 2u64..6],
-        proptest::sample::select(&[40usize, 150, 65_536][..]),
-    )
-        .prop_map(|(seed, traces, blocks, split, row_group_spans)| Layout {
-            seed,
-            traces,
-            blocks,
-            split,
-            row_group_spans,
-        })
-}
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime")
-    })
-}
-
-async fn catalog(layout: &Layout) -> Catalog {
-    let catalog = Catalog::open(&format!("memory://prop-{}", uuid::Uuid::new_v4())).expect("open");
-    let config = GeneratorConfig {
-        seed: layout.seed,
-        ..GeneratorConfig::default()
-    };
-    let mut parts: Vec<Vec<Trace>> = vec![Vec::new(); 3];
-    for (i, trace) in Generator::new(config)
-        .traces(0..layout.traces)
-        .into_iter()
-        .enumerate()
-    {
-        let home = usize::from(layout.blocks[i % layout.blocks.len()]);
-        if layout.split > 0 && (i as u64).is_multiple_of(layout.split) && trace.spans.len() > 1 {
-            let other = (home + 1) % 3;
-            let (mut mine, mut theirs) = (Vec::new(), Vec::new());
-            for (j, mut span) in trace.spans.into_iter().enumerate() {
-                match j % 2 {
-                    0 => mine.push(span),
-                    _ => {
-                        // Arriving much later: the part sorts far from the other one.
-                        span.start_time_unix_nano += LATE_NANOS;
-                        span.end_time_unix_nano += LATE_NANOS;
-                        theirs.push(span);
-                    }
-                }
-            }
-            parts[home].push(Trace {
-                trace_id: trace.trace_id,
-                spans: mine,
-            });
-            parts[other].push(Trace {
-                trace_id: trace.trace_id,
-                spans: theirs,
-            });
-        } else {
-            parts[home].push(trace);
-        }
-    }
-    let options = WriteOptions {
-        row_group_spans: layout.row_group_spans,
-        ..WriteOptions::default()
-    };
-    for part in parts.into_iter().filter(|p| !p.is_empty()) {
-        write_block(&catalog, "t", part, &options, vec![], 0)
-            .await
-            .expect("block");
-    }
-    catalog
 }
 
 fn same_response(layout: &Layout, query: &str, limit: usize) -> Result<(), TestCaseError> {

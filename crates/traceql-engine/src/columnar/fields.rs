@@ -151,7 +151,8 @@ fn scoped(scope: DedicatedScope, key: &str, meta: &BlockMeta) -> Option<Source> 
 }
 
 /// A field's values (a label, a measured value, a tag value) as a column of one of a few plain
-/// Arrow types.
+/// Arrow types; strings as views (grouping by a view column costs less than by a string column
+/// each value is copied into: 10 M spans by service name ~310 -> ~260 ms).
 pub fn value_expr(source: &Source) -> Expr {
     match source {
         Source::Column { expr, ty } => cast(expr.clone(), plain_type(*ty)),
@@ -163,7 +164,7 @@ fn plain_type(ty: Ty) -> DataType {
     match ty {
         Ty::Int | Ty::Duration => DataType::Int64,
         Ty::Float => DataType::Float64,
-        Ty::Str => DataType::Utf8,
+        Ty::Str => DataType::Utf8View,
         Ty::Bool => DataType::Boolean,
         Ty::Status | Ty::Kind => DataType::Int8,
     }
@@ -189,10 +190,8 @@ pub fn val_at(source: &Source, array: &ArrayRef, row: usize) -> Val {
             .as_primitive_opt::<Float64Type>()
             .map(|a| Val::Float(a.value(row))),
         Ty::Str => array
-            .as_string_opt::<i32>()
-            .map(|a| a.value(row))
-            .or_else(|| array.as_string_view_opt().map(|a| a.value(row)))
-            .map(|s| Val::Str(s.to_string())),
+            .as_string_view_opt()
+            .map(|a| Val::Str(a.value(row).to_string())),
         Ty::Bool => array
             .as_boolean_opt()
             .map(|a: &BooleanArray| Val::Bool(a.value(row))),

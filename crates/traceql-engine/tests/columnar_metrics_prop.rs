@@ -1,0 +1,184 @@
+//! Property: on random data laid out in random blocks and row groups, every random metrics
+//! query the columnar path takes returns the same series on it as on the reference evaluator
+//! (run over the same blocks' traces, in the order the blocks are scanned): counts exactly,
+//! other values within floating-point tolerance, and the same exemplars.
+
+mod layout;
+
+use layout::{LATE_NANOS, Layout, catalog, layout, runtime};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use traceql_engine::ExecutionPath;
+use traceql_engine::metrics::{
+    MetricsRequest, MetricsResult, execution_path, metrics, metrics_traces,
+};
+use traceql_storage::catalog::Catalog;
+use traceql_storage::generator::GeneratorConfig;
+use traceql_storage::model::Trace;
+use traceql_storage::read::read_block;
+
+/// Conditions inside `{ … }`, over the generator's services and attributes.
+const CONDITIONS: &[&str] = &[
+    "true",
+    "status = error",
+    "kind = server",
+    "kind = client",
+    r#"resource.service.name = "frontend""#,
+    r#"resource.service.name =~ "check.*|cart""#,
+    "duration > 5ms",
+    r#"name =~ "GET.*""#,
+    "span.http.response.status_code >= 500",
+    r#"span.db.system = "postgresql""#,
+    r#"rootServiceName = "frontend""#,
+    "span.http.route != nil",
+];
+
+/// Metrics functions, with whether their values are counts (compared exactly).
+const FUNCTIONS: &[(&str, bool)] = &[
+    ("rate()", true),
+    ("count_over_time()", true),
+    ("histogram_over_time(duration)", true),
+    ("min_over_time(duration)", false),
+    ("max_over_time(duration)", false),
+    ("avg_over_time(duration)", false),
+    ("sum_over_time(duration)", false),
+    ("avg_over_time(span.http.response.status_code)", false),
+    ("max_over_time(span.http.response.status_code)", false),
+    ("quantile_over_time(duration, .5, .9)", false),
+];
+
+const BY: &[&str] = &[
+    "",
+    " by (resource.service.name)",
+    " by (kind)",
+    " by (status, name)",
+    " by (span.http.route)",
+    " by (rootServiceName)",
+    " by (span.http.response.status_code)",
+];
+
+const SECOND_STAGES: &[&str] = &["", " | topk(2)", " | bottomk(2)"];
+
+fn filter() -> impl Strategy<Value = String> {
+    let condition = || proptest::sample::select(CONDITIONS);
+    prop_oneof![
+        Just("{ }".to_string()),
+        condition().prop_map(|c| format!("{{ {c} }}")),
+        (condition(), condition(), any::<bool>())
+            .prop_map(|(a, b, and)| { format!("{{ {a} {} {b} }}", if and { "&&" } else { "||" }) }),
+    ]
+}
+
+/// A metrics query and whether its values are counts.
+fn query() -> impl Strategy<Value = (String, bool)> {
+    (
+        filter(),
+        proptest::sample::select(FUNCTIONS),
+        proptest::sample::select(BY),
+        proptest::sample::select(SECOND_STAGES),
+    )
+        .prop_map(|(filter, (function, counts), by, second)| {
+            (format!("{filter} | {function}{by}{second}"), counts)
+        })
+}
+
+/// A request over the whole generated range (split parts arrive up to `LATE_NANOS` later).
+fn request(query: &str, step_seconds: u64, instant: bool, exemplars: usize) -> MetricsRequest {
+    let config = GeneratorConfig::default();
+    let start = config.start_unix_nano - 60_000_000_000;
+    let end = config.start_unix_nano + config.window_nanos + LATE_NANOS + 600_000_000_000;
+    let mut request = MetricsRequest::range(query, start, end);
+    request.step = Some(step_seconds * 1_000_000_000);
+    request.instant = instant;
+    request.exemplars = exemplars;
+    request
+}
+
+/// The blocks' traces in the order a scan of the catalog meets them.
+async fn traces_in_block_order(catalog: &Catalog) -> Vec<Trace> {
+    let mut all = Vec::new();
+    for block in catalog.list_blocks("t").await.expect("blocks") {
+        all.extend(read_block(catalog, &block).await.expect("read"));
+    }
+    all
+}
+
+/// True when `a` and `b` are the same value: exactly for counts, else within a relative
+/// 1e-9 (summation order differs between the paths).
+fn same_value(a: f64, b: f64, counts: bool) -> bool {
+    if a.is_nan() || b.is_nan() {
+        return a.is_nan() && b.is_nan();
+    }
+    match counts {
+        true => a == b,
+        false => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
+    }
+}
+
+fn same_series(
+    query: &str,
+    counts: bool,
+    columnar: &MetricsResult,
+    reference: &MetricsResult,
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(columnar.series.len(), reference.series.len(), "{}", query);
+    for (c, r) in columnar.series.iter().zip(&reference.series) {
+        prop_assert_eq!(&c.labels, &r.labels, "{}", query);
+        prop_assert_eq!(c.values.len(), r.values.len(), "{}", query);
+        for (a, b) in c.values.iter().zip(&r.values) {
+            prop_assert!(
+                same_value(*a, *b, counts),
+                "{query} {:?}: {a} vs {b}",
+                c.labels
+            );
+        }
+        prop_assert_eq!(
+            format!("{:?}", c.exemplars),
+            format!("{:?}", r.exemplars),
+            "{}",
+            query
+        );
+    }
+    prop_assert_eq!(columnar.partial, reference.partial, "{}", query);
+    Ok(())
+}
+
+fn same_metrics(
+    layout: &Layout,
+    (query, counts): &(String, bool),
+    request: &MetricsRequest,
+) -> Result<(), TestCaseError> {
+    runtime().block_on(async {
+        let catalog = catalog(layout).await;
+        prop_assert_eq!(
+            execution_path(&catalog, "t", request).await.expect("path"),
+            ExecutionPath::Columnar,
+            "{}",
+            query
+        );
+        let columnar = metrics(&catalog, "t", request).await;
+        let reference = metrics_traces(traces_in_block_order(&catalog).await, request);
+        match (columnar, reference) {
+            (Ok(c), Ok(r)) => same_series(query, *counts, &c, &r)?,
+            (Err(c), Err(r)) => prop_assert_eq!(c.to_string(), r.to_string(), "{}", query),
+            (c, r) => prop_assert!(false, "{query}: columnar {c:?}, reference {r:?}"),
+        }
+        Ok(())
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn columnar_metrics_equal_the_reference(
+        layout in layout(),
+        query in query(),
+        step_seconds in proptest::sample::select(&[30u64, 60, 120, 600][..]),
+        instant in any::<bool>(),
+        exemplars in proptest::sample::select(&[0usize, 5, 100][..]),
+    ) {
+        let request = request(&query.0, step_seconds, instant, exemplars);
+        same_metrics(&layout, &query, &request)?;
+    }
+}
