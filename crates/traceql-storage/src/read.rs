@@ -262,33 +262,48 @@ impl BlockIndex {
     /// The row groups, in file order (oldest traces first). A row group without
     /// `trace_start_unix_nano` statistics spans every start.
     pub fn row_groups(&self) -> Result<Vec<RowGroupSummary>> {
+        let starts = self.ranges(col::TRACE_START)?;
+        Ok(self
+            .metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .zip(starts)
+            .map(|(group, (min, max))| RowGroupSummary {
+                rows: u64::try_from(group.num_rows()).unwrap_or(0),
+                bytes: u64::try_from(group.compressed_size()).unwrap_or(0),
+                min_trace_start: min,
+                max_trace_start: max,
+            })
+            .collect())
+    }
+
+    /// The earliest and latest span start of each row group, in file order; a row group without
+    /// `start_time_unix_nano` statistics spans every start.
+    pub fn span_starts(&self) -> Result<Vec<(i64, i64)>> {
+        self.ranges(col::START_TIME)
+    }
+
+    /// The smallest and largest value of the 64-bit integer column `name` in each row group, by
+    /// its statistics (`i64::MIN` and `i64::MAX` where they are absent).
+    fn ranges(&self, name: &str) -> Result<Vec<(i64, i64)>> {
         let metadata = self.metadata.metadata();
         let column = metadata
             .file_metadata()
             .schema_descr()
             .columns()
             .iter()
-            .position(|c| c.name() == col::TRACE_START)
-            .ok_or_else(|| {
-                StorageError::invalid_block(&self.path, "no trace_start_unix_nano column")
-            })?;
+            .position(|c| c.name() == name)
+            .ok_or_else(|| StorageError::invalid_block(&self.path, format!("no {name} column")))?;
         Ok(metadata
             .row_groups()
             .iter()
-            .map(|group| {
-                let (min, max) = match group.column(column).statistics() {
-                    Some(Statistics::Int64(s)) => (
-                        s.min_opt().copied().unwrap_or(i64::MIN),
-                        s.max_opt().copied().unwrap_or(i64::MAX),
-                    ),
-                    _ => (i64::MIN, i64::MAX),
-                };
-                RowGroupSummary {
-                    rows: u64::try_from(group.num_rows()).unwrap_or(0),
-                    bytes: u64::try_from(group.compressed_size()).unwrap_or(0),
-                    min_trace_start: min,
-                    max_trace_start: max,
-                }
+            .map(|group| match group.column(column).statistics() {
+                Some(Statistics::Int64(s)) => (
+                    s.min_opt().copied().unwrap_or(i64::MIN),
+                    s.max_opt().copied().unwrap_or(i64::MAX),
+                ),
+                _ => (i64::MIN, i64::MAX),
             })
             .collect())
     }

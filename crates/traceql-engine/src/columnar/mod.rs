@@ -9,9 +9,11 @@
 
 mod condition;
 pub mod fields;
+mod row_groups;
 mod scan_schema;
 mod session;
 
 pub use condition::lower_condition;
+pub use row_groups::{Group, RowGroupScan};
 pub use scan_schema::scan_schema;
 pub use session::Session;

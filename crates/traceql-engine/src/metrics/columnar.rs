@@ -30,7 +30,7 @@ use super::interval::Intervals;
 use super::sampling::Sampling;
 use super::series::{Accumulator, Partial};
 use crate::columnar::fields::{Source, Ty, resolve, val_at, value_expr};
-use crate::columnar::{Session, lower_condition, scan_schema};
+use crate::columnar::{Group, RowGroupScan, Session, lower_condition, scan_schema};
 use crate::error::EngineError;
 use crate::progress::Progress;
 use crate::reference::trace_id_hex;
@@ -145,7 +145,7 @@ pub(super) async fn run(
             if !acc.wants_exemplars() {
                 break;
             }
-            exemplars_of_block(&ordered, columnar, block, index.schema(), intervals, acc).await?;
+            exemplars_of_block(&ordered, catalog, columnar, block, index, intervals, acc).await?;
         }
     }
     Ok(())
@@ -414,13 +414,16 @@ impl MeasuredColumns {
     }
 }
 
-/// Offers one span per matching trace of the block (whose data file has `schema`) to the
-/// exemplar budget, in row order.
+/// Offers one span per matching trace of the block (whose footer is `index`) to the exemplar
+/// budget, in row order. A row group is read only while the budget has room at some span start
+/// it holds (by its statistics): every offer from the rest would be refused, so skipping them
+/// keeps the exemplars those of a full scan.
 async fn exemplars_of_block(
     session: &Session,
+    catalog: &Catalog,
     columnar: &ColumnarPlan,
     block: &BlockPlan,
-    schema: &Schema,
+    index: &BlockIndex,
     intervals: Intervals,
     acc: &mut Accumulator,
 ) -> Result<(), EngineError> {
@@ -441,33 +444,51 @@ async fn exemplars_of_block(
     }
     let filter = matching(block, intervals);
     let read: Vec<Expr> = columns.iter().chain([&filter]).cloned().collect();
-    let mut stream = session
-        .block_with_schema(&block.meta, &scan_schema(schema, &read, &[]))
+    let frame = session
+        .block_with_schema(&block.meta, &scan_schema(index.schema(), &read, &[]))
         .await?
         .filter(filter)?
-        .select(columns)?
-        .execute_stream()
-        .await?;
-    // The rows of the trace being read, as (batch, row) pairs, and that trace's ID.
-    let mut pending: Vec<(Arc<RecordBatch>, usize)> = Vec::new();
-    let mut current: Vec<u8> = Vec::new();
-    while let Some(batch) = stream.next().await {
-        let batch = Arc::new(batch.map_err(session.reading(&block.meta))?);
-        let ids = trace_ids(&batch)?;
-        for row in 0..batch.num_rows() {
-            if pending.is_empty() || ids.value(row) != current.as_slice() {
-                current.clear();
-                current.extend_from_slice(ids.value(row));
-                offer(columnar, block, &pending, acc)?;
-                pending.clear();
-                if !acc.wants_exemplars() {
-                    return Ok(());
-                }
-            }
-            pending.push((Arc::clone(&batch), row));
+        .select(columns)?;
+    let summaries = index.row_groups()?;
+    let path = catalog.data_path(&block.meta.tenant, &block.meta.block_id);
+    let scan = RowGroupScan::plan(frame, vec![path], vec![summaries.len()]).await?;
+    let starts = index.span_starts()?;
+    for ((number, summary), (first, last)) in summaries.into_iter().enumerate().zip(starts) {
+        let (first, last) = (first.max(0) as u64, last.max(0) as u64);
+        if !acc.wants_exemplars_between(first, last) {
+            continue;
         }
+        let group = Group {
+            block: 0,
+            index: number,
+            summary,
+        };
+        let mut stream = scan
+            .stream(&[group])
+            .map_err(session.reading(&block.meta))?;
+        // The rows of the trace being read, as (batch, row) pairs, and that trace's ID; a trace
+        // never crosses a row group.
+        let mut pending: Vec<(Arc<RecordBatch>, usize)> = Vec::new();
+        let mut current: Vec<u8> = Vec::new();
+        'rows: while let Some(batch) = stream.next().await {
+            let batch = Arc::new(batch.map_err(session.reading(&block.meta))?);
+            let ids = trace_ids(&batch)?;
+            for row in 0..batch.num_rows() {
+                if pending.is_empty() || ids.value(row) != current.as_slice() {
+                    current.clear();
+                    current.extend_from_slice(ids.value(row));
+                    offer(columnar, block, &pending, acc)?;
+                    pending.clear();
+                    if !acc.wants_exemplars_between(first, last) {
+                        break 'rows;
+                    }
+                }
+                pending.push((Arc::clone(&batch), row));
+            }
+        }
+        offer(columnar, block, &pending, acc)?;
     }
-    offer(columnar, block, &pending, acc)
+    Ok(())
 }
 
 fn trace_ids(batch: &RecordBatch) -> Result<&FixedSizeBinaryArray, EngineError> {

@@ -41,16 +41,31 @@ impl Budget {
         self.left > 0 && self.per_slice.iter().any(|n| *n < 2)
     }
 
+    /// True while an exemplar starting somewhere in `[from, to]` (unix nanoseconds) may still
+    /// be taken: [`Budget::take`] refuses every start in it otherwise.
+    pub(super) fn has_room_between(&self, from: u64, to: u64) -> bool {
+        self.left > 0
+            && self.per_slice[self.slice(from)..=self.slice(to)]
+                .iter()
+                .any(|n| *n < 2)
+    }
+
+    /// The slice a start `t` (unix nanoseconds) falls in; starts outside the range count in
+    /// the first or last slice.
+    fn slice(&self, t: u64) -> usize {
+        let slices = self.per_slice.len() as u128;
+        let width = u128::from(self.end.saturating_sub(self.start)).max(1);
+        let offset = u128::from(t.saturating_sub(self.start));
+        ((offset * slices / width) as usize).min(self.per_slice.len() - 1)
+    }
+
     /// Takes a place for an exemplar starting at `t` (unix nanoseconds) when its slice and the
     /// total still have room.
     pub(super) fn take(&mut self, t: u64) -> bool {
         if self.left == 0 {
             return false;
         }
-        let slices = self.per_slice.len() as u128;
-        let width = u128::from(self.end.saturating_sub(self.start)).max(1);
-        let offset = u128::from(t.saturating_sub(self.start));
-        let slice = ((offset * slices / width) as usize).min(self.per_slice.len() - 1);
+        let slice = self.slice(t);
         if self.per_slice[slice] >= 2 {
             return false;
         }
@@ -82,6 +97,18 @@ mod tests {
         }
         assert!(all <= 10);
         assert!(!budget.take(50));
+    }
+
+    #[test]
+    fn room_is_told_for_a_span_of_time() {
+        // 4 exemplars over [0, 100): 2 slices of 50 ns.
+        let mut budget = Budget::new(4, 0, 100);
+        assert!(budget.take(10) && budget.take(20));
+        assert!(!budget.has_room_between(0, 49));
+        assert!(budget.has_room_between(40, 60));
+        assert!(budget.has_room_between(70, 1000));
+        assert!(budget.take(70) && budget.take(80));
+        assert!(!budget.has_room_between(0, u64::MAX));
     }
 
     #[test]

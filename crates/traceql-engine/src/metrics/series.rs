@@ -278,6 +278,12 @@ impl Accumulator {
         self.budget.has_room()
     }
 
+    /// True while the exemplar budget has room for a span starting in `[from, to]` (unix
+    /// nanoseconds).
+    pub(super) fn wants_exemplars_between(&self, from: u64, to: u64) -> bool {
+        self.budget.has_room_between(from, to)
+    }
+
     /// Keeps span `i` of `view`, which `add` has counted, as an exemplar of its series when the
     /// budget has room at its start time.
     pub(super) fn add_exemplar(&mut self, view: &TraceView, i: usize) {

@@ -24,10 +24,9 @@ use traceql_syntax::ast::{
     Field, FieldExpr, Intrinsic, Pipeline, Scope, SpansetExpr, SpansetOp, Stage,
 };
 
-use super::candidate_scan::CandidateScan;
-use super::windows::{Group, Windows};
+use super::windows::Windows;
 use super::{Results, Search, visit_pipeline_fields};
-use crate::columnar::{Session, lower_condition, scan_schema};
+use crate::columnar::{Group, RowGroupScan, Session, lower_condition, scan_schema};
 use crate::error::EngineError;
 use crate::progress::Progress;
 use crate::reference::{Regexes, trace_id_hex};
@@ -275,7 +274,7 @@ async fn candidate_scan(
     indexes: &[BlockIndex],
     layouts: &[Vec<RowGroupSummary>],
     end: u64,
-) -> Result<CandidateScan, EngineError> {
+) -> Result<RowGroupScan, EngineError> {
     let files = block_frames(session, columnar, indexes, |i, index| {
         scan_schema(
             index.schema(),
@@ -296,7 +295,7 @@ async fn candidate_scan(
         .map(|(meta, _)| catalog.data_path(&meta.tenant, &meta.block_id))
         .collect();
     let group_counts = layouts.iter().map(Vec::len).collect();
-    Ok(CandidateScan::plan(frame, paths, group_counts).await?)
+    Ok(RowGroupScan::plan(frame, paths, group_counts).await?)
 }
 
 /// The IDs of the blocks with row groups in `window`, for messages.

@@ -5,7 +5,6 @@
 //! newest `limit` traces are returned, newest first. Where the first stage lowers onto
 //! DataFusion ([`columnar`]), only the traces that can match are read and evaluated.
 
-mod candidate_scan;
 mod columnar;
 mod windows;
 

@@ -2,16 +2,7 @@
 
 use traceql_storage::read::RowGroupSummary;
 
-/// One row group of one block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Group {
-    /// The block's number in the search.
-    pub block: usize,
-    /// The row group's number in the block's data file.
-    pub index: usize,
-    /// What the footer says of it.
-    pub summary: RowGroupSummary,
-}
+use crate::columnar::Group;
 
 /// The row groups of every block, handed out in windows, each window older than the ones
 /// before it: the row groups are ordered by their latest trace start, newest first. The first

@@ -1,9 +1,9 @@
-//! The candidate scan of a columnar search as one physical plan over every block, planned once
-//! and run window by window: each run reads only the window's row groups.
+//! Scans planned once and run many times, each run over chosen row groups of the blocks.
 //!
 //! Planning a scan of a dozen blocks (optimizing, then building the physical plan) costs tens
-//! of milliseconds, often more than scanning a window; a search that finds nothing scans every
-//! window, so planning each one anew would dominate it.
+//! of milliseconds, often more than reading a few row groups: a search that finds nothing scans
+//! every window of row groups, and the exemplar pass of a metrics query reads a row group only
+//! while its time still wants exemplars, so planning each run anew would dominate both.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,16 +15,28 @@ use datafusion::datasource::physical_plan::parquet::ParquetAccessPlan;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::TaskContext;
 use datafusion::object_store::path::Path;
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
-use datafusion::physical_plan::{ExecutionPlan, collect};
+use datafusion::physical_plan::{ExecutionPlan, collect, execute_stream};
 use datafusion::prelude::DataFrame;
 
-use super::windows::Group;
+use traceql_storage::read::RowGroupSummary;
 
-/// A planned scan over the data files of a search's blocks.
-pub(super) struct CandidateScan {
+/// One row group of one block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// The block's number in the query.
+    pub block: usize,
+    /// The row group's number in the block's data file.
+    pub index: usize,
+    /// What the footer says of it.
+    pub summary: RowGroupSummary,
+}
+
+/// A planned scan over the data files of a query's blocks.
+pub struct RowGroupScan {
     plan: Arc<dyn ExecutionPlan>,
     task: Arc<TaskContext>,
     /// The block number of each data file.
@@ -33,18 +45,18 @@ pub(super) struct CandidateScan {
     group_counts: Vec<usize>,
 }
 
-impl CandidateScan {
+impl RowGroupScan {
     /// Plans `frame`, a query over the data files `paths` (one per block, in block order) whose
     /// data files have `group_counts` row groups.
-    pub(super) async fn plan(
+    pub async fn plan(
         frame: DataFrame,
         paths: Vec<Path>,
         group_counts: Vec<usize>,
-    ) -> Result<CandidateScan, DataFusionError> {
+    ) -> Result<RowGroupScan, DataFusionError> {
         let task = Arc::new(frame.task_ctx());
         let plan = frame.create_physical_plan().await?;
         let blocks = paths.into_iter().enumerate().map(|(i, p)| (p, i)).collect();
-        Ok(CandidateScan {
+        Ok(RowGroupScan {
             plan,
             task,
             blocks,
@@ -53,16 +65,19 @@ impl CandidateScan {
     }
 
     /// Runs the scan over the row groups `window` names, to the end.
-    pub(super) async fn run(&self, window: &[Group]) -> Result<Vec<RecordBatch>, DataFusionError> {
+    pub async fn run(&self, window: &[Group]) -> Result<Vec<RecordBatch>, DataFusionError> {
         collect(self.plan_for(window)?, Arc::clone(&self.task)).await
+    }
+
+    /// Runs the scan over the row groups `window` names as a stream (dropping it stops the
+    /// reading); one partition's rows come in file order.
+    pub fn stream(&self, window: &[Group]) -> Result<SendableRecordBatchStream, DataFusionError> {
+        execute_stream(self.plan_for(window)?, Arc::clone(&self.task))
     }
 
     /// Runs the scan over the row groups `window` names and describes its physical plan with
     /// the rows and time of every node.
-    pub(super) async fn run_and_describe(
-        &self,
-        window: &[Group],
-    ) -> Result<String, DataFusionError> {
+    pub async fn run_and_describe(&self, window: &[Group]) -> Result<String, DataFusionError> {
         let plan = self.plan_for(window)?;
         collect(Arc::clone(&plan), Arc::clone(&self.task)).await?;
         Ok(DisplayableExecutionPlan::with_metrics(plan.as_ref())
@@ -86,7 +101,7 @@ impl CandidateScan {
             };
             let Some(&block) = self.blocks.get(&file.object_meta.location) else {
                 return Err(DataFusionError::Internal(format!(
-                    "the candidate scan reads {}, which is not a block of the search",
+                    "a row-group scan reads {}, which is not a block of the query",
                     file.object_meta.location
                 )));
             };
