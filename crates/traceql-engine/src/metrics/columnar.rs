@@ -511,15 +511,19 @@ fn offer(
     let trace_id = trace_ids(first)?.value(*first_row).to_vec();
     let (batch, row) = &rows[exemplars::pick(&trace_id, rows.len())];
     let row = *row;
+    let start = batch
+        .column_by_name("start")
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .map_or(0, |a| a.value(row) as u64);
+    // Most offers are refused: the exemplar's labels are built only for one that is not.
+    if !acc.wants_exemplars_between(start, start) {
+        return Ok(());
+    }
     let span_id = batch
         .column_by_name("span_id")
         .and_then(|c| c.as_fixed_size_binary_opt())
         .map(|a| a.value(row).to_vec())
         .unwrap_or_default();
-    let start = batch
-        .column_by_name("start")
-        .and_then(|c| c.as_primitive_opt::<Int64Type>())
-        .map_or(0, |a| a.value(row) as u64);
     let labels: Vec<ArrayRef> = (0..block.labels.len())
         .filter_map(|i| batch.column_by_name(&format!("label{i}")).cloned())
         .collect();
