@@ -9,11 +9,13 @@
 
 mod condition;
 pub mod fields;
+mod footers;
 mod row_groups;
 mod scan_schema;
 mod session;
 
 pub use condition::lower_condition;
+pub use footers::open_indexes;
 pub use row_groups::{Group, RowGroupScan};
 pub use scan_schema::scan_schema;
 pub use session::Session;

@@ -30,7 +30,7 @@ use super::interval::Intervals;
 use super::sampling::Sampling;
 use super::series::{Accumulator, Partial};
 use crate::columnar::fields::{Source, Ty, resolve, val_at, value_expr};
-use crate::columnar::{Group, RowGroupScan, Session, lower_condition, scan_schema};
+use crate::columnar::{Group, RowGroupScan, Session, lower_condition, open_indexes, scan_schema};
 use crate::error::EngineError;
 use crate::progress::Progress;
 use crate::reference::trace_id_hex;
@@ -113,7 +113,7 @@ pub(super) async fn run(
     acc: &mut Accumulator,
     progress: &Progress,
 ) -> Result<(), EngineError> {
-    let indexes = open_indexes(columnar, catalog).await?;
+    let indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
     let session = Session::parallel(catalog, memory_limit)?;
     session.share_footers(&indexes);
     // Every block's aggregation is a task of its own: blocks are planned and scanned on all
@@ -149,18 +149,6 @@ pub(super) async fn run(
         }
     }
     Ok(())
-}
-
-/// The footer of every block of `columnar`, read concurrently.
-async fn open_indexes(
-    columnar: &ColumnarPlan,
-    catalog: &Catalog,
-) -> Result<Vec<BlockIndex>, EngineError> {
-    let opening = columnar
-        .blocks
-        .iter()
-        .map(|block| BlockIndex::open(catalog, &block.meta));
-    Ok(try_join_all(opening).await?)
 }
 
 /// Spans of the block that start in the query's range and match the condition.
@@ -277,7 +265,7 @@ pub(super) async fn explain(
     intervals: Intervals,
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
-    let indexes = open_indexes(columnar, catalog).await?;
+    let indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
     let session = Session::parallel(catalog, memory_limit)?;
     session.share_footers(&indexes);
     let mut out = String::new();

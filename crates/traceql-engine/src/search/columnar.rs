@@ -12,7 +12,7 @@ use futures::future::try_join_all;
 use datafusion::arrow::array::{Array, AsArray, FixedSizeBinaryArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Int64Type, Schema, UInt32Type};
 use datafusion::functions_aggregate::expr_fn::bool_or;
-use datafusion::prelude::{DataFrame, Expr, cast, coalesce, ident, lit};
+use datafusion::prelude::{DataFrame, Expr, cast, ident, lit, nullif};
 use datafusion::scalar::ScalarValue;
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
@@ -26,7 +26,7 @@ use traceql_syntax::ast::{
 
 use super::windows::Windows;
 use super::{Results, Search, visit_pipeline_fields};
-use crate::columnar::{Group, RowGroupScan, Session, lower_condition, scan_schema};
+use crate::columnar::{Group, RowGroupScan, Session, lower_condition, open_indexes, scan_schema};
 use crate::error::EngineError;
 use crate::progress::Progress;
 use crate::reference::{Regexes, trace_id_hex};
@@ -203,7 +203,7 @@ pub(super) async fn run(
     if columnar.blocks.is_empty() {
         return Ok(());
     }
-    let indexes = open_indexes(columnar, catalog).await?;
+    let indexes = open_indexes(catalog, columnar.blocks.iter().map(|(meta, _)| meta)).await?;
     let layouts = indexes
         .iter()
         .map(BlockIndex::row_groups)
@@ -286,9 +286,11 @@ async fn candidate_scan(
     let frames = files
         .into_iter()
         .enumerate()
-        .map(|(i, file)| candidate_frame(file, &columnar.blocks[i].1, i, end));
-    let frame = union_all(frames)?
+        .map(|(i, file)| candidate_spans(file, &columnar.blocks[i].1, i, end));
+    let spans = union_all(frames)?
         .ok_or_else(|| EngineError::Internal("a columnar search without blocks".into()))?;
+    let leaves = columnar.blocks.first().map_or(0, |(_, l)| l.len());
+    let frame = candidate_traces(spans, leaves)?;
     let paths = columnar
         .blocks
         .iter()
@@ -308,18 +310,6 @@ fn blocks_of(columnar: &ColumnarSearch, window: &[Group]) -> String {
         .map(|&i| columnar.blocks[i].0.block_id.as_str())
         .collect();
     format!("block(s) {}", names.join(", "))
-}
-
-/// The footer of every block of the search, read concurrently.
-async fn open_indexes(
-    columnar: &ColumnarSearch,
-    catalog: &Catalog,
-) -> Result<Vec<BlockIndex>, EngineError> {
-    let opening = columnar
-        .blocks
-        .iter()
-        .map(|(meta, _)| BlockIndex::open(catalog, meta));
-    Ok(try_join_all(opening).await?)
 }
 
 /// Every block's data file as a DataFrame of `session`, with the schema `schema` gives from the
@@ -525,9 +515,9 @@ fn union_all(
     Ok(union)
 }
 
-/// The traces of `file` (the data file of block `block`) with a span matching some leaf filter,
-/// with which leaves matched.
-fn candidate_frame(
+/// The spans of `file` (the data file of block `block`) matching some leaf filter: their trace,
+/// its start, the block and which leaves they match (`leaf0`, `leaf1`, …).
+fn candidate_spans(
     file: DataFrame,
     leaves: &[Expr],
     block: usize,
@@ -540,23 +530,36 @@ fn candidate_frame(
         .reduce(Expr::or)
         .unwrap_or_else(|| lit(false));
     let end = i64::try_from(end).unwrap_or(i64::MAX);
-    let matched: Vec<Expr> = leaves
-        .iter()
-        .enumerate()
-        .map(|(i, l)| bool_or(coalesce(vec![l.clone(), lit(false)])).alias(format!("leaf{i}")))
-        .collect();
     let block =
         u32::try_from(block).map_err(|_| EngineError::Internal("too many blocks".into()))?;
+    let mut columns = vec![
+        ident(col::TRACE_ID).alias("trace_id"),
+        cast(ident(col::TRACE_START), DataType::Int64).alias("start"),
+        lit(block).alias("block"),
+    ];
+    columns.extend(
+        leaves
+            .iter()
+            .enumerate()
+            // Null where false too: every block's leaf column is then nullable, as the union's
+            // schema must say (a leaf over a required column is not nullable by itself).
+            .map(|(i, l)| nullif(l.clone(), lit(false)).alias(format!("leaf{i}"))),
+    );
     Ok(file
         .filter(ident(col::TRACE_START).lt_eq(lit(end)).and(any_leaf))?
-        .aggregate(
-            vec![
-                ident(col::TRACE_ID).alias("trace_id"),
-                cast(ident(col::TRACE_START), DataType::Int64).alias("start"),
-                lit(block).alias("block"),
-            ],
-            matched,
-        )?)
+        .select(columns)?)
+}
+
+/// The candidate traces among `spans` (the union of [`candidate_spans`] of every block): one
+/// row per trace part, with which leaves some span of it matches (null: none does).
+fn candidate_traces(spans: DataFrame, leaves: usize) -> Result<DataFrame, EngineError> {
+    let matched = (0..leaves)
+        .map(|i| bool_or(ident(format!("leaf{i}"))).alias(format!("leaf{i}")))
+        .collect();
+    Ok(spans.aggregate(
+        vec![ident("trace_id"), ident("start"), ident("block")],
+        matched,
+    )?)
 }
 
 /// Runs the candidate scan of the first (newest) window over every block it touches and
@@ -567,7 +570,7 @@ pub(super) async fn explain(
     end: u64,
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
-    let indexes = open_indexes(columnar, catalog).await?;
+    let indexes = open_indexes(catalog, columnar.blocks.iter().map(|(meta, _)| meta)).await?;
     let session = Session::parallel(catalog, memory_limit)?;
     session.share_footers(&indexes);
     let layouts = indexes
