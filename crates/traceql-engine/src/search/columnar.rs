@@ -9,14 +9,15 @@ use std::collections::HashSet;
 
 use futures::future::try_join_all;
 
-use datafusion::arrow::array::{Array, AsArray, FixedSizeBinaryArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, FixedSizeBinaryArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Int64Type, Schema, UInt32Type};
-use datafusion::functions_aggregate::expr_fn::bool_or;
-use datafusion::prelude::{DataFrame, Expr, cast, ident, lit, nullif};
+use datafusion::functions_aggregate::expr_fn::{bool_or, count};
+use datafusion::prelude::{DataFrame, Expr, cast, ident, lit, nullif, when};
 use datafusion::scalar::ScalarValue;
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::{SERVICE_NAME, Trace, TraceId};
+use traceql_storage::nested_set::NO_POSITION;
 use traceql_storage::projection::Projection;
 use traceql_storage::read::{BlockIndex, RowGroupSummary, append_traces, decode_spans};
 use traceql_storage::schema::{DedicatedColumn, DedicatedScope, col};
@@ -44,6 +45,9 @@ const MIN_FETCH: usize = 8;
 enum Formula {
     /// Leaf filter `i` has a matching span.
     Leaf(usize),
+    /// Sibling pair `k` (two leaf filters) has two different spans of one parent, one matching
+    /// each filter.
+    Siblings(usize),
     /// Every part holds.
     All(Vec<Formula>),
     /// Some part holds.
@@ -51,18 +55,31 @@ enum Formula {
 }
 
 impl Formula {
-    fn holds(&self, matched: &[bool]) -> bool {
+    /// Whether a trace part whose spans match the leaves `leaves` and whose sibling pairs
+    /// `siblings` holds.
+    fn holds(&self, leaves: &[bool], siblings: &[bool]) -> bool {
         match self {
-            Formula::Leaf(i) => matched[*i],
-            Formula::All(parts) => parts.iter().all(|p| p.holds(matched)),
-            Formula::Any(parts) => parts.iter().any(|p| p.holds(matched)),
+            Formula::Leaf(i) => leaves[*i],
+            Formula::Siblings(k) => siblings[*k],
+            Formula::All(parts) => parts.iter().all(|p| p.holds(leaves, siblings)),
+            Formula::Any(parts) => parts.iter().any(|p| p.holds(leaves, siblings)),
         }
     }
+}
+
+/// The leaf filters a formula tests, and the sibling pairs among them.
+#[derive(Default)]
+struct Tests {
+    leaves: Vec<FieldExpr>,
+    /// Leaf numbers (left side, right side) of each sibling pair.
+    siblings: Vec<(usize, usize)>,
 }
 
 /// The candidate test of a search, lowered for each block.
 pub(super) struct ColumnarSearch {
     formula: Formula,
+    /// Leaf numbers (left side, right side) of each sibling pair the formula tests.
+    siblings: Vec<(usize, usize)>,
     /// Per block: the block and its lowered leaf conditions.
     blocks: Vec<(BlockMeta, Vec<Expr>)>,
     /// Per block: what a fetched trace decodes (what the query can read).
@@ -76,12 +93,13 @@ pub(super) fn plan(pipeline: &Pipeline, blocks: &[BlockMeta]) -> Option<Columnar
     let Some(Stage::Spanset(first)) = pipeline.stages.first() else {
         return None;
     };
-    let mut leaves = Vec::new();
-    let formula = formula(first, &mut leaves)?;
+    let mut tests = Tests::default();
+    let formula = formula(first, &mut tests)?;
     let blocks = blocks
         .iter()
         .map(|meta| {
-            let lowered = leaves
+            let lowered = tests
+                .leaves
                 .iter()
                 .map(|leaf| lower_condition(leaf, meta))
                 .collect::<Option<Vec<_>>>()?;
@@ -100,6 +118,7 @@ pub(super) fn plan(pipeline: &Pipeline, blocks: &[BlockMeta]) -> Option<Columnar
         .collect();
     Some(ColumnarSearch {
         formula,
+        siblings: tests.siblings,
         blocks,
         projections,
     })
@@ -149,29 +168,40 @@ fn fetch_projection(fields: &[Field], meta: &BlockMeta) -> Projection {
     }
 }
 
-fn formula(e: &SpansetExpr, leaves: &mut Vec<FieldExpr>) -> Option<Formula> {
+fn formula(e: &SpansetExpr, tests: &mut Tests) -> Option<Formula> {
     match e {
         SpansetExpr::Filter(f) => {
-            leaves.push(f.expr.clone());
-            Some(Formula::Leaf(leaves.len() - 1))
+            tests.leaves.push(f.expr.clone());
+            Some(Formula::Leaf(tests.leaves.len() - 1))
         }
         SpansetExpr::Op { op, lhs, rhs } => {
-            let parts = vec![formula(lhs, leaves)?, formula(rhs, leaves)?];
-            match op {
-                SpansetOp::Or => Some(Formula::Any(parts)),
+            let parts = vec![formula(lhs, tests)?, formula(rhs, tests)?];
+            match (op, &parts[..]) {
+                (SpansetOp::Or, _) => Some(Formula::Any(parts)),
+                // Siblings of two filters are tested exactly: the scan groups spans by parent.
+                (
+                    SpansetOp::Sibling | SpansetOp::UnionSibling,
+                    [Formula::Leaf(l), Formula::Leaf(r)],
+                ) => {
+                    tests.siblings.push((*l, *r));
+                    Some(Formula::Siblings(tests.siblings.len() - 1))
+                }
                 // Both sides must have spans: `&&`, and structural relations (plain or union)
                 // between a span of each side.
-                SpansetOp::And
-                | SpansetOp::Child
-                | SpansetOp::Parent
-                | SpansetOp::Descendant
-                | SpansetOp::Ancestor
-                | SpansetOp::Sibling
-                | SpansetOp::UnionChild
-                | SpansetOp::UnionParent
-                | SpansetOp::UnionDescendant
-                | SpansetOp::UnionAncestor
-                | SpansetOp::UnionSibling => Some(Formula::All(parts)),
+                (
+                    SpansetOp::And
+                    | SpansetOp::Child
+                    | SpansetOp::Parent
+                    | SpansetOp::Descendant
+                    | SpansetOp::Ancestor
+                    | SpansetOp::Sibling
+                    | SpansetOp::UnionChild
+                    | SpansetOp::UnionParent
+                    | SpansetOp::UnionDescendant
+                    | SpansetOp::UnionAncestor
+                    | SpansetOp::UnionSibling,
+                    _,
+                ) => Some(Formula::All(parts)),
                 _ => None,
             }
         }
@@ -275,22 +305,28 @@ async fn candidate_scan(
     layouts: &[Vec<RowGroupSummary>],
     end: u64,
 ) -> Result<RowGroupScan, EngineError> {
+    let parents = !columnar.siblings.is_empty();
+    let always: &[&str] = match parents {
+        true => &[
+            col::TRACE_ID,
+            col::TRACE_START,
+            col::NESTED_SET_LEFT,
+            col::PARENT_LEFT,
+        ],
+        false => &[col::TRACE_ID, col::TRACE_START],
+    };
     let files = block_frames(session, columnar, indexes, |i, index| {
-        scan_schema(
-            index.schema(),
-            &columnar.blocks[i].1,
-            &[col::TRACE_ID, col::TRACE_START],
-        )
+        scan_schema(index.schema(), &columnar.blocks[i].1, always)
     })
     .await?;
     let frames = files
         .into_iter()
         .enumerate()
-        .map(|(i, file)| candidate_spans(file, &columnar.blocks[i].1, i, end));
+        .map(|(i, file)| candidate_spans(file, &columnar.blocks[i].1, i, end, parents));
     let spans = union_all(frames)?
         .ok_or_else(|| EngineError::Internal("a columnar search without blocks".into()))?;
     let leaves = columnar.blocks.first().map_or(0, |(_, l)| l.len());
-    let frame = candidate_traces(spans, leaves)?;
+    let frame = candidate_traces(spans, leaves, &columnar.siblings)?;
     let paths = columnar
         .blocks
         .iter()
@@ -516,12 +552,14 @@ fn union_all(
 }
 
 /// The spans of `file` (the data file of block `block`) matching some leaf filter: their trace,
-/// its start, the block and which leaves they match (`leaf0`, `leaf1`, …).
+/// its start, the block, with `parents` the parent's left bound (`parent`, null for a span
+/// without a place in the tree), and which leaves they match (`leaf0`, `leaf1`, …).
 fn candidate_spans(
     file: DataFrame,
     leaves: &[Expr],
     block: usize,
     end: u64,
+    parents: bool,
 ) -> Result<DataFrame, EngineError> {
     // A null leaf filters as false: no `coalesce` needed around the disjunction.
     let any_leaf = leaves
@@ -537,6 +575,10 @@ fn candidate_spans(
         cast(ident(col::TRACE_START), DataType::Int64).alias("start"),
         lit(block).alias("block"),
     ];
+    if parents {
+        let placed = ident(col::NESTED_SET_LEFT).not_eq(lit(NO_POSITION));
+        columns.push(when(placed, ident(col::PARENT_LEFT)).end()?.alias("parent"));
+    }
     columns.extend(
         leaves
             .iter()
@@ -551,15 +593,49 @@ fn candidate_spans(
 }
 
 /// The candidate traces among `spans` (the union of [`candidate_spans`] of every block): one
-/// row per trace part, with which leaves some span of it matches (null: none does).
-fn candidate_traces(spans: DataFrame, leaves: usize) -> Result<DataFrame, EngineError> {
-    let matched = (0..leaves)
-        .map(|i| bool_or(ident(format!("leaf{i}"))).alias(format!("leaf{i}")))
-        .collect();
-    Ok(spans.aggregate(
-        vec![ident("trace_id"), ident("start"), ident("block")],
-        matched,
-    )?)
+/// row per trace part, with which leaves some span of it matches (null: none does), and for
+/// each of `siblings` (pairs of leaf numbers) whether two different spans of one parent match
+/// the pair's leaves, one each (`siblings0`, `siblings1`, …; null: no such parent).
+fn candidate_traces(
+    spans: DataFrame,
+    leaves: usize,
+    siblings: &[(usize, usize)],
+) -> Result<DataFrame, EngineError> {
+    let leaf = |i: usize| ident(format!("leaf{i}"));
+    let any_leaf = |i: usize| bool_or(leaf(i)).alias(format!("leaf{i}"));
+    let trace = || vec![ident("trace_id"), ident("start"), ident("block")];
+    if siblings.is_empty() {
+        return Ok(spans.aggregate(trace(), (0..leaves).map(any_leaf).collect())?);
+    }
+    // Per parent: the leaves matched, and per pair the spans matching its left leaf, its right
+    // leaf and both (leaves are null where false, so `count` counts the matches).
+    let mut per_parent: Vec<Expr> = (0..leaves).map(any_leaf).collect();
+    for (k, (l, r)) in siblings.iter().enumerate() {
+        per_parent.extend([
+            count(leaf(*l)).alias(format!("left{k}")),
+            count(leaf(*r)).alias(format!("right{k}")),
+            count(leaf(*l).and(leaf(*r))).alias(format!("both{k}")),
+        ]);
+    }
+    let mut groups = trace();
+    groups.push(ident("parent"));
+    let parents = spans.aggregate(groups, per_parent)?;
+    // Two different spans, one per leaf, unless the only left match is the only right match.
+    let mut per_trace: Vec<Expr> = (0..leaves).map(any_leaf).collect();
+    for k in 0..siblings.len() {
+        let n = |name: &str| ident(format!("{name}{k}"));
+        let only_one = n("left")
+            .eq(lit(1i64))
+            .and(n("right").eq(lit(1i64)))
+            .and(n("both").eq(lit(1i64)));
+        let pair = ident("parent")
+            .is_not_null()
+            .and(n("left").gt_eq(lit(1i64)))
+            .and(n("right").gt_eq(lit(1i64)))
+            .and(!only_one);
+        per_trace.push(bool_or(nullif(pair, lit(false))).alias(format!("siblings{k}")));
+    }
+    Ok(parents.aggregate(trace(), per_trace)?)
 }
 
 /// Runs the candidate scan of the first (newest) window over every block it touches and
@@ -612,20 +688,27 @@ fn candidates_of(
             .column_by_name("block")
             .and_then(|c| c.as_primitive_opt::<UInt32Type>())
             .ok_or_else(|| EngineError::Internal("block is not UInt32".into()))?;
+        let booleans = |name: String| {
+            batch
+                .column_by_name(&name)
+                .and_then(|c| c.as_boolean_opt().cloned())
+                .ok_or_else(|| EngineError::Internal(format!("{name} is not Boolean")))
+        };
         let leaf_columns = (0..leaves)
-            .map(|i| {
-                batch
-                    .column_by_name(&format!("leaf{i}"))
-                    .and_then(|c| c.as_boolean_opt().cloned())
-                    .ok_or_else(|| EngineError::Internal(format!("leaf{i} is not Boolean")))
-            })
+            .map(|i| booleans(format!("leaf{i}")))
             .collect::<Result<Vec<_>, _>>()?;
-        for row in 0..batch.num_rows() {
-            let matched: Vec<bool> = leaf_columns
+        let sibling_columns = (0..columnar.siblings.len())
+            .map(|k| booleans(format!("siblings{k}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let at = |columns: &[BooleanArray], row: usize| -> Vec<bool> {
+            columns
                 .iter()
                 .map(|c| c.is_valid(row) && c.value(row))
-                .collect();
-            if !columnar.formula.holds(&matched) {
+                .collect()
+        };
+        for row in 0..batch.num_rows() {
+            let (matched, siblings) = (at(&leaf_columns, row), at(&sibling_columns, row));
+            if !columnar.formula.holds(&matched, &siblings) {
                 continue;
             }
             let trace_id: TraceId = ids
