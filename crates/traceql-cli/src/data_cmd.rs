@@ -1,15 +1,19 @@
 //! Data commands: `ingest`, `generate`, `blocks`, `compact`.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use traceql::storage::catalog::{Catalog, DEFAULT_TENANT};
 use traceql::storage::compact::compact;
 use traceql::storage::generator::{Generator, GeneratorConfig};
 use traceql::storage::ingest::{ingest_files, ingest_generated};
+use traceql::storage::model::Span;
+use traceql::storage::otlp;
 use traceql::storage::writer::WriteOptions;
 
 use crate::running::{runtime, spinner};
@@ -44,11 +48,30 @@ pub struct IngestArgs {
 /// Arguments of `traceql generate`.
 #[derive(Args)]
 pub struct GenerateArgs {
-    #[command(flatten)]
-    data: DataArgs,
+    /// Storage URL to write blocks to: a folder, file://, memory://, s3://bucket/prefix, …
+    /// (not needed with --out).
+    #[arg(
+        long,
+        short = 'd',
+        env = "TRACEQL_DATA",
+        required_unless_present = "out"
+    )]
+    data: Option<String>,
+    /// Tenant.
+    #[arg(long, short = 't', default_value = DEFAULT_TENANT)]
+    tenant: String,
+    /// Write the traces as an OTLP file here instead of as blocks (written whole or not at all).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Encoding of --out: protobuf `TracesData` messages, or OTLP/JSON lines.
+    #[arg(long, value_enum, default_value = "otlp-proto")]
+    format: OtlpFormat,
     /// About how many spans to generate.
     #[arg(long, default_value_t = 300_000)]
     spans: u64,
+    /// Exactly this many traces (instead of --spans).
+    #[arg(long, conflicts_with = "spans")]
+    traces: Option<u64>,
     /// Seed: the same seed gives the same traces.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -63,15 +86,25 @@ pub struct GenerateArgs {
     window: u64,
 }
 
+/// How `traceql generate --out` encodes the traces.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OtlpFormat {
+    /// OTLP protobuf: `TracesData` messages one after another (which read as one message).
+    OtlpProto,
+    /// OTLP/JSON: one `TracesData` object per line.
+    OtlpJson,
+}
+
 impl GenerateArgs {
     /// The demo's data set: the last hour, default seed, one block per million spans.
     pub fn for_demo(dir: &str, spans: u64) -> GenerateArgs {
         GenerateArgs {
-            data: DataArgs {
-                data: dir.to_string(),
-                tenant: DEFAULT_TENANT.to_string(),
-            },
+            data: Some(dir.to_string()),
+            tenant: DEFAULT_TENANT.to_string(),
+            out: None,
+            format: OtlpFormat::OtlpProto,
             spans,
+            traces: None,
             seed: 42,
             block_spans: 1_000_000,
             start: None,
@@ -117,7 +150,6 @@ pub fn ingest(args: IngestArgs) -> Result<ExitCode, String> {
 }
 
 pub fn generate(args: GenerateArgs) -> Result<ExitCode, String> {
-    let catalog = args.data.catalog()?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|e| e.to_string())?
@@ -129,8 +161,9 @@ pub fn generate(args: GenerateArgs) -> Result<ExitCode, String> {
         window_nanos: args.window.max(1).saturating_mul(1_000_000_000),
     };
     let generator = Generator::new(config);
-    let traces = Generator::traces_for_spans(args.spans);
-    let per_block = Generator::traces_for_spans(args.block_spans.max(1));
+    let traces = args
+        .traces
+        .unwrap_or_else(|| Generator::traces_for_spans(args.spans));
     let bar = ProgressBar::new(traces);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} traces ({eta})")
@@ -138,10 +171,25 @@ pub fn generate(args: GenerateArgs) -> Result<ExitCode, String> {
             .progress_chars("=> "),
     );
     bar.set_message("generating");
+    if let Some(out) = &args.out {
+        let written = write_otlp_file(&generator, traces, out, args.format, |done| {
+            bar.set_position(done)
+        });
+        bar.finish_and_clear();
+        let (traces, spans) = written.map_err(|e| format!("{}: {e}", out.display()))?;
+        outln!(
+            "generated {traces} traces, {spans} spans into {}",
+            out.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let data = args.data.ok_or("--data or --out is required")?;
+    let catalog = Catalog::open(&data).map_err(|e| e.to_string())?;
+    let per_block = Generator::traces_for_spans(args.block_spans.max(1));
     let blocks = runtime()?
         .block_on(ingest_generated(
             &catalog,
-            &args.data.tenant,
+            &args.tenant,
             &generator,
             traces,
             per_block,
@@ -154,13 +202,62 @@ pub fn generate(args: GenerateArgs) -> Result<ExitCode, String> {
         .iter()
         .fold((0, 0), |(t, s), b| (t + b.trace_count, s + b.span_count));
     outln!(
-        "generated {} traces, {} spans into {} (tenant {})",
+        "generated {} traces, {} spans into {data} (tenant {})",
         written.0,
         written.1,
-        args.data.data,
-        args.data.tenant
+        args.tenant
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Traces encoded together in one OTLP message of a generated file.
+const TRACES_PER_MESSAGE: u64 = 1_000;
+
+/// Writes traces `0..traces` of `generator` to `path` in `format`, a message at a time (memory
+/// stays bounded), into a temporary file renamed over `path` once complete, so `path` is never
+/// half written. Returns the traces and spans written; `progress` hears the traces done.
+fn write_otlp_file(
+    generator: &Generator,
+    traces: u64,
+    path: &Path,
+    format: OtlpFormat,
+    progress: impl Fn(u64),
+) -> std::io::Result<(u64, u64)> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let written = (|| {
+        let file = File::create(&partial)?;
+        let mut writer = BufWriter::new(&file);
+        let mut spans_written = 0;
+        for first in (0..traces).step_by(TRACES_PER_MESSAGE as usize) {
+            let last = (first + TRACES_PER_MESSAGE).min(traces);
+            let spans: Vec<Span> = generator
+                .traces(first..last)
+                .into_iter()
+                .flat_map(|t| t.spans)
+                .collect();
+            spans_written += spans.len() as u64;
+            match format {
+                OtlpFormat::OtlpProto => writer.write_all(&otlp::proto::encode(&spans))?,
+                OtlpFormat::OtlpJson => {
+                    writer.write_all(otlp::encode_json(&spans).as_bytes())?;
+                    writer.write_all(b"\n")?;
+                }
+            }
+            progress(last);
+        }
+        writer.flush()?;
+        drop(writer);
+        file.sync_all()?;
+        std::fs::rename(&partial, path)?;
+        Ok((traces, spans_written))
+    })();
+    if written.is_err() {
+        // Best effort: the partial file is of no use to anyone.
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
 }
 
 pub fn blocks(args: DataArgs) -> Result<ExitCode, String> {

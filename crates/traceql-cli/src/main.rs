@@ -52,7 +52,9 @@ enum Command {
     TagValues(tags_cmd::TagValuesArgs),
     /// Ingest OTLP files (protobuf, OTLP/JSON, Tempo trace JSON) as one new block.
     Ingest(data_cmd::IngestArgs),
-    /// Generate synthetic traces of "the shop" (a dozen microservices) into blocks.
+    /// Generate synthetic traces of "the shop" (a dozen microservices) into blocks, or into an
+    /// OTLP file with --out.
+    #[command(alias = "gen")]
     Generate(data_cmd::GenerateArgs),
     /// List the live blocks of a tenant.
     Blocks(data_cmd::DataArgs),
