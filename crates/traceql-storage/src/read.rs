@@ -1,20 +1,22 @@
 //! Reading blocks back into spans (round trips, compaction, trace export).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::Schema;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, TryFutureExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt};
-use parquet::arrow::ParquetRecordBatchStreamBuilder;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter,
+};
 use parquet::arrow::async_reader::ParquetRecordBatchStream;
 use parquet::arrow::async_reader::{AsyncFileReader, MetadataSuffixFetch};
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::bloom_filter::Sbbf;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
@@ -329,6 +331,67 @@ impl BlockIndex {
             self.reader.clone(),
             self.metadata.clone(),
         )
+    }
+
+    /// Reads the spans of the traces `ids` from the row groups `groups`, with the columns
+    /// `projection` decodes (of the block `meta` describes), as whole traces in row order,
+    /// plus the bytes the decoded batches took. Only the trace ID column is read for rows of
+    /// other traces. The returned future owns what it needs, so it can run as a task of its own.
+    pub fn fetch_traces(
+        &self,
+        catalog: &Catalog,
+        meta: &BlockMeta,
+        projection: &Projection,
+        groups: Vec<usize>,
+        ids: Vec<TraceId>,
+    ) -> BoxFuture<'static, Result<(Vec<Trace>, u64)>> {
+        let builder = self.builder();
+        let (catalog, meta, projection) = (catalog.clone(), meta.clone(), projection.clone());
+        let path = self.path.clone();
+        let id_column = self.column;
+        async move {
+            let parquet_schema = builder.parquet_schema();
+            let roots: Vec<usize> = builder
+                .schema()
+                .fields()
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| projection.reads(f.name(), &meta))
+                .map(|(i, _)| i)
+                .collect();
+            let projection_mask = ProjectionMask::roots(parquet_schema, roots);
+            let wanted: HashSet<TraceId> = ids.into_iter().collect();
+            let is_wanted = ArrowPredicateFn::new(
+                ProjectionMask::leaves(parquet_schema, [id_column]),
+                move |batch: RecordBatch| {
+                    let ids = batch.column(0).as_fixed_size_binary();
+                    Ok(ids
+                        .iter()
+                        .map(|id| Some(id.is_some_and(|id| wanted.contains(id))))
+                        .collect::<BooleanArray>())
+                },
+            );
+            let mut stream = builder
+                .with_row_groups(groups)
+                .with_projection(projection_mask)
+                .with_row_filter(RowFilter::new(vec![Box::new(is_wanted)]))
+                .build()
+                .map_err(|e| StorageError::parquet(&path, e))?;
+            let (mut traces, mut bytes) = (Vec::new(), 0u64);
+            while let Some(batch) = stream
+                .try_next()
+                .await
+                .map_err(|e| StorageError::parquet(&path, e))?
+            {
+                bytes += batch.get_array_memory_size() as u64;
+                append_traces(
+                    &mut traces,
+                    decode_spans(&catalog, &batch, &meta, &projection)?,
+                );
+            }
+            Ok((traces, bytes))
+        }
+        .boxed()
     }
 
     /// The row groups that may hold `trace_id` (none: the block does not have it).

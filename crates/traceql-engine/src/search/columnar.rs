@@ -13,13 +13,12 @@ use datafusion::arrow::array::{Array, AsArray, BooleanArray, FixedSizeBinaryArra
 use datafusion::arrow::datatypes::{DataType, Int64Type, Schema, UInt32Type};
 use datafusion::functions_aggregate::expr_fn::{bool_or, count};
 use datafusion::prelude::{DataFrame, Expr, cast, ident, lit, nullif, when};
-use datafusion::scalar::ScalarValue;
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::{SERVICE_NAME, Trace, TraceId};
 use traceql_storage::nested_set::NO_POSITION;
 use traceql_storage::projection::Projection;
-use traceql_storage::read::{BlockIndex, RowGroupSummary, append_traces, decode_spans};
+use traceql_storage::read::{BlockIndex, RowGroupSummary};
 use traceql_storage::schema::{DedicatedColumn, DedicatedScope, col};
 use traceql_syntax::ast::{
     Field, FieldExpr, Intrinsic, Pipeline, Scope, SpansetExpr, SpansetOp, Stage,
@@ -246,14 +245,6 @@ pub(super) async fn run(
         columnar,
         search,
         catalog,
-        files: block_frames(&session, columnar, &indexes, |i, index| {
-            columnar.projections[i].schema(
-                index.schema(),
-                &columnar.blocks[i].0,
-                &[col::TRACE_START],
-            )
-        })
-        .await?,
         indexes,
         pool: Vec::new(),
         resolved: HashSet::new(),
@@ -374,8 +365,6 @@ struct Run<'a> {
     columnar: &'a ColumnarSearch,
     search: &'a Search,
     catalog: &'a Catalog,
-    /// Each block's data file, with the columns a fetched trace decodes, in the same session.
-    files: Vec<DataFrame>,
     /// Each block's footer: where a trace may be.
     indexes: Vec<BlockIndex>,
     /// Candidates not evaluated yet, oldest first.
@@ -503,23 +492,41 @@ impl Run<'_> {
             if ids.is_empty() {
                 continue;
             }
-            let starts = by_start.then(|| {
-                let starts = mine.iter().map(|c| c.start);
-                (
-                    starts.clone().min().unwrap_or(i64::MIN),
-                    starts.max().unwrap_or(i64::MAX),
-                )
-            });
-            // Each fetch is a task of its own: blocks are planned and decoded on all cores.
-            fetches.push(tokio::spawn(fetch_traces(
-                self.files[index].clone(),
-                self.catalog.clone(),
-                meta.clone(),
-                self.columnar.projections[index].clone(),
+            // The row groups that may hold them: by their starts (each in the row group whose
+            // trace starts it lies between), else by statistics and bloom filters.
+            let mut groups = Vec::new();
+            match by_start {
+                true => {
+                    let layout = self.indexes[index].row_groups()?;
+                    for c in &mine {
+                        groups.extend(layout.iter().enumerate().filter_map(|(g, s)| {
+                            (s.min_trace_start <= c.start && c.start <= s.max_trace_start)
+                                .then_some(g)
+                        }));
+                    }
+                }
+                false => {
+                    for id in &ids {
+                        groups.extend(self.indexes[index].row_groups_with(id).await?);
+                    }
+                }
+            }
+            groups.sort_unstable();
+            groups.dedup();
+            // Each fetch is a task of its own: blocks are decoded on all cores.
+            let fetch = self.indexes[index].fetch_traces(
+                self.catalog,
+                meta,
+                &self.columnar.projections[index],
+                groups,
                 ids,
-                starts,
-                self.memory_limit,
-            )));
+            );
+            let (limit, block) = (self.memory_limit, meta.block_id.clone());
+            fetches.push(tokio::spawn(async move {
+                let (traces, bytes) = fetch.await?;
+                within_memory(limit, bytes, &traces, block)?;
+                Ok::<_, EngineError>(traces)
+            }));
         }
         let fetched = try_join_all(fetches)
             .await
@@ -736,61 +743,24 @@ fn fixed_binary<'a>(
         .ok_or_else(|| EngineError::Internal(format!("{name} is not FixedSizeBinary")))
 }
 
-/// The spans of the traces `ids` in one block (whose data file is `file`, with the columns
-/// `projection` decodes), as whole traces in row order. With `starts` (the earliest and latest
-/// of their trace starts), only the row groups and pages holding such starts are read. The decoded traces must fit in
-/// `memory_limit` bytes (DataFusion's pool does not see them).
-async fn fetch_traces(
-    file: DataFrame,
-    catalog: Catalog,
-    meta: BlockMeta,
-    projection: Projection,
-    ids: Vec<TraceId>,
-    starts: Option<(i64, i64)>,
-    memory_limit: Option<u64>,
-) -> Result<Vec<Trace>, EngineError> {
-    let list = ids
-        .iter()
-        .map(|id| lit(ScalarValue::FixedSizeBinary(16, Some(id.to_vec()))))
-        .collect();
-    let mut filter = ident(col::TRACE_ID).in_list(list, false);
-    if let Some((earliest, latest)) = starts {
-        filter = ident(col::TRACE_START)
-            .between(lit(earliest), lit(latest))
-            .and(filter);
+/// Fails with [`EngineError::MemoryLimit`] when traces fetched from `block` (decoded from
+/// batches of `bytes`) do not fit in `limit` bytes (DataFusion's pool does not see them).
+fn within_memory(
+    limit: Option<u64>,
+    bytes: u64,
+    traces: &[Trace],
+    block: String,
+) -> Result<(), EngineError> {
+    let Some(limit) = limit else {
+        return Ok(());
+    };
+    let needed = bytes + traces.iter().map(Trace::heap_estimate).sum::<u64>();
+    match needed > limit {
+        true => Err(EngineError::MemoryLimit {
+            limit,
+            needed,
+            block,
+        }),
+        false => Ok(()),
     }
-    let path = catalog.data_path(&meta.tenant, &meta.block_id);
-    // Each partition reads whole row groups in order, so a trace's rows stay together in one.
-    let partitions = file
-        .filter(filter)?
-        .collect_partitioned()
-        .await
-        .map_err(|e| e.context(format!("reading {path}")))?;
-    let mut traces = Vec::new();
-    for batches in &partitions {
-        let mut part = Vec::new();
-        for batch in batches {
-            append_traces(
-                &mut part,
-                decode_spans(&catalog, batch, &meta, &projection)?,
-            );
-        }
-        traces.extend(part);
-    }
-    if let Some(limit) = memory_limit {
-        let batches: u64 = partitions
-            .iter()
-            .flatten()
-            .map(|b| b.get_array_memory_size() as u64)
-            .sum();
-        let needed = batches + traces.iter().map(Trace::heap_estimate).sum::<u64>();
-        if needed > limit {
-            return Err(EngineError::MemoryLimit {
-                limit,
-                needed,
-                block: meta.block_id,
-            });
-        }
-    }
-    Ok(traces)
 }
