@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::Schema;
+use arrow::error::ArrowError;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, TryFutureExt, TryStreamExt};
@@ -364,7 +365,13 @@ impl BlockIndex {
             let is_wanted = ArrowPredicateFn::new(
                 ProjectionMask::leaves(parquet_schema, [id_column]),
                 move |batch: RecordBatch| {
-                    let ids = batch.column(0).as_fixed_size_binary();
+                    let ids = batch.column(0).as_fixed_size_binary_opt().ok_or_else(|| {
+                        ArrowError::SchemaError(format!(
+                            "{} is {}, not fixed-size binary",
+                            col::TRACE_ID,
+                            batch.column(0).data_type()
+                        ))
+                    })?;
                     Ok(ids
                         .iter()
                         .map(|id| Some(id.is_some_and(|id| wanted.contains(id))))
@@ -472,8 +479,9 @@ impl BlockIndex {
 }
 
 /// The spans of one trace in a block, reading only the row groups whose `trace_id` statistics
-/// and bloom filter admit it (a trace never crosses row groups, so at most one holds it).
-/// Returns the trace (`None` when absent) and the number of row groups read.
+/// and bloom filter admit it (a trace never crosses row groups, so at most one holds it), and of
+/// those only the rows of the trace in full. Returns the trace (`None` when absent) and the
+/// number of row groups read.
 pub async fn find_trace(
     catalog: &Catalog,
     meta: &BlockMeta,
@@ -484,28 +492,12 @@ pub async fn find_trace(
     }
     let mut index = BlockIndex::open(catalog, meta).await?;
     let groups = index.row_groups_with(trace_id).await?;
-    let (builder, path) = (index.builder(), index.path);
-    let err = |e| StorageError::parquet(&path, e);
     if groups.is_empty() {
         return Ok((None, 0));
     }
     let read = groups.len();
-    let stream = builder.with_row_groups(groups).build().map_err(err)?;
-    let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(err)?;
-    let mut spans = Vec::new();
-    for batch in &batches {
-        let decoded =
-            decode_batch(batch, meta).map_err(|m| StorageError::invalid_block(&path, m))?;
-        spans.extend(decoded.into_iter().filter(|s| s.trace_id == *trace_id));
-    }
-    if spans.is_empty() {
-        return Ok((None, read));
-    }
-    Ok((
-        Some(Trace {
-            trace_id: *trace_id,
-            spans,
-        }),
-        read,
-    ))
+    let (traces, _) = index
+        .fetch_traces(catalog, meta, &Projection::all(), groups, vec![*trace_id])
+        .await?;
+    Ok((traces.into_iter().next(), read))
 }

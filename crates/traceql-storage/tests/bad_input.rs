@@ -205,3 +205,69 @@ async fn unusable_urls_are_refused() {
         .expect_err("no spans");
     assert!(e.to_string().contains("at least one span"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_id_column_of_the_wrong_type_is_an_error_not_a_panic() {
+    use arrow::array::{Array, RecordBatch};
+    use arrow::compute::cast;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::sync::Arc;
+    use traceql_storage::read::find_trace;
+
+    let catalog = catalog();
+    let spans = otlp::decode_file(&testdata("every_field.json")).expect("decode");
+    let trace_id = spans[0].trace_id;
+    let meta = write_block(
+        &catalog,
+        "t",
+        group_traces(spans),
+        &WriteOptions::default(),
+        vec![],
+        0,
+    )
+    .await
+    .expect("write");
+    // The same block with its trace IDs stored as variable-length binary.
+    let path = catalog.data_path("t", &meta.block_id);
+    let data = catalog
+        .store()
+        .get(&path)
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes");
+    let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(data)
+        .expect("parquet")
+        .build()
+        .expect("reader")
+        .collect::<Result<_, _>>()
+        .expect("batches");
+    let schema = batches[0].schema();
+    let id = schema.index_of("trace_id").expect("trace_id column");
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields[id] = Field::new("trace_id", DataType::Binary, false);
+    let altered = Arc::new(Schema::new(fields));
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, Arc::clone(&altered), None).expect("writer");
+    for batch in &batches {
+        let mut columns: Vec<Arc<dyn Array>> = batch.columns().to_vec();
+        columns[id] = cast(&columns[id], &DataType::Binary).expect("cast");
+        let batch = RecordBatch::try_new(Arc::clone(&altered), columns).expect("batch");
+        writer.write(&batch).expect("write");
+    }
+    writer.close().expect("close");
+    catalog
+        .store()
+        .put(&path, PutPayload::from(bytes))
+        .await
+        .expect("put");
+
+    let e = find_trace(&catalog, &meta, &trace_id)
+        .await
+        .expect_err("wrong trace_id type");
+    assert!(e.to_string().contains("data.parquet"), "{e}");
+    assert!(e.to_string().contains("fixed-size binary"), "{e}");
+}
