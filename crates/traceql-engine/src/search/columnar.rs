@@ -232,20 +232,18 @@ pub(super) async fn run(
     if columnar.blocks.is_empty() {
         return Ok(());
     }
-    let indexes = open_indexes(catalog, columnar.blocks.iter().map(|(meta, _)| meta)).await?;
-    let layouts = indexes
-        .iter()
-        .map(BlockIndex::row_groups)
-        .collect::<Result<Vec<_>, _>>()?;
+    let Prepared {
+        indexes,
+        layouts,
+        scan,
+    } = Prepared::new(columnar, catalog, search.end, memory_limit).await?;
     let mut windows = Windows::new(&layouts);
-    let session = Session::parallel(catalog, memory_limit)?;
-    session.share_footers(&indexes);
-    let scan = candidate_scan(&session, columnar, catalog, &indexes, &layouts, search.end).await?;
     let mut run = Run {
         columnar,
         search,
         catalog,
         indexes,
+        layouts,
         pool: Vec::new(),
         resolved: HashSet::new(),
         regexes: Regexes::default(),
@@ -285,6 +283,40 @@ pub(super) async fn run(
     }
 }
 
+/// What every search over the blocks of a columnar search starts from.
+struct Prepared {
+    /// Each block's footer.
+    indexes: Vec<BlockIndex>,
+    /// Each block's row groups, in file order.
+    layouts: Vec<Vec<RowGroupSummary>>,
+    /// The candidate scan, planned once for every window.
+    scan: RowGroupScan,
+}
+
+impl Prepared {
+    /// Reads the footers of the blocks of `columnar` and plans its candidate scan of traces
+    /// starting at or before `end`, in a session bounded by `memory_limit` that reuses them.
+    async fn new(
+        columnar: &ColumnarSearch,
+        catalog: &Catalog,
+        end: u64,
+        memory_limit: Option<u64>,
+    ) -> Result<Prepared, EngineError> {
+        let indexes = open_indexes(catalog, columnar.blocks.iter().map(|(meta, _)| meta)).await?;
+        let layouts = indexes
+            .iter()
+            .map(BlockIndex::row_groups)
+            .collect::<Result<Vec<_>, _>>()?;
+        let session = Session::parallel(catalog, memory_limit)?.with_footers(&indexes);
+        let scan = candidate_scan(&session, columnar, catalog, &indexes, &layouts, end).await?;
+        Ok(Prepared {
+            indexes,
+            layouts,
+            scan,
+        })
+    }
+}
+
 /// The candidate scan of every block of `columnar` (footers `indexes`, row groups `layouts`),
 /// planned in `session`: one scan of them all, each reading only the columns its leaves refer to
 /// (planning a 100-column table costs far more than scanning a window of it).
@@ -306,10 +338,17 @@ async fn candidate_scan(
         ],
         false => &[col::TRACE_ID, col::TRACE_START],
     };
-    let files = block_frames(session, columnar, indexes, |i, index| {
-        scan_schema(index.schema(), &columnar.blocks[i].1, always)
-    })
-    .await?;
+    let schemas: Vec<Schema> = indexes
+        .iter()
+        .zip(&columnar.blocks)
+        .map(|(index, (_, leaves))| scan_schema(index.schema(), leaves, always))
+        .collect();
+    let opening = columnar
+        .blocks
+        .iter()
+        .zip(&schemas)
+        .map(|((meta, _), schema)| session.block_with_schema(meta, schema));
+    let files = try_join_all(opening).await?;
     let frames = files
         .into_iter()
         .enumerate()
@@ -339,27 +378,6 @@ fn blocks_of(columnar: &ColumnarSearch, window: &[Group]) -> String {
     format!("block(s) {}", names.join(", "))
 }
 
-/// Every block's data file as a DataFrame of `session`, with the schema `schema` gives from the
-/// block's number and footer (in `indexes`), opened concurrently.
-async fn block_frames(
-    session: &Session,
-    columnar: &ColumnarSearch,
-    indexes: &[BlockIndex],
-    schema: impl Fn(usize, &BlockIndex) -> Schema,
-) -> Result<Vec<DataFrame>, EngineError> {
-    let schemas: Vec<Schema> = indexes
-        .iter()
-        .enumerate()
-        .map(|(i, index)| schema(i, index))
-        .collect();
-    let opening = columnar
-        .blocks
-        .iter()
-        .zip(&schemas)
-        .map(|((meta, _), schema)| session.block_with_schema(meta, schema));
-    Ok(try_join_all(opening).await?)
-}
-
 /// The state of one columnar search.
 struct Run<'a> {
     columnar: &'a ColumnarSearch,
@@ -367,6 +385,8 @@ struct Run<'a> {
     catalog: &'a Catalog,
     /// Each block's footer: where a trace may be.
     indexes: Vec<BlockIndex>,
+    /// Each block's row groups, in file order.
+    layouts: Vec<Vec<RowGroupSummary>>,
     /// Candidates not evaluated yet, oldest first.
     pool: Vec<Candidate>,
     /// Parts of traces (result name, block) already evaluated or known to be absent.
@@ -497,12 +517,13 @@ impl Run<'_> {
             let mut groups = Vec::new();
             match by_start {
                 true => {
-                    let layout = self.indexes[index].row_groups()?;
                     for c in &mine {
-                        groups.extend(layout.iter().enumerate().filter_map(|(g, s)| {
-                            (s.min_trace_start <= c.start && c.start <= s.max_trace_start)
-                                .then_some(g)
-                        }));
+                        groups.extend(self.layouts[index].iter().enumerate().filter_map(
+                            |(g, s)| {
+                                (s.min_trace_start <= c.start && c.start <= s.max_trace_start)
+                                    .then_some(g)
+                            },
+                        ));
                     }
                 }
                 false => {
@@ -653,18 +674,12 @@ pub(super) async fn explain(
     end: u64,
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
-    let indexes = open_indexes(catalog, columnar.blocks.iter().map(|(meta, _)| meta)).await?;
-    let session = Session::parallel(catalog, memory_limit)?;
-    session.share_footers(&indexes);
-    let layouts = indexes
-        .iter()
-        .map(BlockIndex::row_groups)
-        .collect::<Result<Vec<_>, _>>()?;
+    let Prepared { layouts, scan, .. } =
+        Prepared::new(columnar, catalog, end, memory_limit).await?;
     let mut windows = Windows::new(&layouts);
     let Some(window) = windows.next_window() else {
         return Ok("no row groups to scan\n".into());
     };
-    let scan = candidate_scan(&session, columnar, catalog, &indexes, &layouts, end).await?;
     let groups: Vec<String> = window
         .iter()
         .map(|g| format!("{}#{}", columnar.blocks[g.block].0.block_id, g.index))
