@@ -90,7 +90,7 @@ impl Session {
 
     /// Hands DataFusion a data file's footer already read (`metadata` of the file `object`),
     /// so that scans of it neither fetch nor parse it again.
-    pub fn share_footer(&self, object: &ObjectMeta, metadata: Arc<ParquetMetaData>) {
+    fn share_footer(&self, object: &ObjectMeta, metadata: Arc<ParquetMetaData>) {
         let entry = CachedFileMetadataEntry::new(
             object.clone(),
             Arc::new(CachedParquetMetaData::new(metadata)),
@@ -102,11 +102,13 @@ impl Session {
             .put(&object.location, entry);
     }
 
-    /// Hands DataFusion the footers `indexes` read, as [`Session::share_footer`] does.
-    pub fn share_footers(&self, indexes: &[BlockIndex]) {
+    /// The session, with the footers `indexes` read handed to DataFusion so that its scans
+    /// neither fetch nor parse them again.
+    pub fn with_footers(self, indexes: &[BlockIndex]) -> Session {
         for index in indexes {
             self.share_footer(index.object(), Arc::clone(index.parquet_metadata()));
         }
+        self
     }
 
     /// A session that scans with one partition per core.

@@ -114,8 +114,7 @@ pub(super) async fn run(
     progress: &Progress,
 ) -> Result<(), EngineError> {
     let indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
-    let session = Session::parallel(catalog, memory_limit)?;
-    session.share_footers(&indexes);
+    let session = Session::parallel(catalog, memory_limit)?.with_footers(&indexes);
     // Every block's aggregation is a task of its own: blocks are planned and scanned on all
     // cores at once; their groups are added in block order.
     let tasks = columnar.blocks.iter().zip(&indexes).map(|(block, index)| {
@@ -139,8 +138,7 @@ pub(super) async fn run(
     }
     if exemplars_wanted {
         // One partition keeps the rows in file order, so a trace's rows arrive together.
-        let ordered = Session::new(catalog, 1, memory_limit)?;
-        ordered.share_footers(&indexes);
+        let ordered = Session::new(catalog, 1, memory_limit)?.with_footers(&indexes);
         for (block, index) in columnar.blocks.iter().zip(&indexes) {
             if !acc.wants_exemplars() {
                 break;
@@ -266,8 +264,7 @@ pub(super) async fn explain(
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
     let indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
-    let session = Session::parallel(catalog, memory_limit)?;
-    session.share_footers(&indexes);
+    let session = Session::parallel(catalog, memory_limit)?.with_footers(&indexes);
     let mut out = String::new();
     for (block, index) in columnar.blocks.iter().zip(&indexes) {
         let frame = aggregate_frame(

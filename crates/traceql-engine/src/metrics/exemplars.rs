@@ -5,6 +5,9 @@ use super::series::Label;
 /// How many exemplars a range query returns unless the request or a hint says otherwise.
 pub const MAX_EXEMPLARS: usize = 100;
 
+/// The most exemplars one slice of the range takes.
+const PER_SLICE: u8 = 2;
+
 /// A span that contributed to a series.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exemplar {
@@ -16,8 +19,8 @@ pub struct Exemplar {
     pub timestamp_ms: u64,
 }
 
-/// Spreads exemplars over the query range: the range is cut into `limit / 2` slices, each
-/// taking at most two exemplars, and no more than `limit` are taken in all.
+/// Spreads exemplars over the query range: the range is cut into `limit / PER_SLICE` slices, each
+/// taking at most [`PER_SLICE`] exemplars, and no more than `limit` are taken in all.
 pub(super) struct Budget {
     start: u64,
     end: u64,
@@ -31,14 +34,14 @@ impl Budget {
         Budget {
             start,
             end,
-            per_slice: vec![0; (limit / 2).max(1)],
+            per_slice: vec![0; (limit / usize::from(PER_SLICE)).max(1)],
             left: limit,
         }
     }
 
     /// True while at least one more exemplar may be taken.
     pub(super) fn has_room(&self) -> bool {
-        self.left > 0 && self.per_slice.iter().any(|n| *n < 2)
+        self.has_room_between(0, u64::MAX)
     }
 
     /// True while an exemplar starting somewhere in `[from, to]` (unix nanoseconds) may still
@@ -47,7 +50,7 @@ impl Budget {
         self.left > 0
             && self.per_slice[self.slice(from)..=self.slice(to)]
                 .iter()
-                .any(|n| *n < 2)
+                .any(|n| *n < PER_SLICE)
     }
 
     /// The slice a start `t` (unix nanoseconds) falls in; starts outside the range count in
@@ -66,7 +69,7 @@ impl Budget {
             return false;
         }
         let slice = self.slice(t);
-        if self.per_slice[slice] >= 2 {
+        if self.per_slice[slice] >= PER_SLICE {
             return false;
         }
         self.per_slice[slice] += 1;
