@@ -64,7 +64,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Encoding of --out: protobuf `TracesData` messages, or OTLP/JSON lines.
-    #[arg(long, value_enum, default_value = "otlp-proto")]
+    #[arg(long, value_enum, default_value = "otlp-proto", requires = "out")]
     format: OtlpFormat,
     /// About how many spans to generate.
     #[arg(long, default_value_t = 300_000)]

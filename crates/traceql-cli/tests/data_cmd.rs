@@ -110,6 +110,11 @@ fn generated_otlp_files_ingest_into_what_gen_writes_directly() {
     let o = traceql(&["gen", "--traces", "5", "--out", "/nonexistent/dir/t.pb"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("/nonexistent/dir/t.pb"), "{}", text(&o));
+    // An encoding without a file to write is a usage error, not silently ignored.
+    let o = traceql(&["gen", "--data", &path("x"), "--format", "otlp-json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--out"), "{}", text(&o));
+    assert!(!dir.path().join("x").exists());
 }
 
 #[test]

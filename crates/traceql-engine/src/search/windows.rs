@@ -80,13 +80,13 @@ impl Windows {
     /// and at least as many as were scanned so far (three times as many when nothing matched
     /// yet).
     pub(super) fn grow_for(&mut self, matched: usize, limit: usize) {
+        if self.next == 0 {
+            return;
+        }
         let scanned: u64 = self.groups[..self.next]
             .iter()
             .map(|g| g.summary.rows)
             .sum();
-        if self.next == 0 {
-            return;
-        }
         let wanted = match matched {
             0 => scanned.saturating_mul(4),
             _ => (scanned as f64 * 2.0 * limit as f64 / matched as f64).min(u64::MAX as f64) as u64,
