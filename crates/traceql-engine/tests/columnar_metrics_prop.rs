@@ -5,7 +5,7 @@
 
 mod layout;
 
-use layout::{LATE_NANOS, Layout, catalog, layout, runtime};
+use layout::{LATE_NANOS, Layout, catalog, layout, runtime, same_outcome};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use traceql_engine::ExecutionPath;
@@ -16,22 +16,6 @@ use traceql_storage::catalog::Catalog;
 use traceql_storage::generator::GeneratorConfig;
 use traceql_storage::model::Trace;
 use traceql_storage::read::read_block;
-
-/// Conditions inside `{ … }`, over the generator's services and attributes.
-const CONDITIONS: &[&str] = &[
-    "true",
-    "status = error",
-    "kind = server",
-    "kind = client",
-    r#"resource.service.name = "frontend""#,
-    r#"resource.service.name =~ "check.*|cart""#,
-    "duration > 5ms",
-    r#"name =~ "GET.*""#,
-    "span.http.response.status_code >= 500",
-    r#"span.db.system = "postgresql""#,
-    r#"rootServiceName = "frontend""#,
-    "span.http.route != nil",
-];
 
 /// Metrics functions, with whether their values are counts (compared exactly).
 const FUNCTIONS: &[(&str, bool)] = &[
@@ -60,13 +44,7 @@ const BY: &[&str] = &[
 const SECOND_STAGES: &[&str] = &["", " | topk(2)", " | bottomk(2)"];
 
 fn filter() -> impl Strategy<Value = String> {
-    let condition = || proptest::sample::select(CONDITIONS);
-    prop_oneof![
-        Just("{ }".to_string()),
-        condition().prop_map(|c| format!("{{ {c} }}")),
-        (condition(), condition(), any::<bool>())
-            .prop_map(|(a, b, and)| { format!("{{ {a} {} {b} }}", if and { "&&" } else { "||" }) }),
-    ]
+    prop_oneof![Just("{ }".to_string()), layout::filter()]
 }
 
 /// A metrics query and whether its values are counts.
@@ -160,12 +138,9 @@ fn same_metrics(
         );
         let columnar = metrics(&catalog, "t", request).await;
         let reference = metrics_traces(traces_in_block_order(&catalog).await, request);
-        match (columnar, reference) {
-            (Ok(c), Ok(r)) => same_series(query, *counts, &c, &r)?,
-            (Err(c), Err(r)) => prop_assert_eq!(c.to_string(), r.to_string(), "{}", query),
-            (c, r) => prop_assert!(false, "{query}: columnar {c:?}, reference {r:?}"),
-        }
-        Ok(())
+        same_outcome(query, columnar, reference, |c, r| {
+            same_series(query, *counts, &c, &r)
+        })
     })
 }
 

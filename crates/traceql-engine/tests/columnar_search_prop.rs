@@ -5,26 +5,10 @@
 
 mod layout;
 
-use layout::{Layout, catalog, layout, runtime};
+use layout::{Layout, catalog, layout, runtime, same_outcome};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use traceql_engine::search::{SearchRequest, search};
-
-/// Conditions inside `{ … }`, over the generator's services and attributes.
-const CONDITIONS: &[&str] = &[
-    "true",
-    "status = error",
-    "kind = server",
-    "kind = client",
-    r#"resource.service.name = "frontend""#,
-    r#"resource.service.name = "checkout""#,
-    "duration > 5ms",
-    r#"name =~ "GET.*""#,
-    "span.http.response.status_code >= 500",
-    r#"span.db.system = "postgresql""#,
-    r#"rootServiceName = "frontend""#,
-    "span.http.route != nil",
-];
 
 const OPERATORS: &[&str] = &[
     "&&", "||", ">", "<", ">>", "<<", "~", "!>", "!>>", "!~", "&>", "&>>", "&<<", "&~",
@@ -43,17 +27,8 @@ const SUFFIXES: &[&str] = &[
     " | by(span.db.system)",
 ];
 
-fn filter() -> impl Strategy<Value = String> {
-    let condition = || proptest::sample::select(CONDITIONS);
-    prop_oneof![
-        condition().prop_map(|c| format!("{{ {c} }}")),
-        (condition(), condition(), any::<bool>())
-            .prop_map(|(a, b, and)| { format!("{{ {a} {} {b} }}", if and { "&&" } else { "||" }) }),
-    ]
-}
-
 fn spanset() -> impl Strategy<Value = String> {
-    filter().prop_recursive(2, 4, 2, |inner| {
+    layout::filter().prop_recursive(2, 4, 2, |inner| {
         (inner.clone(), proptest::sample::select(OPERATORS), inner)
             .prop_map(|(lhs, op, rhs)| format!("({lhs}) {op} ({rhs})"))
     })
@@ -71,17 +46,13 @@ fn same_response(layout: &Layout, query: &str, limit: usize) -> Result<(), TestC
         let columnar = search(&catalog, "t", &request).await;
         request.columnar = false;
         let reference = search(&catalog, "t", &request).await;
-        match (columnar, reference) {
-            (Ok(mut c), Ok(r)) => {
-                prop_assert_eq!(&c.traces, &r.traces, "{}", query);
-                prop_assert!(c.metrics.inspected_spans <= r.metrics.inspected_spans);
-                c.metrics = r.metrics.clone();
-                prop_assert_eq!(c.to_json(), r.to_json(), "{}", query);
-            }
-            (Err(c), Err(r)) => prop_assert_eq!(c.to_string(), r.to_string(), "{}", query),
-            (c, r) => prop_assert!(false, "{query}: columnar {c:?}, reference {r:?}"),
-        }
-        Ok(())
+        same_outcome(query, columnar, reference, |mut c, r| {
+            prop_assert_eq!(&c.traces, &r.traces, "{}", query);
+            prop_assert!(c.metrics.inspected_spans <= r.metrics.inspected_spans);
+            c.metrics = r.metrics.clone();
+            prop_assert_eq!(c.to_json(), r.to_json(), "{}", query);
+            Ok(())
+        })
     })
 }
 

@@ -6,6 +6,7 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use traceql_storage::StorageError;
 use traceql_storage::catalog::Catalog;
+use traceql_storage::meta::BlockMeta;
 use traceql_storage::otlp::{self, Format, proto};
 use traceql_storage::read::read_block;
 use traceql_storage::writer::{WriteOptions, group_traces, write_block};
@@ -18,6 +19,33 @@ fn testdata(name: &str) -> PathBuf {
 
 fn catalog() -> Catalog {
     Catalog::open(&format!("memory://bad-input-{}", uuid::Uuid::new_v4())).expect("memory catalog")
+}
+
+/// A block of tenant `t` holding `every_field.json`.
+async fn every_field_block(catalog: &Catalog) -> BlockMeta {
+    let spans = otlp::decode_file(&testdata("every_field.json")).expect("decode");
+    write_block(
+        catalog,
+        "t",
+        group_traces(spans),
+        &WriteOptions::default(),
+        vec![],
+        0,
+    )
+    .await
+    .expect("write")
+}
+
+/// The bytes of the data file of the block `meta` describes.
+async fn data_file(catalog: &Catalog, meta: &BlockMeta) -> bytes::Bytes {
+    catalog
+        .store()
+        .get(&catalog.data_path(&meta.tenant, &meta.block_id))
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes")
 }
 
 #[test]
@@ -124,17 +152,7 @@ async fn folders_that_are_not_blocks_are_ignored_or_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_data_file_is_named() {
     let catalog = catalog();
-    let spans = otlp::decode_file(&testdata("every_field.json")).expect("decode");
-    let meta = write_block(
-        &catalog,
-        "t",
-        group_traces(spans),
-        &WriteOptions::default(),
-        vec![],
-        0,
-    )
-    .await
-    .expect("write");
+    let meta = every_field_block(&catalog).await;
     let path = catalog.data_path("t", &meta.block_id);
     catalog
         .store()
@@ -152,25 +170,8 @@ async fn a_corrupt_data_file_is_named() {
 async fn a_crash_before_meta_json_leaves_no_block() {
     let catalog = catalog();
     // A writer that died mid-upload: half a data file, no meta.json.
-    let spans = otlp::decode_file(&testdata("every_field.json")).expect("decode");
-    let meta = write_block(
-        &catalog,
-        "t",
-        group_traces(spans),
-        &WriteOptions::default(),
-        vec![],
-        0,
-    )
-    .await
-    .expect("write");
-    let data = catalog
-        .store()
-        .get(&catalog.data_path("t", &meta.block_id))
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("bytes");
+    let meta = every_field_block(&catalog).await;
+    let data = data_file(&catalog, &meta).await;
     catalog
         .store()
         .put(
@@ -217,28 +218,13 @@ async fn a_trace_id_column_of_the_wrong_type_is_an_error_not_a_panic() {
     use traceql_storage::read::find_trace;
 
     let catalog = catalog();
-    let spans = otlp::decode_file(&testdata("every_field.json")).expect("decode");
-    let trace_id = spans[0].trace_id;
-    let meta = write_block(
-        &catalog,
-        "t",
-        group_traces(spans),
-        &WriteOptions::default(),
-        vec![],
-        0,
-    )
-    .await
-    .expect("write");
+    let meta = every_field_block(&catalog).await;
+    let trace_id: [u8; 16] = hex::decode(&meta.min_trace_id)
+        .expect("hex")
+        .try_into()
+        .expect("16 bytes");
     // The same block with its trace IDs stored as variable-length binary.
-    let path = catalog.data_path("t", &meta.block_id);
-    let data = catalog
-        .store()
-        .get(&path)
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("bytes");
+    let data = data_file(&catalog, &meta).await;
     let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(data)
         .expect("parquet")
         .build()
@@ -261,7 +247,10 @@ async fn a_trace_id_column_of_the_wrong_type_is_an_error_not_a_panic() {
     writer.close().expect("close");
     catalog
         .store()
-        .put(&path, PutPayload::from(bytes))
+        .put(
+            &catalog.data_path("t", &meta.block_id),
+            PutPayload::from(bytes),
+        )
         .await
         .expect("put");
 

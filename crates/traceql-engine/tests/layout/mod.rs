@@ -1,9 +1,10 @@
-//! Random layouts of generated traces over blocks and row groups, for the proptests that
-//! compare the columnar path with the reference path.
+//! Random layouts of generated traces over blocks and row groups, and random spanset filters,
+//! for the proptests that compare the columnar path with the reference path.
 
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use traceql_storage::catalog::Catalog;
 use traceql_storage::generator::{Generator, GeneratorConfig};
 use traceql_storage::model::Trace;
@@ -109,4 +110,51 @@ pub async fn catalog(layout: &Layout) -> Catalog {
             .expect("block");
     }
     catalog
+}
+
+/// Fails unless the columnar path and the reference agree on `query`: both answered and `same`
+/// accepts the answers, or both failed with the same message.
+pub fn same_outcome<T: std::fmt::Debug, E: std::fmt::Display + std::fmt::Debug>(
+    query: &str,
+    columnar: Result<T, E>,
+    reference: Result<T, E>,
+    same: impl FnOnce(T, T) -> Result<(), TestCaseError>,
+) -> Result<(), TestCaseError> {
+    match (columnar, reference) {
+        (Ok(c), Ok(r)) => same(c, r),
+        (Err(c), Err(r)) => {
+            prop_assert_eq!(c.to_string(), r.to_string(), "{}", query);
+            Ok(())
+        }
+        (c, r) => Err(TestCaseError::fail(format!(
+            "{query}: columnar {c:?}, reference {r:?}"
+        ))),
+    }
+}
+
+/// Conditions inside `{ … }`, over the generator's services and attributes.
+const CONDITIONS: &[&str] = &[
+    "true",
+    "status = error",
+    "kind = server",
+    "kind = client",
+    r#"resource.service.name = "frontend""#,
+    r#"resource.service.name = "checkout""#,
+    r#"resource.service.name =~ "check.*|cart""#,
+    "duration > 5ms",
+    r#"name =~ "GET.*""#,
+    "span.http.response.status_code >= 500",
+    r#"span.db.system = "postgresql""#,
+    r#"rootServiceName = "frontend""#,
+    "span.http.route != nil",
+];
+
+/// A spanset filter: one condition, or two joined by `&&` or `||`.
+pub fn filter() -> impl Strategy<Value = String> {
+    let condition = || proptest::sample::select(CONDITIONS);
+    prop_oneof![
+        condition().prop_map(|c| format!("{{ {c} }}")),
+        (condition(), condition(), any::<bool>())
+            .prop_map(|(a, b, and)| { format!("{{ {a} {} {b} }}", if and { "&&" } else { "||" }) }),
+    ]
 }
