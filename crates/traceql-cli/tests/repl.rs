@@ -181,6 +181,7 @@ fn explain_runs_the_query_and_shows_its_datafusion_plans() {
             ".explain { } >> { } | rate()\n",
             ".explain { status = error } >> { }\n",
             ".explain { } !> { }\n",
+            ".explain { duration > 1000h } >> { duration > 2000h }\n",
         ),
     );
     let out = String::from_utf8_lossy(&o.stdout);
@@ -201,4 +202,13 @@ fn explain_runs_the_query_and_shows_its_datafusion_plans() {
     // window from the newest.
     assert!(out.contains("first window: 1 row group(s)"), "{out}");
     assert_eq!(out.matches("path: reference evaluator").count(), 2, "{out}");
+    // Row groups whose statistics rule out every condition are not scanned at all.
+    assert!(
+        out.contains("row groups: 1 to scan, 0 pruned by statistics"),
+        "{out}"
+    );
+    assert!(
+        out.contains("row groups: 0 to scan, 1 pruned by statistics; nothing to scan"),
+        "{out}"
+    );
 }

@@ -232,12 +232,14 @@ pub(super) async fn run(
     if columnar.blocks.is_empty() {
         return Ok(());
     }
+    let prepared = Prepared::new(columnar, catalog, search.end, memory_limit).await?;
+    let mut windows = prepared.windows();
     let Prepared {
         indexes,
         layouts,
         scan,
-    } = Prepared::new(columnar, catalog, search.end, memory_limit).await?;
-    let mut windows = Windows::new(&layouts);
+        ..
+    } = prepared;
     let mut run = Run {
         columnar,
         search,
@@ -289,6 +291,9 @@ struct Prepared {
     indexes: Vec<BlockIndex>,
     /// Each block's row groups, in file order.
     layouts: Vec<Vec<RowGroupSummary>>,
+    /// Per block, per row group: whether the candidate scan's conditions may match its rows,
+    /// by its statistics.
+    may_match: Vec<Vec<bool>>,
     /// The candidate scan, planned once for every window.
     scan: RowGroupScan,
 }
@@ -309,11 +314,22 @@ impl Prepared {
             .collect::<Result<Vec<_>, _>>()?;
         let session = Session::parallel(catalog, memory_limit)?.with_footers(&indexes);
         let scan = candidate_scan(&session, columnar, catalog, &indexes, &layouts, end).await?;
+        let may_match = indexes
+            .iter()
+            .enumerate()
+            .map(|(block, index)| scan.may_match(block, index))
+            .collect::<Result<_, _>>()?;
         Ok(Prepared {
             indexes,
             layouts,
+            may_match,
             scan,
         })
+    }
+
+    /// The windows of row groups to scan, newest first, leaving out those that cannot match.
+    fn windows(&self) -> Windows {
+        Windows::new(&self.layouts, &self.may_match)
     }
 }
 
@@ -674,21 +690,29 @@ pub(super) async fn explain(
     end: u64,
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
-    let Prepared { layouts, scan, .. } =
-        Prepared::new(columnar, catalog, end, memory_limit).await?;
-    let mut windows = Windows::new(&layouts);
+    let prepared = Prepared::new(columnar, catalog, end, memory_limit).await?;
+    let count = |may: bool| -> usize {
+        let flags = prepared.may_match.iter().flatten();
+        flags.filter(|m| **m == may).count()
+    };
+    let pruned = format!(
+        "row groups: {} to scan, {} pruned by statistics",
+        count(true),
+        count(false)
+    );
+    let mut windows = prepared.windows();
     let Some(window) = windows.next_window() else {
-        return Ok("no row groups to scan\n".into());
+        return Ok(format!("{pruned}; nothing to scan\n"));
     };
     let groups: Vec<String> = window
         .iter()
         .map(|g| format!("{}#{}", columnar.blocks[g.block].0.block_id, g.index))
         .collect();
     Ok(format!(
-        "first window: {} row group(s) ({}):\n{}",
+        "{pruned}\nfirst window: {} row group(s) ({}):\n{}",
         window.len(),
         groups.join(", "),
-        scan.run_and_describe(window).await?
+        prepared.scan.run_and_describe(window).await?
     ))
 }
 

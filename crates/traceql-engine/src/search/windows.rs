@@ -21,16 +21,20 @@ pub(super) struct Windows {
 }
 
 impl Windows {
-    /// The windows over the row groups of blocks whose row groups are `layouts`.
-    pub(super) fn new(layouts: &[Vec<RowGroupSummary>]) -> Windows {
+    /// The windows over the row groups of blocks whose row groups are `layouts`, leaving out
+    /// those whose flag in `may_match` (per block, per row group) is false.
+    pub(super) fn new(layouts: &[Vec<RowGroupSummary>], may_match: &[Vec<bool>]) -> Windows {
         let mut groups: Vec<Group> = layouts
             .iter()
+            .zip(may_match)
             .enumerate()
-            .flat_map(|(block, layout)| {
+            .flat_map(|(block, (layout, may_match))| {
                 layout
                     .iter()
+                    .zip(may_match)
                     .enumerate()
-                    .map(move |(index, summary)| Group {
+                    .filter(|(_, (_, may))| **may)
+                    .map(move |(index, (summary, _))| Group {
                         block,
                         index,
                         summary: *summary,
@@ -126,6 +130,12 @@ mod tests {
         }
     }
 
+    /// Windows over every row group of `layouts`.
+    fn all(layouts: &[Vec<RowGroupSummary>]) -> Windows {
+        let every: Vec<Vec<bool>> = layouts.iter().map(|l| vec![true; l.len()]).collect();
+        Windows::new(layouts, &every)
+    }
+
     fn windows_of(windows: &mut Windows, matched: usize) -> Vec<Vec<(usize, usize)>> {
         let mut out = Vec::new();
         while let Some(w) = windows.next_window() {
@@ -142,7 +152,7 @@ mod tests {
             vec![group(0, 9), group(10, 19), group(20, 29)],
             vec![group(30, 39), group(40, 49), group(50, 59), group(60, 69)],
         ];
-        let mut windows = Windows::new(&layouts);
+        let mut windows = all(&layouts);
         assert_eq!(windows.unscanned_newest(), Some(69));
         let handed = windows_of(&mut windows, 0);
         // One, then four times as many in all while nothing matches.
@@ -164,7 +174,7 @@ mod tests {
             vec![group(0, 49), group(50, 99)],
             vec![group(0, 59), group(60, 100)],
         ];
-        let mut windows = Windows::new(&layouts);
+        let mut windows = all(&layouts);
         let first: Vec<(usize, usize)> = windows
             .next_window()
             .map(|w| w.iter().map(|g| (g.block, g.index)).collect())
@@ -176,7 +186,7 @@ mod tests {
     #[test]
     fn windows_grow_towards_the_limit_from_the_match_rate() {
         let layouts = vec![(0..100).map(|i| group(i * 10, i * 10 + 9)).collect()];
-        let mut windows = Windows::new(&layouts);
+        let mut windows = all(&layouts);
         assert_eq!(windows.next_window().map(<[Group]>::len), Some(1));
         // 5 of 20 results from one row group: 8 in all (twice the limit at that rate).
         windows.grow_for(5, 20);
@@ -184,5 +194,22 @@ mod tests {
         // Plenty matched: still at least doubling.
         windows.grow_for(100, 20);
         assert_eq!(windows.next_window().map(<[Group]>::len), Some(8));
+    }
+
+    #[test]
+    fn row_groups_that_cannot_match_are_never_handed_out() {
+        let layouts = vec![
+            vec![group(0, 9), group(10, 19), group(20, 29)],
+            vec![group(30, 39), group(40, 49)],
+        ];
+        let may_match = vec![vec![true, false, true], vec![false, false]];
+        let mut windows = Windows::new(&layouts, &may_match);
+        assert_eq!(windows.unscanned_newest(), Some(29));
+        let handed: Vec<(usize, usize)> = windows_of(&mut windows, 0).concat();
+        assert_eq!(handed, vec![(0, 2), (0, 0)]);
+        let none = vec![vec![false; 3], vec![false; 2]];
+        let mut windows = Windows::new(&layouts, &none);
+        assert_eq!(windows.unscanned_newest(), None);
+        assert!(windows.next_window().is_none());
     }
 }
