@@ -22,15 +22,59 @@ use traceql_syntax::fold::anchored_pattern;
 /// `expr` lowered for the block `meta` describes; `None` when the columnar path cannot
 /// evaluate it exactly (a field it cannot read, arithmetic, field-to-field comparisons).
 pub fn lower_condition(expr: &FieldExpr, meta: &BlockMeta) -> Option<Expr> {
+    lower(expr, meta).map(|l| l.expr)
+}
+
+/// A lowered condition, and whether it can be null (not a boolean) for some span. Knowing
+/// that one cannot keeps `&&` and `||` from guarding it again: each guard is rewritten by
+/// DataFusion into `x IS NOT NULL AND x`, which doubles `x` at every level of nesting.
+struct Lowered {
+    expr: Expr,
+    nullable: bool,
+}
+
+impl Lowered {
+    /// A condition that is always true or false.
+    fn definite(expr: Expr) -> Lowered {
+        Lowered {
+            expr,
+            nullable: false,
+        }
+    }
+
+    /// A condition that may be null.
+    fn nullable(expr: Expr) -> Lowered {
+        Lowered {
+            expr,
+            nullable: true,
+        }
+    }
+
+    /// The condition with null read as false.
+    fn or_false(self) -> Expr {
+        match self.nullable {
+            true => coalesce(vec![self.expr, lit(false)]),
+            false => self.expr,
+        }
+    }
+}
+
+fn lower(expr: &FieldExpr, meta: &BlockMeta) -> Option<Lowered> {
     match &expr.kind {
-        FieldExprKind::Static(Static::Bool(b)) => Some(lit(*b)),
-        FieldExprKind::Static(_) => Some(not_a_bool()),
+        FieldExprKind::Static(Static::Bool(b)) => Some(Lowered::definite(lit(*b))),
+        FieldExprKind::Static(_) => Some(Lowered::nullable(not_a_bool())),
         FieldExprKind::Intrinsic(i) => bool_field(&Field::Intrinsic(*i), meta),
         FieldExprKind::Attribute(a) => bool_field(&Field::Attribute(a.clone()), meta),
         FieldExprKind::Unary {
             op: UnaryOp::Not,
             expr,
-        } => Some(lower_condition(expr, meta)?.not()),
+        } => {
+            let inner = lower(expr, meta)?;
+            Some(Lowered {
+                expr: inner.expr.not(),
+                nullable: inner.nullable,
+            })
+        }
         FieldExprKind::Unary {
             op: UnaryOp::Neg, ..
         } => None,
@@ -46,19 +90,19 @@ fn not_a_bool() -> Expr {
 }
 
 /// A field used as a condition: its value when it is a boolean, else not a boolean.
-fn bool_field(field: &Field, meta: &BlockMeta) -> Option<Expr> {
-    Some(match resolve(field, meta)? {
+fn bool_field(field: &Field, meta: &BlockMeta) -> Option<Lowered> {
+    Some(Lowered::nullable(match resolve(field, meta)? {
         Source::Column { expr, ty: Ty::Bool } => expr,
         _ => not_a_bool(),
-    })
+    }))
 }
 
-fn binary(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> Option<Expr> {
+fn binary(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> Option<Lowered> {
     let nil = |e: &FieldExpr| e.as_static() == Some(&Static::Nil);
     if matches!(op, BinaryOp::Eq | BinaryOp::Neq) && (nil(lhs) || nil(rhs)) {
         let other = if nil(lhs) { rhs } else { lhs };
         if nil(other) {
-            return Some(lit(false));
+            return Some(Lowered::definite(lit(false)));
         }
         let present = match &other.kind {
             FieldExprKind::Intrinsic(i) => present(&Field::Intrinsic(*i), meta)?,
@@ -66,26 +110,30 @@ fn binary(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> O
             FieldExprKind::Static(_) => lit(true),
             _ => return None,
         };
-        return Some(if op == BinaryOp::Neq {
+        return Some(Lowered::definite(if op == BinaryOp::Neq {
             present
         } else {
             present.not()
-        });
+        }));
     }
     match op {
         BinaryOp::And => {
-            let (l, r) = (lower_condition(lhs, meta)?, lower_condition(rhs, meta)?);
-            Some(coalesce(vec![l, lit(false)]).and(coalesce(vec![r, lit(false)])))
+            let (l, r) = (lower(lhs, meta)?, lower(rhs, meta)?);
+            Some(Lowered::definite(l.or_false().and(r.or_false())))
         }
         BinaryOp::Or => {
-            let (l, r) = (lower_condition(lhs, meta)?, lower_condition(rhs, meta)?);
+            let (l, r) = (lower(lhs, meta)?, lower(rhs, meta)?);
             // `x || y` with a non-boolean `x` is false, even when `y` holds.
-            when(l.clone().is_null(), lit(false))
-                .otherwise(l.or(coalesce(vec![r, lit(false)])))
-                .ok()
+            let expr = match l.nullable {
+                true => when(l.expr.clone().is_null(), lit(false))
+                    .otherwise(l.expr.or(r.or_false()))
+                    .ok()?,
+                false => l.expr.or(r.or_false()),
+            };
+            Some(Lowered::definite(expr))
         }
         _ if op.is_arithmetic() => None,
-        _ => compare(op, lhs, rhs, meta),
+        _ => compare(op, lhs, rhs, meta).map(Lowered::definite),
     }
 }
 
