@@ -10,6 +10,7 @@
 mod condition;
 pub mod fields;
 mod footers;
+pub mod pruning;
 mod row_groups;
 mod scan_schema;
 mod session;

@@ -9,29 +9,20 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
-use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::parquet::{
-    ParquetAccessPlan, ParquetFileMetrics, RowGroupAccessPlanFilter,
-};
-use datafusion::datasource::physical_plan::{
-    FileGroup, FileScanConfig, FileScanConfigBuilder, FileSource, ParquetSource,
-};
+use datafusion::datasource::physical_plan::parquet::ParquetAccessPlan;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::TaskContext;
 use datafusion::object_store::path::Path;
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
-use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::physical_plan::{ExecutionPlan, collect, execute_stream};
 use datafusion::prelude::DataFrame;
 
-use traceql_storage::read::{BlockIndex, RowGroupSummary};
+use traceql_storage::read::RowGroupSummary;
 
 /// One row group of one block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,97 +85,6 @@ impl RowGroupScan {
             .to_string())
     }
 
-    /// Which row groups of block `block` (whose footer `index` read) the scan's pushed-down
-    /// predicate may match, by their statistics: what DataFusion would prune when the scan
-    /// opens the file, known before any window is cut. Every row group where the block's scan
-    /// has no predicate (or none that statistics can decide).
-    pub fn may_match(
-        &self,
-        block: usize,
-        index: &BlockIndex,
-    ) -> Result<Vec<bool>, DataFusionError> {
-        let footer = index.parquet_metadata();
-        let row_groups = footer.row_groups();
-        let mut access =
-            RowGroupAccessPlanFilter::new(ParquetAccessPlan::new_all(row_groups.len()));
-        if let Some(PushedDown {
-            predicate,
-            declared,
-        }) = self.predicate_of(block)?
-        {
-            // Statistics are looked up by the column's position in the file, so the predicate
-            // is evaluated over the file's columns, typed as the scan declared them.
-            let file = index.schema();
-            let fields = file
-                .fields()
-                .iter()
-                .map(|f| match declared.field_with_name(f.name()) {
-                    Ok(d) => Arc::new(d.clone()),
-                    Err(_) => Arc::clone(f),
-                });
-            let schema = Arc::new(Schema::new(fields.collect::<Vec<_>>()));
-            let predicate = predicate
-                .transform(|e| match e.downcast_ref::<Column>() {
-                    Some(c) => Ok(Transformed::yes(Arc::new(Column::new(
-                        c.name(),
-                        schema.index_of(c.name())?,
-                    ))
-                        as Arc<dyn PhysicalExpr>)),
-                    None => Ok(Transformed::no(e)),
-                })?
-                .data;
-            let pruning = PruningPredicateBuilder::new()
-                .with_file_schema(Arc::clone(&schema))
-                .build(predicate);
-            if let Some(pruning) = pruning {
-                let metrics = ParquetFileMetrics::new(0, "", &ExecutionPlanMetricsSet::new());
-                access.prune_by_statistics(
-                    &schema,
-                    footer.file_metadata().schema_descr(),
-                    row_groups,
-                    &pruning,
-                    &metrics,
-                );
-            }
-        }
-        let mut may = vec![false; row_groups.len()];
-        for i in access.row_group_indexes() {
-            may[i] = true;
-        }
-        Ok(may)
-    }
-
-    /// The predicate the Parquet scan of block `block` pushes down, and the schema it reads
-    /// the file with; `None` without one.
-    fn predicate_of(&self, block: usize) -> Result<Option<PushedDown>, DataFusionError> {
-        let mut found = None;
-        self.plan.apply(|node| {
-            let Some(config) = node
-                .downcast_ref::<DataSourceExec>()
-                .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
-            else {
-                return Ok(TreeNodeRecursion::Continue);
-            };
-            let reads_block = config
-                .file_groups
-                .iter()
-                .flat_map(FileGroup::iter)
-                .any(|f| self.blocks.get(&f.object_meta.location) == Some(&block));
-            if let (true, Some(source)) = (
-                reads_block,
-                config.file_source().downcast_ref::<ParquetSource>(),
-            ) {
-                found = source.filter().map(|predicate| PushedDown {
-                    predicate,
-                    declared: Arc::clone(config.file_schema()),
-                });
-                return Ok(TreeNodeRecursion::Stop);
-            }
-            Ok(TreeNodeRecursion::Continue)
-        })?;
-        Ok(found)
-    }
-
     /// The plan with every file scan narrowed to the row groups of `window`, spread over the
     /// scan's partitions by rows. Every node above a file scan is rebuilt, so no run shares
     /// execution state with another.
@@ -221,13 +121,6 @@ impl RowGroupScan {
         })?;
         Ok(narrowed.data)
     }
-}
-
-/// The predicate a block's Parquet scan pushes down, over the schema the scan declares for
-/// the file (only the columns it reads; strings as views).
-struct PushedDown {
-    predicate: Arc<dyn PhysicalExpr>,
-    declared: SchemaRef,
 }
 
 /// `partitions` file groups reading, between them, the row groups `mine` of `file` (whole,

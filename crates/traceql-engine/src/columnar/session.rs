@@ -3,15 +3,18 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::Schema;
+use datafusion::common::DFSchema;
 use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
 use datafusion::error::DataFusionError;
 use datafusion::execution::cache::cache_manager::CachedFileMetadataEntry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::object_store::ObjectMeta;
+use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContext};
 use datafusion::parquet::file::metadata::ParquetMetaData;
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::collect;
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
-use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, Expr, ParquetReadOptions, SessionConfig, SessionContext};
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::read::BlockIndex;
@@ -109,6 +112,24 @@ impl Session {
             self.share_footer(index.object(), Arc::clone(index.parquet_metadata()));
         }
         self
+    }
+
+    /// `condition` (over the columns of `schema`) as a physical expression, coerced and
+    /// simplified as a plan's filter would be.
+    pub fn physical_condition(
+        &self,
+        condition: Expr,
+        schema: &Schema,
+    ) -> Result<Arc<dyn PhysicalExpr>, DataFusionError> {
+        let schema = Arc::new(DFSchema::try_from(schema.clone())?);
+        let state = self.ctx.state();
+        let context = SimplifyContext::builder()
+            .with_schema(Arc::clone(&schema))
+            .with_config_options(Arc::clone(state.config_options()))
+            .build();
+        let simplifier = ExprSimplifier::new(context);
+        let condition = simplifier.simplify(simplifier.coerce(condition, &schema)?)?;
+        state.create_physical_expr(condition, &schema)
     }
 
     /// A session that scans with one partition per core.

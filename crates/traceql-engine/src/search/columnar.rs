@@ -26,7 +26,9 @@ use traceql_syntax::ast::{
 
 use super::windows::Windows;
 use super::{Results, Search, visit_pipeline_fields};
-use crate::columnar::{Group, RowGroupScan, Session, lower_condition, open_indexes, scan_schema};
+use crate::columnar::{
+    Group, RowGroupScan, Session, lower_condition, open_indexes, pruning, scan_schema,
+};
 use crate::error::EngineError;
 use crate::progress::Progress;
 use crate::reference::{Regexes, trace_id_hex};
@@ -269,6 +271,9 @@ pub(super) async fn run(
             results.metrics.inspected_bytes += group.summary.bytes;
             progress.add_spans(group.summary.rows);
         }
+        let Some(scan) = &scan else {
+            return Ok(());
+        };
         let batches = scan
             .run(window)
             .await
@@ -294,8 +299,9 @@ struct Prepared {
     /// Per block, per row group: whether the candidate scan's conditions may match its rows,
     /// by its statistics.
     may_match: Vec<Vec<bool>>,
-    /// The candidate scan, planned once for every window.
-    scan: RowGroupScan,
+    /// The candidate scan, planned once for every window over the blocks with a row group
+    /// that may match; `None` when no row group may.
+    scan: Option<RowGroupScan>,
 }
 
 impl Prepared {
@@ -313,12 +319,29 @@ impl Prepared {
             .map(BlockIndex::row_groups)
             .collect::<Result<Vec<_>, _>>()?;
         let session = Session::parallel(catalog, memory_limit)?.with_footers(&indexes);
-        let scan = candidate_scan(&session, columnar, catalog, &indexes, &layouts, end).await?;
-        let may_match = indexes
+        let always = scanned_always(columnar);
+        let schemas: Vec<Schema> = indexes
             .iter()
-            .enumerate()
-            .map(|(block, index)| scan.may_match(block, index))
-            .collect::<Result<_, _>>()?;
+            .zip(&columnar.blocks)
+            .map(|(index, (_, leaves))| scan_schema(index.schema(), leaves, always))
+            .collect();
+        let may_match = (indexes.iter().zip(&schemas).zip(&columnar.blocks))
+            .map(|((index, schema), (_, leaves))| {
+                pruning::may_match(&session, candidate_filter(leaves, end), schema, index)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let scanned: Vec<usize> = (0..may_match.len())
+            .filter(|&b| may_match[b].contains(&true))
+            .collect();
+        let scan = match scanned.is_empty() {
+            true => None,
+            false => Some(
+                candidate_scan(
+                    &session, columnar, catalog, &schemas, &scanned, &layouts, end,
+                )
+                .await?,
+            ),
+        };
         Ok(Prepared {
             indexes,
             layouts,
@@ -333,42 +356,41 @@ impl Prepared {
     }
 }
 
-/// The candidate scan of every block of `columnar` (footers `indexes`, row groups `layouts`),
-/// planned in `session`: one scan of them all, each reading only the columns its leaves refer to
-/// (planning a 100-column table costs far more than scanning a window of it).
-async fn candidate_scan(
-    session: &Session,
-    columnar: &ColumnarSearch,
-    catalog: &Catalog,
-    indexes: &[BlockIndex],
-    layouts: &[Vec<RowGroupSummary>],
-    end: u64,
-) -> Result<RowGroupScan, EngineError> {
-    let parents = !columnar.siblings.is_empty();
-    let always: &[&str] = match parents {
-        true => &[
+/// The columns every candidate scan of `columnar` reads, whatever its leaves.
+fn scanned_always(columnar: &ColumnarSearch) -> &'static [&'static str] {
+    match columnar.siblings.is_empty() {
+        true => &[col::TRACE_ID, col::TRACE_START],
+        false => &[
             col::TRACE_ID,
             col::TRACE_START,
             col::NESTED_SET_LEFT,
             col::PARENT_LEFT,
         ],
-        false => &[col::TRACE_ID, col::TRACE_START],
-    };
-    let schemas: Vec<Schema> = indexes
+    }
+}
+
+/// The candidate scan of the blocks `scanned` of `columnar` (each read with its schema in
+/// `schemas`; row groups `layouts`), planned in `session`: one scan of them all, each reading
+/// only the columns its leaves refer to (planning a 100-column table costs far more than
+/// scanning a window of it).
+async fn candidate_scan(
+    session: &Session,
+    columnar: &ColumnarSearch,
+    catalog: &Catalog,
+    schemas: &[Schema],
+    scanned: &[usize],
+    layouts: &[Vec<RowGroupSummary>],
+    end: u64,
+) -> Result<RowGroupScan, EngineError> {
+    let parents = !columnar.siblings.is_empty();
+    let opening = scanned
         .iter()
-        .zip(&columnar.blocks)
-        .map(|(index, (_, leaves))| scan_schema(index.schema(), leaves, always))
-        .collect();
-    let opening = columnar
-        .blocks
-        .iter()
-        .zip(&schemas)
-        .map(|((meta, _), schema)| session.block_with_schema(meta, schema));
+        .map(|&b| session.block_with_schema(&columnar.blocks[b].0, &schemas[b]));
     let files = try_join_all(opening).await?;
     let frames = files
         .into_iter()
-        .enumerate()
-        .map(|(i, file)| candidate_spans(file, &columnar.blocks[i].1, i, end, parents));
+        .zip(scanned)
+        .map(|(file, &b)| candidate_spans(file, &columnar.blocks[b].1, b, end, parents));
     let spans = union_all(frames)?
         .ok_or_else(|| EngineError::Internal("a columnar search without blocks".into()))?;
     let leaves = columnar.blocks.first().map_or(0, |(_, l)| l.len());
@@ -605,13 +627,6 @@ fn candidate_spans(
     end: u64,
     parents: bool,
 ) -> Result<DataFrame, EngineError> {
-    // A null leaf filters as false: no `coalesce` needed around the disjunction.
-    let any_leaf = leaves
-        .iter()
-        .cloned()
-        .reduce(Expr::or)
-        .unwrap_or_else(|| lit(false));
-    let end = i64::try_from(end).unwrap_or(i64::MAX);
     let block =
         u32::try_from(block).map_err(|_| EngineError::Internal("too many blocks".into()))?;
     let mut columns = vec![
@@ -632,8 +647,21 @@ fn candidate_spans(
             .map(|(i, l)| nullif(l.clone(), lit(false)).alias(format!("leaf{i}"))),
     );
     Ok(file
-        .filter(ident(col::TRACE_START).lt_eq(lit(end)).and(any_leaf))?
+        .filter(candidate_filter(leaves, end))?
         .select(columns)?)
+}
+
+/// The rows [`candidate_spans`] keeps: spans of traces starting at or before `end` that match
+/// some leaf filter (a null leaf filters as false: no `coalesce` needed around the
+/// disjunction).
+fn candidate_filter(leaves: &[Expr], end: u64) -> Expr {
+    let any_leaf = leaves
+        .iter()
+        .cloned()
+        .reduce(Expr::or)
+        .unwrap_or_else(|| lit(false));
+    let end = i64::try_from(end).unwrap_or(i64::MAX);
+    ident(col::TRACE_START).lt_eq(lit(end)).and(any_leaf)
 }
 
 /// The candidate traces among `spans` (the union of [`candidate_spans`] of every block): one
@@ -701,7 +729,7 @@ pub(super) async fn explain(
         count(false)
     );
     let mut windows = prepared.windows();
-    let Some(window) = windows.next_window() else {
+    let (Some(window), Some(scan)) = (windows.next_window(), &prepared.scan) else {
         return Ok(format!("{pruned}; nothing to scan\n"));
     };
     let groups: Vec<String> = window
@@ -712,7 +740,7 @@ pub(super) async fn explain(
         "{pruned}\nfirst window: {} row group(s) ({}):\n{}",
         window.len(),
         groups.join(", "),
-        prepared.scan.run_and_describe(window).await?
+        scan.run_and_describe(window).await?
     ))
 }
 
