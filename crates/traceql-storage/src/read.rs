@@ -224,13 +224,15 @@ pub struct RowGroupSummary {
 }
 
 /// What a block's footer tells: its row groups, and which of them may hold a trace (from the
-/// `trace_id` statistics and the row groups' bloom filters, each filter read at most once).
+/// `trace_id` statistics and the row groups' bloom filters), and the bloom filters of any column
+/// (each filter read at most once).
 pub struct BlockIndex {
     reader: ObjectReader,
     object: ObjectMeta,
     metadata: ArrowReaderMetadata,
     column: usize,
-    filters: HashMap<usize, Option<Sbbf>>,
+    /// Bloom filters read so far, by (column, row group); `None`: the column chunk has none.
+    filters: HashMap<(usize, usize), Option<Sbbf>>,
     path: Path,
 }
 
@@ -416,26 +418,39 @@ impl BlockIndex {
                 in_range.push(i);
             }
         }
-        self.load_filters(&in_range).await?;
+        let column = self.column;
+        let filters = self.bloom_filters(column, &in_range).await?;
         Ok(in_range
             .into_iter()
-            .filter(|i| {
-                self.filters
-                    .get(i)
-                    .is_none_or(|f| f.as_ref().is_none_or(|f| f.check(&trace_id[..])))
-            })
+            .zip(filters)
+            .filter(|(_, f)| f.is_none_or(|f| f.check(&trace_id[..])))
+            .map(|(i, _)| i)
             .collect())
     }
 
-    /// Reads the `trace_id` bloom filters of `groups` not read before: those whose length the
+    /// The bloom filters of the leaf column `column` in the row groups `groups` (in that
+    /// order; `None` where a row group has none), read on first use: those whose length the
     /// footer records in one ranged request (adjacent ranges are coalesced), others one by one.
-    async fn load_filters(&mut self, groups: &[usize]) -> Result<()> {
+    pub async fn bloom_filters(
+        &mut self,
+        column: usize,
+        groups: &[usize],
+    ) -> Result<Vec<Option<&Sbbf>>> {
+        self.load_filters(column, groups).await?;
+        Ok(groups
+            .iter()
+            .map(|&i| self.filters.get(&(column, i)).and_then(Option::as_ref))
+            .collect())
+    }
+
+    /// Reads the bloom filters of `column` in `groups` not read before.
+    async fn load_filters(&mut self, column: usize, groups: &[usize]) -> Result<()> {
         let (mut ranges, mut ranged) = (Vec::new(), Vec::new());
         for &i in groups {
-            if self.filters.contains_key(&i) {
+            if self.filters.contains_key(&(column, i)) {
                 continue;
             }
-            let chunk = self.metadata.metadata().row_group(i).column(self.column);
+            let chunk = self.metadata.metadata().row_group(i).column(column);
             let offset = chunk
                 .bloom_filter_offset()
                 .and_then(|o| u64::try_from(o).ok());
@@ -448,15 +463,15 @@ impl BlockIndex {
                     ranged.push(i);
                 }
                 (None, _) => {
-                    self.filters.insert(i, None);
+                    self.filters.insert((column, i), None);
                 }
                 (Some(_), None) => {
                     let filter = self
                         .builder()
-                        .get_row_group_column_bloom_filter(i, self.column)
+                        .get_row_group_column_bloom_filter(i, column)
                         .await
                         .map_err(|e| StorageError::parquet(&self.path, e))?;
-                    self.filters.insert(i, filter);
+                    self.filters.insert((column, i), filter);
                 }
             }
         }
@@ -472,7 +487,7 @@ impl BlockIndex {
         for (i, bytes) in ranged.into_iter().zip(read) {
             let filter =
                 Sbbf::from_bytes(&bytes).map_err(|e| StorageError::parquet(&self.path, e))?;
-            self.filters.insert(i, Some(filter));
+            self.filters.insert((column, i), Some(filter));
         }
         Ok(())
     }

@@ -32,7 +32,7 @@ use crate::encode::{PreparedTrace, build_batch, choose_dedicated, generic_keys};
 use crate::error::{Result, StorageError};
 use crate::meta::{BlockMeta, FORMAT, FORMAT_VERSION};
 use crate::model::{Span, Trace, TraceId};
-use crate::schema::{DedicatedColumn, block_schema, col};
+use crate::schema::{DedicatedColumn, ScalarType, block_schema, col};
 
 /// How blocks are written.
 #[derive(Clone, Debug)]
@@ -131,7 +131,12 @@ pub async fn write_block(
     let schema = block_schema(&dedicated);
     let groups = row_groups(&prepared, options.row_group_spans);
     let traces_per_group = groups.iter().map(|g| g.len()).max().unwrap_or(1);
-    let props = Arc::new(writer_properties(&schema, options, traces_per_group));
+    let props = Arc::new(writer_properties(
+        &schema,
+        &dedicated,
+        options,
+        traces_per_group,
+    ));
 
     encode_and_upload(
         catalog, &data_path, &schema, &dedicated, &prepared, &groups, props,
@@ -302,11 +307,20 @@ impl Write for SharedBuffer {
     }
 }
 
+/// Distinct values a row group's bloom filter on a string column is sized for. Such filters
+/// serve equality searches for a value no row group holds (`{ name = "x" }`), which statistics
+/// cannot rule out when the value sorts between others; 1,000 values at 1% false positives take
+/// about 1.2 KB per column and row group. A column with many more values (IDs, URLs) saturates
+/// its filter, which then rules nothing out, at the same small size.
+const STRING_BLOOM_NDV: u64 = 1_000;
+
 /// Parquet settings: statistics and page index everywhere, a bloom filter on `trace_id` sized
-/// for the traces of one row group (filters are per row group, all written together before the
-/// footer so that a lookup reads them in one request), no dictionary for random IDs.
+/// for the traces of one row group and on the span name and every dedicated string column (see
+/// [`STRING_BLOOM_NDV`]; filters are per row group, all written together before the footer so
+/// that a lookup reads them in one request), no dictionary for random IDs.
 fn writer_properties(
     schema: &arrow::datatypes::Schema,
+    dedicated: &[DedicatedColumn],
     options: &WriteOptions,
     traces_per_group: usize,
 ) -> WriterProperties {
@@ -317,7 +331,20 @@ fn writer_properties(
         nulls_first: false,
     });
     let trace_id = ColumnPath::from(col::TRACE_ID);
-    WriterProperties::builder()
+    let strings = dedicated
+        .iter()
+        .filter(|d| d.value_type == ScalarType::String)
+        .map(DedicatedColumn::column_name)
+        .chain([col::NAME.to_string()]);
+    let mut builder = WriterProperties::builder();
+    for column in strings {
+        let path = ColumnPath::from(column);
+        builder = builder
+            .set_column_bloom_filter_enabled(path.clone(), true)
+            .set_column_bloom_filter_fpp(path.clone(), 0.01)
+            .set_column_bloom_filter_max_ndv(path, STRING_BLOOM_NDV);
+    }
+    builder
         .set_compression(options.compression)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(None)

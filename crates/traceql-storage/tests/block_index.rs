@@ -28,3 +28,59 @@ async fn the_object_is_the_one_the_store_describes() {
         assert_eq!(object.last_modified, head.last_modified, "{url}");
     }
 }
+
+/// The span name and every dedicated string column carry a bloom filter per row group: it
+/// admits each value the row group holds and refuses (nearly always) one it does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn string_columns_have_bloom_filters_per_row_group() {
+    use std::collections::BTreeSet;
+    use traceql_storage::schema::col;
+
+    let catalog = Catalog::open("memory://block-index-blooms").expect("catalog");
+    let traces = Generator::new(GeneratorConfig::default()).traces(0..200);
+    let options = WriteOptions {
+        row_group_spans: 500,
+        ..WriteOptions::default()
+    };
+    let meta = write_block(&catalog, "t", traces.clone(), &options, vec![], 0)
+        .await
+        .expect("block");
+    let mut index = BlockIndex::open(&catalog, &meta).await.expect("index");
+    let groups: Vec<usize> = (0..index.row_groups().expect("row groups").len()).collect();
+    assert!(groups.len() > 1, "{} row groups", groups.len());
+    let columns = index.parquet_metadata().file_metadata().schema_descr_ptr();
+    let leaf = |name: &str| {
+        columns
+            .columns()
+            .iter()
+            .position(|c| c.name() == name)
+            .unwrap_or_else(|| panic!("no {name} column"))
+    };
+    let names: BTreeSet<&str> = traces
+        .iter()
+        .flat_map(|t| &t.spans)
+        .map(|s| s.name.as_str())
+        .collect();
+    for column in [col::NAME, "resource.service.name"] {
+        let filters = index
+            .bloom_filters(leaf(column), &groups)
+            .await
+            .expect("filters");
+        assert_eq!(filters.len(), groups.len());
+        for filter in &filters {
+            let filter = filter.unwrap_or_else(|| panic!("no bloom filter on {column}"));
+            assert!(!filter.check(&"no-such-value-6c2408325a45"), "{column}");
+        }
+    }
+    // Every name is admitted by the filter of the row group it occurs in, at least one.
+    let filters = index
+        .bloom_filters(leaf(col::NAME), &groups)
+        .await
+        .expect("filters");
+    for name in names {
+        assert!(
+            filters.iter().flatten().any(|f| f.check(&name)),
+            "{name} refused by every row group"
+        );
+    }
+}

@@ -313,7 +313,8 @@ impl Prepared {
         end: u64,
         memory_limit: Option<u64>,
     ) -> Result<Prepared, EngineError> {
-        let indexes = open_indexes(catalog, columnar.blocks.iter().map(|(meta, _)| meta)).await?;
+        let mut indexes =
+            open_indexes(catalog, columnar.blocks.iter().map(|(meta, _)| meta)).await?;
         let layouts = indexes
             .iter()
             .map(BlockIndex::row_groups)
@@ -325,11 +326,12 @@ impl Prepared {
             .zip(&columnar.blocks)
             .map(|(index, (_, leaves))| scan_schema(index.schema(), leaves, always))
             .collect();
-        let may_match = (indexes.iter().zip(&schemas).zip(&columnar.blocks))
-            .map(|((index, schema), (_, leaves))| {
+        let pruning = (indexes.iter_mut().zip(&schemas).zip(&columnar.blocks)).map(
+            |((index, schema), (_, leaves))| {
                 pruning::may_match(&session, candidate_filter(leaves, end), schema, index)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            },
+        );
+        let may_match = try_join_all(pruning).await?;
         let scanned: Vec<usize> = (0..may_match.len())
             .filter(|&b| may_match[b].contains(&true))
             .collect();
@@ -724,7 +726,7 @@ pub(super) async fn explain(
         flags.filter(|m| **m == may).count()
     };
     let pruned = format!(
-        "row groups: {} to scan, {} pruned by statistics",
+        "row groups: {} to scan, {} pruned by statistics or bloom filters",
         count(true),
         count(false)
     );
