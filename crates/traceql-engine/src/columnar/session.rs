@@ -132,6 +132,23 @@ impl Session {
         state.create_physical_expr(condition, &schema)
     }
 
+    /// The session, with conditions evaluated after the scan decodes its columns rather than
+    /// as a row filter inside it. Right for aggregations, which read few narrow columns of
+    /// many rows: a row filter decodes its own columns first, then the others row-selection by
+    /// row-selection, which for `{ resource.service.name = "checkout" } | rate()` (15% of the
+    /// spans) cost ~30% more time on 10 M spans than decoding both columns whole.
+    pub fn without_row_filters(self) -> Session {
+        let state = self.ctx.state_ref();
+        state
+            .write()
+            .config_mut()
+            .options_mut()
+            .execution
+            .parquet
+            .pushdown_filters = false;
+        self
+    }
+
     /// A session that scans with one partition per core.
     pub fn parallel(
         catalog: &Catalog,

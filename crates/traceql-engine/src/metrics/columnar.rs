@@ -114,7 +114,9 @@ pub(super) async fn run(
     progress: &Progress,
 ) -> Result<(), EngineError> {
     let indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
-    let session = Session::parallel(catalog, memory_limit)?.with_footers(&indexes);
+    let session = Session::parallel(catalog, memory_limit)?
+        .with_footers(&indexes)
+        .without_row_filters();
     // Every block's aggregation is a task of its own: blocks are planned and scanned on all
     // cores at once; their groups are added in block order.
     let tasks = columnar.blocks.iter().zip(&indexes).map(|(block, index)| {
@@ -264,7 +266,9 @@ pub(super) async fn explain(
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
     let indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
-    let session = Session::parallel(catalog, memory_limit)?.with_footers(&indexes);
+    let session = Session::parallel(catalog, memory_limit)?
+        .with_footers(&indexes)
+        .without_row_filters();
     let mut out = String::new();
     for (block, index) in columnar.blocks.iter().zip(&indexes) {
         let frame = aggregate_frame(
