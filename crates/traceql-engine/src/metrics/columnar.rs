@@ -114,9 +114,7 @@ pub(super) async fn run(
     progress: &Progress,
 ) -> Result<(), EngineError> {
     let indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
-    let session = Session::parallel(catalog, memory_limit)?
-        .with_footers(&indexes)
-        .without_row_filters();
+    let session = aggregation_session(catalog, &indexes, memory_limit)?;
     // Every block's aggregation is a task of its own: blocks are planned and scanned on all
     // cores at once; their groups are added in block order.
     let tasks = columnar.blocks.iter().zip(&indexes).map(|(block, index)| {
@@ -149,6 +147,22 @@ pub(super) async fn run(
         }
     }
     Ok(())
+}
+
+/// The session that aggregates the blocks whose footers are `indexes`, each in a task of its
+/// own. Each plan has only the partitions the cores need beyond one per block: with as many
+/// blocks as cores, a single partition per block spares every plan its repartitioning (count
+/// by service on 11 blocks and 2 cores: ~340 -> ~290 ms).
+fn aggregation_session(
+    catalog: &Catalog,
+    indexes: &[BlockIndex],
+    memory_limit: Option<u64>,
+) -> Result<Session, EngineError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let partitions = cores.div_ceil(indexes.len().max(1));
+    Ok(Session::new(catalog, partitions, memory_limit)?
+        .with_footers(indexes)
+        .without_row_filters())
 }
 
 /// Spans of the block that start in the query's range and match the condition.
@@ -266,9 +280,7 @@ pub(super) async fn explain(
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
     let indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
-    let session = Session::parallel(catalog, memory_limit)?
-        .with_footers(&indexes)
-        .without_row_filters();
+    let session = aggregation_session(catalog, &indexes, memory_limit)?;
     let mut out = String::new();
     for (block, index) in columnar.blocks.iter().zip(&indexes) {
         let frame = aggregate_frame(
