@@ -242,6 +242,10 @@ pub(super) async fn run(
         scan,
         ..
     } = prepared;
+    // Without a scan no row group may match: nothing to find.
+    let Some(scan) = scan else {
+        return Ok(());
+    };
     let mut run = Run {
         columnar,
         search,
@@ -271,9 +275,6 @@ pub(super) async fn run(
             results.metrics.inspected_bytes += group.summary.bytes;
             progress.add_spans(group.summary.rows);
         }
-        let Some(scan) = &scan else {
-            return Ok(());
-        };
         let batches = scan
             .run(window)
             .await
@@ -297,7 +298,7 @@ struct Prepared {
     /// Each block's row groups, in file order.
     layouts: Vec<Vec<RowGroupSummary>>,
     /// Per block, per row group: whether the candidate scan's conditions may match its rows,
-    /// by its statistics.
+    /// by its statistics and bloom filters.
     may_match: Vec<Vec<bool>>,
     /// The candidate scan, planned once for every window over the blocks with a row group
     /// that may match; `None` when no row group may.
