@@ -9,12 +9,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use futures::TryStreamExt;
+use futures::future::try_join_all;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::error::{Result, StorageError};
 use crate::meta::BlockMeta;
+
+/// How many `meta.json` reads a listing keeps in flight.
+const CONCURRENT_META_READS: usize = 32;
 
 /// The default tenant, as in Tempo.
 pub const DEFAULT_TENANT: &str = "single-tenant";
@@ -163,14 +167,17 @@ impl Catalog {
             .list_with_delimiter(Some(&tenant_path))
             .await
             .map_err(|e| StorageError::store(&tenant_path, e))?;
+        // Read concurrently, a bounded number at a time: on an object store each read is a
+        // round trip of its own.
+        let ids: Vec<&str> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|dir| dir.filename())
+            .collect();
         let mut blocks = Vec::new();
-        for dir in &listing.common_prefixes {
-            let Some(block_id) = dir.filename() else {
-                continue;
-            };
-            if let Some(meta) = self.read_meta(tenant, block_id).await? {
-                blocks.push(meta);
-            }
+        for chunk in ids.chunks(CONCURRENT_META_READS) {
+            let read = try_join_all(chunk.iter().map(|id| self.read_meta(tenant, id))).await?;
+            blocks.extend(read.into_iter().flatten());
         }
         blocks.sort_by(|a, b| {
             (a.start_time_unix_nano, &a.block_id).cmp(&(b.start_time_unix_nano, &b.block_id))
