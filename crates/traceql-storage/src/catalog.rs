@@ -15,6 +15,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::error::{Result, StorageError};
+use crate::footers::FooterCache;
 use crate::meta::BlockMeta;
 
 /// How many `meta.json` reads a listing keeps in flight.
@@ -36,6 +37,8 @@ pub struct Catalog {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
     url: String,
+    /// Footers of data files read through this catalog (or a clone of it).
+    footers: FooterCache,
 }
 
 impl Catalog {
@@ -101,6 +104,7 @@ impl Catalog {
             store,
             prefix: Path::from(prefix),
             url: url.to_string(),
+            footers: FooterCache::default(),
         })
     }
 
@@ -110,6 +114,7 @@ impl Catalog {
             store,
             prefix: Path::from(prefix),
             url: format!("<store>/{prefix}"),
+            footers: FooterCache::default(),
         }
     }
 
@@ -121,6 +126,11 @@ impl Catalog {
     /// The object store.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
+    }
+
+    /// The footers of data files read through this catalog so far.
+    pub(crate) fn footers(&self) -> &FooterCache {
+        &self.footers
     }
 
     /// `<prefix>/<tenant>`.

@@ -17,6 +17,7 @@ pub mod compact;
 mod decode;
 pub mod encode;
 pub mod error;
+mod footers;
 pub mod generator;
 pub mod ingest;
 pub mod keys;

@@ -26,6 +26,7 @@ use parquet::file::statistics::Statistics;
 use crate::catalog::Catalog;
 use crate::decode::{decode_batch, decode_projected};
 use crate::error::{Result, StorageError};
+use crate::footers::Footer;
 use crate::meta::BlockMeta;
 use crate::model::{Span, Trace, TraceId};
 use crate::projection::Projection;
@@ -238,16 +239,31 @@ pub struct BlockIndex {
 
 impl BlockIndex {
     /// Opens the data file of the block `meta` describes (reads its footer).
+    ///
+    /// A footer read before through `catalog` (or a clone of it) is not read again: data
+    /// files never change once written.
     pub async fn open(catalog: &Catalog, meta: &BlockMeta) -> Result<BlockIndex> {
         let path = catalog.data_path(&meta.tenant, &meta.block_id);
         let mut reader = ObjectReader::new(Arc::clone(catalog.store()), path.clone());
-        let metadata = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
-            .await
-            .map_err(|e| StorageError::parquet(&path, e))?;
-        // The footer's suffix read described the object (no separate request).
-        let object = reader.object.take().ok_or_else(|| {
-            StorageError::invalid_block(&path, "the footer was read without the object's metadata")
-        })?;
+        let Footer { object, metadata } = match catalog.footers().get(&path) {
+            Some(footer) => footer,
+            None => {
+                let metadata =
+                    ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
+                        .await
+                        .map_err(|e| StorageError::parquet(&path, e))?;
+                // The footer's suffix read described the object (no separate request).
+                let object = reader.object.take().ok_or_else(|| {
+                    StorageError::invalid_block(
+                        &path,
+                        "the footer was read without the object's metadata",
+                    )
+                })?;
+                let footer = Footer { object, metadata };
+                catalog.footers().put(&path, footer.clone());
+                footer
+            }
+        };
         let column = metadata
             .parquet_schema()
             .columns()

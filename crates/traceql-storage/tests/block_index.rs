@@ -84,3 +84,36 @@ async fn string_columns_have_bloom_filters_per_row_group() {
         );
     }
 }
+
+/// A footer read through a catalog is not read again through it (or its clones): with the data
+/// file replaced by garbage afterwards, the catalog still opens the block from the footer it
+/// kept, while a new catalog over the same store reads the garbage and names the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_reads_each_footer_once() {
+    use object_store::PutPayload;
+
+    let url = format!("memory://block-index-footers-{}", uuid::Uuid::new_v4());
+    let catalog = Catalog::open(&url).expect("catalog");
+    let traces = Generator::new(GeneratorConfig::default()).traces(0..30);
+    let meta = write_block(&catalog, "t", traces, &WriteOptions::default(), vec![], 0)
+        .await
+        .expect("block");
+    let first = BlockIndex::open(&catalog, &meta).await.expect("first open");
+    let path = catalog.data_path(&meta.tenant, &meta.block_id);
+    catalog
+        .store()
+        .put(&path, PutPayload::from_static(b"not parquet at all"))
+        .await
+        .expect("put");
+    let again = BlockIndex::open(&catalog.clone(), &meta)
+        .await
+        .expect("footer kept");
+    assert_eq!(again.object(), first.object());
+    assert_eq!(again.row_groups().ok(), first.row_groups().ok());
+    let fresh = Catalog::open(&url).expect("same store, new catalog");
+    let error = BlockIndex::open(&fresh, &meta)
+        .await
+        .err()
+        .expect("the garbage is read");
+    assert!(error.to_string().contains("data.parquet"), "{error}");
+}
