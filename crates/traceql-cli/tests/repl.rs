@@ -183,6 +183,7 @@ fn explain_runs_the_query_and_shows_its_datafusion_plans() {
             ".explain { } !> { }\n",
             ".explain { duration > 1000h } >> { duration > 2000h }\n",
             ".explain { name = \"Q-no-such-span\" } >> { name = \"R-no-such-span\" }\n",
+            ".explain { name = \"Q-no-such-span\" } | rate()\n",
         ),
     );
     let out = String::from_utf8_lossy(&o.stdout);
@@ -212,4 +213,9 @@ fn explain_runs_the_query_and_shows_its_datafusion_plans() {
         "{out}"
     );
     assert_eq!(out.matches(pruned).count(), 2, "{out}");
+    // Metrics plan no aggregation for a block no row group of which may match.
+    assert!(
+        out.contains("no row group may match (statistics or bloom filters)"),
+        "{out}"
+    );
 }

@@ -30,7 +30,9 @@ use super::interval::Intervals;
 use super::sampling::Sampling;
 use super::series::{Accumulator, Partial};
 use crate::columnar::fields::{Source, Ty, resolve, val_at, value_expr};
-use crate::columnar::{Group, RowGroupScan, Session, lower_condition, open_indexes, scan_schema};
+use crate::columnar::{
+    Group, RowGroupScan, Session, lower_condition, open_indexes, pruning, scan_schema,
+};
 use crate::error::EngineError;
 use crate::progress::Progress;
 use crate::reference::trace_id_hex;
@@ -113,33 +115,37 @@ pub(super) async fn run(
     acc: &mut Accumulator,
     progress: &Progress,
 ) -> Result<(), EngineError> {
-    let indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
-    let session = aggregation_session(catalog, &indexes, memory_limit)?;
+    let mut indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
+    let live = blocks_that_may_match(catalog, columnar, &mut indexes, intervals).await?;
+    let session = aggregation_session(catalog, &indexes, live.len(), memory_limit)?;
     // Every block's aggregation is a task of its own: blocks are planned and scanned on all
     // cores at once; their groups are added in block order.
-    let tasks = columnar.blocks.iter().zip(&indexes).map(|(block, index)| {
+    let tasks = live.iter().map(|&b| {
         tokio::spawn(aggregate_block(
             session.clone(),
             columnar.bucketed,
-            block.clone(),
-            index.schema().clone(),
+            columnar.blocks[b].clone(),
+            indexes[b].schema().clone(),
             intervals,
         ))
     });
     let aggregated = try_join_all(tasks)
         .await
         .map_err(|e| EngineError::Internal(format!("aggregation task failed: {e}")))?;
-    for (block, batches) in columnar.blocks.iter().zip(aggregated) {
+    for (&b, batches) in live.iter().zip(aggregated) {
         for batch in &batches? {
-            add_groups(columnar, block, batch, acc)?;
+            add_groups(columnar, &columnar.blocks[b], batch, acc)?;
         }
+    }
+    for block in &columnar.blocks {
         progress.add_spans(block.meta.span_count);
         progress.block_done();
     }
     if exemplars_wanted {
         // One partition keeps the rows in file order, so a trace's rows arrive together.
         let ordered = Session::new(catalog, 1, memory_limit)?.with_footers(&indexes);
-        for (block, index) in columnar.blocks.iter().zip(&indexes) {
+        for &b in &live {
+            let (block, index) = (&columnar.blocks[b], &indexes[b]);
             if !acc.wants_exemplars() {
                 break;
             }
@@ -149,17 +155,43 @@ pub(super) async fn run(
     Ok(())
 }
 
-/// The session that aggregates the blocks whose footers are `indexes`, each in a task of its
-/// own. Each plan has only the partitions the cores need beyond one per block: with as many
-/// blocks as cores, a single partition per block spares every plan its repartitioning (count
-/// by service on 11 blocks and 2 cores: ~340 -> ~290 ms).
+/// The numbers of the blocks of `columnar` (footers `indexes`) with a row group whose
+/// statistics or bloom filters let the block's condition hold in the query's range: the only
+/// ones worth planning an aggregation for.
+async fn blocks_that_may_match(
+    catalog: &Catalog,
+    columnar: &ColumnarPlan,
+    indexes: &mut [BlockIndex],
+    intervals: Intervals,
+) -> Result<Vec<usize>, EngineError> {
+    let session = Session::new(catalog, 1, None)?;
+    let pruning = indexes
+        .iter_mut()
+        .zip(&columnar.blocks)
+        .map(|(index, block)| {
+            let condition = matching(block, intervals);
+            let declared = scan_schema(index.schema(), std::slice::from_ref(&condition), &[]);
+            let session = &session;
+            async move { pruning::may_match(session, condition, &declared, index).await }
+        });
+    let may_match = try_join_all(pruning).await?;
+    Ok((0..may_match.len())
+        .filter(|&b| may_match[b].contains(&true))
+        .collect())
+}
+
+/// The session that aggregates `blocks` blocks among those whose footers are `indexes`, each
+/// in a task of its own. Each plan has only the partitions the cores need beyond one per
+/// block: with as many blocks as cores, a single partition per block spares every plan its
+/// repartitioning (count by service on 11 blocks and 2 cores: ~340 -> ~290 ms).
 fn aggregation_session(
     catalog: &Catalog,
     indexes: &[BlockIndex],
+    blocks: usize,
     memory_limit: Option<u64>,
 ) -> Result<Session, EngineError> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let partitions = cores.div_ceil(indexes.len().max(1));
+    let partitions = cores.div_ceil(blocks.max(1));
     Ok(Session::new(catalog, partitions, memory_limit)?
         .with_footers(indexes)
         .without_row_filters())
@@ -279,10 +311,18 @@ pub(super) async fn explain(
     intervals: Intervals,
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
-    let indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
-    let session = aggregation_session(catalog, &indexes, memory_limit)?;
+    let mut indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
+    let live = blocks_that_may_match(catalog, columnar, &mut indexes, intervals).await?;
+    let session = aggregation_session(catalog, &indexes, live.len(), memory_limit)?;
     let mut out = String::new();
-    for (block, index) in columnar.blocks.iter().zip(&indexes) {
+    for (b, (block, index)) in columnar.blocks.iter().zip(&indexes).enumerate() {
+        if !live.contains(&b) {
+            out.push_str(&format!(
+                "block {} ({} spans): no row group may match (statistics or bloom filters)\n",
+                block.meta.block_id, block.meta.span_count
+            ));
+            continue;
+        }
         let frame = aggregate_frame(
             &session,
             columnar.bucketed,
