@@ -1,8 +1,8 @@
 //! Which row groups of a block a condition may match, by their statistics and the bloom
 //! filters of the columns it compares with values: decided on the footer already read (and
-//! the filters, stored together at the end of the file), before any scan is planned, so that a query plans and scans only the
-//! blocks and row groups that may hold a match (planning a scan costs milliseconds per block;
-//! a search for a value no block holds then plans nothing).
+//! the filters, stored together at the end of the file), before any scan is planned, so that
+//! a query plans and scans only the blocks and row groups that may hold a match (planning a
+//! scan costs milliseconds per block; a search for a value no block holds plans nothing).
 
 use std::sync::Arc;
 
@@ -14,21 +14,43 @@ use datafusion::parquet::arrow::parquet_column;
 use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::prelude::Expr;
+use futures::future::try_join_all;
 use traceql_storage::read::BlockIndex;
 
-use super::Session;
+use super::{Session, scan_schema};
 use crate::error::EngineError;
 
-/// For each row group of the block whose footer `index` read, whether `condition` (over the
-/// columns of `declared`, the schema a scan declares for the block's file) may hold for one of
-/// its rows, as DataFusion's statistics and bloom filter pruning would decide when a scan
-/// opens the file. Every row group where neither can decide.
-pub async fn may_match(
+/// For each block (its footer in `indexes`, its condition in `conditions`, in the same order)
+/// and each of its row groups, whether the condition may hold for one of the row group's rows,
+/// as DataFusion's statistics and bloom filter pruning would decide when a scan opens the
+/// file (true where neither can decide). Blocks are pruned concurrently.
+pub async fn row_groups_that_may_match(
+    session: &Session,
+    indexes: &mut [BlockIndex],
+    conditions: Vec<Expr>,
+) -> Result<Vec<Vec<bool>>, EngineError> {
+    let pruning = indexes
+        .iter_mut()
+        .zip(conditions)
+        .map(|(index, condition)| may_match(session, condition, index));
+    try_join_all(pruning).await
+}
+
+/// The blocks (their numbers) with a row group `may_match` says may match.
+pub fn blocks_with_a_match(may_match: &[Vec<bool>]) -> Vec<usize> {
+    (0..may_match.len())
+        .filter(|&b| may_match[b].contains(&true))
+        .collect()
+}
+
+/// [`row_groups_that_may_match`] for one block.
+async fn may_match(
     session: &Session,
     condition: Expr,
-    declared: &Schema,
     index: &mut BlockIndex,
 ) -> Result<Vec<bool>, EngineError> {
+    // The condition's columns typed as a scan declares them (strings as views).
+    let declared = scan_schema(index.schema(), std::slice::from_ref(&condition), &[]);
     // Statistics are looked up by a column's position in the file: the condition is planned
     // over all of the file's columns, typed as the scan declares those it reads.
     let file = index.schema();

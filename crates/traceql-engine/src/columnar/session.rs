@@ -149,6 +149,21 @@ impl Session {
         self
     }
 
+    /// The session, for scans whose row groups were pruned by statistics and bloom filters
+    /// before planning ([`super::pruning`]): DataFusion does not read the bloom filters again
+    /// each time a scan opens a file.
+    pub fn pruned_ahead(self) -> Session {
+        let state = self.ctx.state_ref();
+        state
+            .write()
+            .config_mut()
+            .options_mut()
+            .execution
+            .parquet
+            .bloom_filter_on_read = false;
+        self
+    }
+
     /// A session that scans with one partition per core.
     pub fn parallel(
         catalog: &Catalog,

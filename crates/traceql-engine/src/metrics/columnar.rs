@@ -165,19 +165,11 @@ async fn blocks_that_may_match(
     intervals: Intervals,
 ) -> Result<Vec<usize>, EngineError> {
     let session = Session::new(catalog, 1, None)?;
-    let pruning = indexes
-        .iter_mut()
-        .zip(&columnar.blocks)
-        .map(|(index, block)| {
-            let condition = matching(block, intervals);
-            let declared = scan_schema(index.schema(), std::slice::from_ref(&condition), &[]);
-            let session = &session;
-            async move { pruning::may_match(session, condition, &declared, index).await }
-        });
-    let may_match = try_join_all(pruning).await?;
-    Ok((0..may_match.len())
-        .filter(|&b| may_match[b].contains(&true))
-        .collect())
+    let conditions = (columnar.blocks.iter())
+        .map(|block| matching(block, intervals))
+        .collect();
+    let may_match = pruning::row_groups_that_may_match(&session, indexes, conditions).await?;
+    Ok(pruning::blocks_with_a_match(&may_match))
 }
 
 /// The session that aggregates `blocks` blocks among those whose footers are `indexes`, each

@@ -320,22 +320,21 @@ impl Prepared {
             .iter()
             .map(BlockIndex::row_groups)
             .collect::<Result<Vec<_>, _>>()?;
-        let session = Session::parallel(catalog, memory_limit)?.with_footers(&indexes);
+        let session = Session::parallel(catalog, memory_limit)?
+            .with_footers(&indexes)
+            .pruned_ahead();
         let always = scanned_always(columnar);
         let schemas: Vec<Schema> = indexes
             .iter()
             .zip(&columnar.blocks)
             .map(|(index, (_, leaves))| scan_schema(index.schema(), leaves, always))
             .collect();
-        let pruning = (indexes.iter_mut().zip(&schemas).zip(&columnar.blocks)).map(
-            |((index, schema), (_, leaves))| {
-                pruning::may_match(&session, candidate_filter(leaves, end), schema, index)
-            },
-        );
-        let may_match = try_join_all(pruning).await?;
-        let scanned: Vec<usize> = (0..may_match.len())
-            .filter(|&b| may_match[b].contains(&true))
+        let conditions = (columnar.blocks.iter())
+            .map(|(_, leaves)| candidate_filter(leaves, end))
             .collect();
+        let may_match =
+            pruning::row_groups_that_may_match(&session, &mut indexes, conditions).await?;
+        let scanned = pruning::blocks_with_a_match(&may_match);
         let scan = match scanned.is_empty() {
             true => None,
             false => Some(
