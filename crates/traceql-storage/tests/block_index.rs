@@ -3,8 +3,24 @@
 use object_store::ObjectStoreExt;
 use traceql_storage::catalog::Catalog;
 use traceql_storage::generator::{Generator, GeneratorConfig};
+use traceql_storage::meta::BlockMeta;
+use traceql_storage::model::Trace;
 use traceql_storage::read::BlockIndex;
 use traceql_storage::writer::{WriteOptions, write_block};
+
+/// A block of tenant `t` in `catalog` holding the first `traces` generated traces, written
+/// with `options`; and those traces.
+async fn generated_block(
+    catalog: &Catalog,
+    traces: u64,
+    options: &WriteOptions,
+) -> (BlockMeta, Vec<Trace>) {
+    let traces = Generator::new(GeneratorConfig::default()).traces(0..traces);
+    let meta = write_block(catalog, "t", traces.clone(), options, vec![], 0)
+        .await
+        .expect("block");
+    (meta, traces)
+}
 
 /// The object a block index describes (taken from its footer read, not a separate request) is
 /// the one the store lists: same location, size and modification time, which is what
@@ -15,10 +31,7 @@ async fn the_object_is_the_one_the_store_describes() {
     let local = dir.path().to_str().expect("utf-8").to_string();
     for url in [local.as_str(), "memory://block-index-object"] {
         let catalog = Catalog::open(url).expect("catalog");
-        let traces = Generator::new(GeneratorConfig::default()).traces(0..30);
-        let meta = write_block(&catalog, "t", traces, &WriteOptions::default(), vec![], 0)
-            .await
-            .expect("block");
+        let (meta, _) = generated_block(&catalog, 30, &WriteOptions::default()).await;
         let index = BlockIndex::open(&catalog, &meta).await.expect("index");
         let path = catalog.data_path(&meta.tenant, &meta.block_id);
         let head = catalog.store().head(&path).await.expect("head");
@@ -37,14 +50,11 @@ async fn string_columns_have_bloom_filters_per_row_group() {
     use traceql_storage::schema::col;
 
     let catalog = Catalog::open("memory://block-index-blooms").expect("catalog");
-    let traces = Generator::new(GeneratorConfig::default()).traces(0..200);
     let options = WriteOptions {
         row_group_spans: 500,
         ..WriteOptions::default()
     };
-    let meta = write_block(&catalog, "t", traces.clone(), &options, vec![], 0)
-        .await
-        .expect("block");
+    let (meta, traces) = generated_block(&catalog, 200, &options).await;
     let mut index = BlockIndex::open(&catalog, &meta).await.expect("index");
     let groups: Vec<usize> = (0..index.row_groups().expect("row groups").len()).collect();
     assert!(groups.len() > 1, "{} row groups", groups.len());
@@ -94,10 +104,7 @@ async fn a_catalog_reads_each_footer_once() {
 
     let url = format!("memory://block-index-footers-{}", uuid::Uuid::new_v4());
     let catalog = Catalog::open(&url).expect("catalog");
-    let traces = Generator::new(GeneratorConfig::default()).traces(0..30);
-    let meta = write_block(&catalog, "t", traces, &WriteOptions::default(), vec![], 0)
-        .await
-        .expect("block");
+    let (meta, _) = generated_block(&catalog, 30, &WriteOptions::default()).await;
     let first = BlockIndex::open(&catalog, &meta).await.expect("first open");
     let path = catalog.data_path(&meta.tenant, &meta.block_id);
     catalog
