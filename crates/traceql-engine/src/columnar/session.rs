@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::Schema;
 use datafusion::common::DFSchema;
+use datafusion::common::config::ParquetOptions;
 use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
 use datafusion::error::DataFusionError;
 use datafusion::execution::cache::cache_manager::CachedFileMetadataEntry;
@@ -138,29 +139,20 @@ impl Session {
     /// row-selection, which for `{ resource.service.name = "checkout" } | rate()` (15% of the
     /// spans) cost ~30% more time on 10 M spans than decoding both columns whole.
     pub fn without_row_filters(self) -> Session {
-        let state = self.ctx.state_ref();
-        state
-            .write()
-            .config_mut()
-            .options_mut()
-            .execution
-            .parquet
-            .pushdown_filters = false;
-        self
+        self.with_parquet_options(|o| o.pushdown_filters = false)
     }
 
     /// The session, for scans whose row groups were pruned by statistics and bloom filters
     /// before planning ([`super::pruning`]): DataFusion does not read the bloom filters again
     /// each time a scan opens a file.
     pub fn pruned_ahead(self) -> Session {
+        self.with_parquet_options(|o| o.bloom_filter_on_read = false)
+    }
+
+    /// The session, with its Parquet options changed by `change`.
+    fn with_parquet_options(self, change: impl FnOnce(&mut ParquetOptions)) -> Session {
         let state = self.ctx.state_ref();
-        state
-            .write()
-            .config_mut()
-            .options_mut()
-            .execution
-            .parquet
-            .bloom_filter_on_read = false;
+        change(&mut state.write().config_mut().options_mut().execution.parquet);
         self
     }
 
