@@ -309,9 +309,10 @@ impl Write for SharedBuffer {
 
 /// Distinct values a row group's bloom filter on a string column is sized for. Such filters
 /// serve equality searches for a value no row group holds (`{ name = "x" }`), which statistics
-/// cannot rule out when the value sorts between others; 1,000 values at 1% false positives take
-/// about 1.2 KB per column and row group. A column with many more values (IDs, URLs) saturates
-/// its filter, which then rules nothing out, at the same small size.
+/// cannot rule out when the value sorts between others. With 1% false positives, the filters
+/// of the span name and every dedicated string column grew 1 M generated spans on disk by
+/// 0.3% (40.05 -> 40.17 MB). A column with many more values (IDs, URLs) saturates its filter,
+/// which then rules nothing out.
 const STRING_BLOOM_NDV: u64 = 1_000;
 
 /// Parquet settings: statistics and page index everywhere, a bloom filter on `trace_id` sized

@@ -137,7 +137,8 @@ impl Session {
     /// as a row filter inside it. Right for aggregations, which read few narrow columns of
     /// many rows: a row filter decodes its own columns first, then the others row-selection by
     /// row-selection, which for `{ resource.service.name = "checkout" } | rate()` (15% of the
-    /// spans) cost ~30% more time on 10 M spans than decoding both columns whole.
+    /// spans) took ~1.5x as long on 10 M spans as decoding both columns whole (median of 5
+    /// interleaved runs: 368 vs 242 ms).
     pub fn without_row_filters(self) -> Session {
         self.with_parquet_options(|o| o.pushdown_filters = false)
     }
