@@ -3,7 +3,7 @@
 //! (run over the same blocks' traces, in the order the blocks are scanned): counts exactly,
 //! other values within floating-point tolerance, and the same exemplars.
 
-mod layout;
+use crate::layout;
 
 use layout::{LATE_NANOS, Layout, catalog, layout, runtime, same_outcome};
 use proptest::prelude::*;

@@ -3,7 +3,7 @@
 //! every trace with the reference evaluator). Covers the newest-first windows, the early stop,
 //! traces split over blocks and every spanset operator, plain, negated and union.
 
-mod layout;
+use crate::layout;
 
 use layout::{Layout, catalog, layout, runtime, same_outcome};
 use proptest::prelude::*;

@@ -1,7 +1,7 @@
 //! The memory limit: a query whose row group needs more than the limit fails with a clear error;
 //! a sufficient limit changes nothing.
 
-mod common;
+use crate::common;
 
 use traceql_engine::EngineError;
 use traceql_engine::datafusion::error::DataFusionError;

@@ -1,6 +1,6 @@
 //! Tag names and values over a block written from the OTLP example file.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! The timeout: a query that runs longer than its request allows stops with a clear error; a
 //! generous timeout changes nothing.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
