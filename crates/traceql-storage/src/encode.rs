@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 
 use arrow::array::{
@@ -183,18 +183,20 @@ fn scalar_type(v: &Value) -> Option<ScalarType> {
     }
 }
 
-/// Builds one record batch holding `traces` (all rows of each).
-pub fn build_batch(
+/// Builds one record batch holding `traces` (all rows of each), with the keys it put in the
+/// generic attribute lists.
+pub fn build_batch<'a>(
     schema: &SchemaRef,
     dedicated: &[DedicatedColumn],
-    traces: &[PreparedTrace],
-) -> Result<RecordBatch, ArrowError> {
+    traces: &'a [PreparedTrace],
+) -> Result<(RecordBatch, GenericKeySets<'a>), ArrowError> {
     let rows: usize = traces.iter().map(|t| t.spans.len()).sum();
     let slots = DedicatedSlots::new(dedicated);
     // Per distinct resource: its dedicated values and its generic attributes.
     type ResourceParts<'a> = (Vec<(usize, &'a Value)>, Vec<&'a KeyValue>);
     let mut resource_cache: FxHashMap<*const Resource, ResourceParts<'_>> = FxHashMap::default();
     let mut row: Vec<Option<&Value>> = vec![None; dedicated.len()];
+    let mut generic_keys = GenericKeySets::default();
 
     let mut trace_id = FixedSizeBinaryBuilder::with_capacity(rows, 16);
     let mut span_id = FixedSizeBinaryBuilder::with_capacity(rows, 8);
@@ -281,7 +283,10 @@ pub fn build_batch(
                             Some(i) if !values.iter().any(|(j, _)| *j == i) => {
                                 values.push((i, &kv.value))
                             }
-                            _ => generic.push(kv),
+                            _ => {
+                                generic_keys.insert(DedicatedScope::Resource, &kv.key);
+                                generic.push(kv);
+                            }
                         }
                     }
                     (values, generic)
@@ -296,7 +301,10 @@ pub fn build_batch(
                         row[i] = Some(&kv.value);
                         false
                     }
-                    _ => true,
+                    _ => {
+                        generic_keys.insert(DedicatedScope::Span, &kv.key);
+                        true
+                    }
                 }
             }));
             scope_attrs.append_list(span.scope.attributes.iter());
@@ -345,54 +353,64 @@ pub fn build_batch(
         Arc::new(links.finish(list_item(schema, crate::schema::col::LINKS)?)?),
     ];
     columns.extend(dedicated_builders.iter_mut().map(ScalarBuilder::finish));
-    RecordBatch::try_new(Arc::clone(schema), columns)
+    Ok((
+        RecordBatch::try_new(Arc::clone(schema), columns)?,
+        generic_keys,
+    ))
 }
 
-/// The keys that may land in the generic attribute lists of a block with `dedicated` columns:
-/// keys without a dedicated column, values of another type than their column, and repeated
-/// keys (a superset is fine; missing one is not). `None` past [`MAX_GENERIC_KEYS`].
-pub fn generic_keys(
-    traces: &[PreparedTrace],
-    dedicated: &[DedicatedColumn],
-) -> Option<GenericKeys> {
-    let slots = DedicatedSlots::new(dedicated);
-    let mut span: HashSet<&str> = HashSet::new();
-    let mut resource: HashSet<&str> = HashSet::new();
-    let mut seen_resources: HashSet<*const Resource> = HashSet::new();
-    for span_row in traces.iter().flat_map(|t| &t.spans) {
-        let mut found = Vec::new();
-        for kv in &span_row.attributes {
-            match slots.slot(DedicatedScope::Span, kv) {
-                Some(i) if !found.contains(&i) => found.push(i),
-                _ => {
-                    span.insert(kv.key.as_str());
-                }
-            }
+/// The keys that batches put in their generic attribute lists, per scope: keys without a
+/// dedicated column, values of another type than their column, and repeated keys. Gathered
+/// while the batches are built; past [`MAX_GENERIC_KEYS`] only the overflow is remembered.
+#[derive(Debug, Default)]
+pub struct GenericKeySets<'a> {
+    span: FxHashSet<&'a str>,
+    resource: FxHashSet<&'a str>,
+    overflow: bool,
+}
+
+impl<'a> GenericKeySets<'a> {
+    fn insert(&mut self, scope: DedicatedScope, key: &'a str) {
+        if self.overflow {
+            return;
         }
-        if seen_resources.insert(Arc::as_ptr(&span_row.resource)) {
-            let mut found = Vec::new();
-            for kv in &span_row.resource.attributes {
-                match slots.slot(DedicatedScope::Resource, kv) {
-                    Some(i) if !found.contains(&i) => found.push(i),
-                    _ => {
-                        resource.insert(kv.key.as_str());
-                    }
-                }
-            }
-        }
-        if span.len() + resource.len() > MAX_GENERIC_KEYS {
-            return None;
+        match scope {
+            DedicatedScope::Span => self.span.insert(key),
+            DedicatedScope::Resource => self.resource.insert(key),
+        };
+        if self.span.len() + self.resource.len() > MAX_GENERIC_KEYS {
+            *self = GenericKeySets {
+                overflow: true,
+                ..GenericKeySets::default()
+            };
         }
     }
-    let sorted = |keys: HashSet<&str>| {
-        let mut v: Vec<String> = keys.into_iter().map(str::to_string).collect();
-        v.sort();
-        v
-    };
-    Some(GenericKeys {
-        span: sorted(span),
-        resource: sorted(resource),
-    })
+
+    /// Adds the keys of `other` (the keys of another batch of the same block).
+    pub fn merge(&mut self, other: GenericKeySets<'a>) {
+        if other.overflow {
+            self.overflow = true;
+        }
+        for key in other.span {
+            self.insert(DedicatedScope::Span, key);
+        }
+        for key in other.resource {
+            self.insert(DedicatedScope::Resource, key);
+        }
+    }
+
+    /// The block's sorted key lists, or `None` past [`MAX_GENERIC_KEYS`].
+    pub fn finish(self) -> Option<GenericKeys> {
+        let sorted = |keys: FxHashSet<&str>| {
+            let mut v: Vec<String> = keys.into_iter().map(str::to_string).collect();
+            v.sort();
+            v
+        };
+        (!self.overflow).then(|| GenericKeys {
+            span: sorted(self.span),
+            resource: sorted(self.resource),
+        })
+    }
 }
 
 /// Where each dedicated key's values go.

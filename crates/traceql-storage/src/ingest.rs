@@ -20,11 +20,17 @@ pub async fn ingest_files(
     paths: &[PathBuf],
     options: &WriteOptions,
 ) -> Result<BlockMeta> {
-    let decoded: Vec<Vec<Span>> = paths
+    let decoded: Vec<Vec<Vec<Span>>> = paths
         .par_iter()
-        .map(|p| otlp::decode_file(p))
+        .map(|p| otlp::decode_file_pieces(p))
         .collect::<Result<_>>()?;
-    ingest_spans(catalog, tenant, decoded.into_iter().flatten(), options).await
+    ingest_spans(
+        catalog,
+        tenant,
+        decoded.into_iter().flatten().flatten(),
+        options,
+    )
+    .await
 }
 
 /// Writes spans from any source as one block of `tenant`.

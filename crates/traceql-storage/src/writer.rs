@@ -28,7 +28,7 @@ use object_store::ObjectStoreExt;
 use object_store::buffered::BufWriter;
 
 use crate::catalog::Catalog;
-use crate::encode::{PreparedTrace, build_batch, choose_dedicated, generic_keys};
+use crate::encode::{GenericKeySets, PreparedTrace, build_batch, choose_dedicated};
 use crate::error::{Result, StorageError};
 use crate::meta::{BlockMeta, FORMAT, FORMAT_VERSION};
 use crate::model::{Span, Trace, TraceId};
@@ -138,7 +138,7 @@ pub async fn write_block(
         traces_per_group,
     ));
 
-    encode_and_upload(
+    let generic_keys = encode_and_upload(
         catalog, &data_path, &schema, &dedicated, &prepared, &groups, props,
     )
     .await?;
@@ -172,7 +172,7 @@ pub async fn write_block(
             .unwrap_or_default(),
         row_groups: groups.len() as u32,
         size_bytes,
-        generic_keys: generic_keys(&prepared, &dedicated),
+        generic_keys: generic_keys.finish(),
         dedicated_columns: dedicated,
         compacted_from,
         compaction_level,
@@ -188,15 +188,16 @@ pub async fn write_block(
 
 /// Encodes row groups in parallel (each built and encoded on its own rayon task), appends them
 /// in order to one Parquet file and streams the bytes to the object store after each row group.
-async fn encode_and_upload(
+/// Returns the keys the row groups put in their generic attribute lists.
+async fn encode_and_upload<'a>(
     catalog: &Catalog,
     data_path: &object_store::path::Path,
     schema: &SchemaRef,
     dedicated: &[DedicatedColumn],
-    prepared: &[PreparedTrace],
+    prepared: &'a [PreparedTrace],
     groups: &[Range<usize>],
     props: Arc<WriterProperties>,
-) -> Result<()> {
+) -> Result<GenericKeySets<'a>> {
     let parquet_err = |e| StorageError::parquet(data_path, e);
     let io_err = |e: std::io::Error| StorageError::io(data_path.to_string(), e);
     let parquet_schema = ArrowSchemaConverter::new()
@@ -211,12 +212,13 @@ async fn encode_and_upload(
     let mut upload = BufWriter::new(Arc::clone(catalog.store()), data_path.clone());
     let parallel = rayon::current_num_threads().max(1);
     let mut index = 0;
+    let mut generic_keys = GenericKeySets::default();
     for chunk in groups.chunks(parallel) {
         let writers = (index..index + chunk.len())
             .map(|i| factory.create_column_writers(i))
             .collect::<parquet::errors::Result<Vec<_>>>()
             .map_err(parquet_err)?;
-        let encoded: Vec<Vec<ArrowColumnChunk>> = chunk
+        let encoded: Vec<(Vec<ArrowColumnChunk>, GenericKeySets<'a>)> = chunk
             .par_iter()
             .zip(writers)
             .map(|(range, writers)| {
@@ -230,7 +232,8 @@ async fn encode_and_upload(
                 },
                 EncodeError::Parquet(error) => StorageError::parquet(data_path, error),
             })?;
-        for columns in encoded {
+        for (columns, keys) in encoded {
+            generic_keys.merge(keys);
             let mut row_group = file.next_row_group().map_err(parquet_err)?;
             for column in columns {
                 column
@@ -245,7 +248,7 @@ async fn encode_and_upload(
     file.close().map_err(parquet_err)?;
     upload.write_all(&buffer.take()).await.map_err(io_err)?;
     upload.shutdown().await.map_err(io_err)?;
-    Ok(())
+    Ok(generic_keys)
 }
 
 enum EncodeError {
@@ -253,14 +256,16 @@ enum EncodeError {
     Parquet(parquet::errors::ParquetError),
 }
 
-/// Builds one row group's batch and encodes every column of it.
-fn encode_row_group(
+/// Builds one row group's batch and encodes every column of it; returns the encoded columns and
+/// the keys the batch put in its generic attribute lists.
+fn encode_row_group<'a>(
     schema: &SchemaRef,
     dedicated: &[DedicatedColumn],
-    traces: &[PreparedTrace],
+    traces: &'a [PreparedTrace],
     mut writers: Vec<ArrowColumnWriter>,
-) -> std::result::Result<Vec<ArrowColumnChunk>, EncodeError> {
-    let batch = build_batch(schema, dedicated, traces).map_err(EncodeError::Arrow)?;
+) -> std::result::Result<(Vec<ArrowColumnChunk>, GenericKeySets<'a>), EncodeError> {
+    let (batch, generic_keys) =
+        build_batch(schema, dedicated, traces).map_err(EncodeError::Arrow)?;
     let mut next = writers.iter_mut();
     for (array, field) in batch.columns().iter().zip(schema.fields()) {
         for leaf in compute_leaves(field, array).map_err(EncodeError::Parquet)? {
@@ -272,10 +277,11 @@ fn encode_row_group(
             writer.write(&leaf).map_err(EncodeError::Parquet)?;
         }
     }
-    writers
+    let columns = writers
         .into_iter()
         .map(|w| w.close().map_err(EncodeError::Parquet))
-        .collect()
+        .collect::<std::result::Result<_, _>>()?;
+    Ok((columns, generic_keys))
 }
 
 /// The in-memory sink of the Parquet file writer, drained to the object store after each row

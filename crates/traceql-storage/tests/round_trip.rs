@@ -283,3 +283,59 @@ async fn a_block_reads_back_one_row_group_at_a_time() {
     assert_eq!(streamed.len() as u64, meta.trace_count);
     assert_eq!(streamed, whole);
 }
+
+/// Generated traces as collector-sized messages (100 traces each): protobuf `TracesData`
+/// messages and OTLP/JSON documents, one per message.
+fn generated_messages(traces: u64) -> (Vec<Vec<u8>>, Vec<String>) {
+    use traceql_storage::generator::{Generator, GeneratorConfig};
+    let generated = Generator::new(GeneratorConfig::default()).traces(0..traces);
+    generated
+        .chunks(100)
+        .map(|chunk| {
+            let spans: Vec<Span> = chunk.iter().flat_map(|t| t.spans.clone()).collect();
+            (proto::encode(&spans), otlp::encode_json(&spans))
+        })
+        .unzip()
+}
+
+#[test]
+fn a_large_input_decodes_in_pieces_to_the_spans_of_its_messages() {
+    // Several MiB in either encoding: more than one piece on any machine.
+    let (protos, jsons) = generated_messages(1_000);
+    let one_by_one = |messages: &[&[u8]], format| -> Vec<Span> {
+        messages
+            .iter()
+            .flat_map(|m| otlp::decode(m, format, "message").expect("message decodes"))
+            .collect()
+    };
+    let proto_refs: Vec<&[u8]> = protos.iter().map(Vec::as_slice).collect();
+    let json_refs: Vec<&[u8]> = jsons.iter().map(String::as_bytes).collect();
+    let expected = one_by_one(&proto_refs, Format::Protobuf);
+    assert_same(&expected, &one_by_one(&json_refs, Format::Json));
+
+    let proto_file = protos.concat();
+    let pieces = otlp::decode_pieces(&proto_file, Format::Protobuf, "big.pb").expect("decode");
+    assert!(pieces.len() > 1, "{} bytes in one piece", proto_file.len());
+    assert_same(&expected, &pieces.concat());
+
+    let json_file = jsons.join("\n");
+    let pieces =
+        otlp::decode_pieces(json_file.as_bytes(), Format::Json, "big.jsonl").expect("decode");
+    assert!(pieces.len() > 1, "{} bytes in one piece", json_file.len());
+    assert_same(&expected, &pieces.concat());
+}
+
+#[test]
+fn a_bad_message_late_in_a_large_input_is_named_by_its_place_in_the_whole() {
+    let (_, jsons) = generated_messages(1_000);
+    let last = jsons.len() - 1;
+    let mut documents = jsons.clone();
+    documents[last] = documents[last].replacen("\"traceId\":\"", "\"traceId\":\"zz", 1);
+    let text = documents.join("\n");
+    let e = otlp::decode(text.as_bytes(), Format::Json, "big.jsonl").expect_err("bad trace ID");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("big.jsonl: at document {last} ")),
+        "{e}"
+    );
+}
