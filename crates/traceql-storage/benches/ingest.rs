@@ -12,6 +12,10 @@ use traceql_storage::ingest::ingest_spans;
 use traceql_storage::otlp::{self, Format};
 use traceql_storage::writer::WriteOptions;
 
+/// The allocator of the `traceql` binary and the Python module, so that the figures are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Collector-sized batches: about 100 traces per OTLP message.
 fn batches(spans: u64) -> (Vec<Vec<u8>>, Vec<String>, u64) {
     let g = Generator::new(GeneratorConfig::default());
