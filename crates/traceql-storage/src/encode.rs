@@ -379,17 +379,21 @@ impl<'a> GenericKeySets<'a> {
             DedicatedScope::Resource => self.resource.insert(key),
         };
         if self.span.len() + self.resource.len() > MAX_GENERIC_KEYS {
-            *self = GenericKeySets {
-                overflow: true,
-                ..GenericKeySets::default()
-            };
+            *self = GenericKeySets::overflowed();
+        }
+    }
+
+    fn overflowed() -> Self {
+        GenericKeySets {
+            overflow: true,
+            ..GenericKeySets::default()
         }
     }
 
     /// Adds the keys of `other` (the keys of another batch of the same block).
     pub fn merge(&mut self, other: GenericKeySets<'a>) {
         if other.overflow {
-            self.overflow = true;
+            *self = GenericKeySets::overflowed();
         }
         for key in other.span {
             self.insert(DedicatedScope::Span, key);
@@ -806,5 +810,50 @@ impl LinkListBuilder {
         )?;
         self.len = 0;
         list_array(item, &mut self.offsets, values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys<'a>(span: &[&'a str], resource: &[&'a str]) -> GenericKeySets<'a> {
+        let mut sets = GenericKeySets::default();
+        span.iter()
+            .for_each(|k| sets.insert(DedicatedScope::Span, k));
+        resource
+            .iter()
+            .for_each(|k| sets.insert(DedicatedScope::Resource, k));
+        sets
+    }
+
+    #[test]
+    fn merged_key_sets_list_the_sorted_union_per_scope() {
+        let mut a = keys(&["b", "a"], &["r"]);
+        a.merge(keys(&["c", "a"], &[]));
+        let listed = a.finish().expect("within the bound");
+        assert_eq!(listed.span, ["a", "b", "c"]);
+        assert_eq!(listed.resource, ["r"]);
+    }
+
+    fn refs(keys: &[String]) -> Vec<&str> {
+        keys.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn more_keys_than_the_bound_list_none() {
+        let names: Vec<String> = (0..=MAX_GENERIC_KEYS).map(|i| format!("k{i}")).collect();
+        let (first, rest) = names.split_at(MAX_GENERIC_KEYS / 2);
+        // Each half is within the bound; the union is one key past it.
+        let mut merged = keys(&refs(first), &[]);
+        merged.merge(keys(&[], &refs(rest)));
+        assert_eq!(merged.finish(), None);
+        // Overflow on either side survives a merge with a small set, in both orders.
+        let mut small = keys(&["a"], &[]);
+        small.merge(keys(&refs(&names), &[]));
+        assert_eq!(small.finish(), None);
+        let mut big = keys(&refs(&names), &[]);
+        big.merge(keys(&["a"], &[]));
+        assert_eq!(big.finish(), None);
     }
 }
