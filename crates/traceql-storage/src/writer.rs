@@ -181,8 +181,9 @@ pub async fn write_block(
             .map_or(0, |d| d.as_nanos() as u64),
     };
     catalog.write_meta(&meta).await?;
-    // Freeing millions of strings is real work too: spread it over the cores.
-    prepared.into_par_iter().for_each(drop);
+    // Freeing millions of strings is real work too (~0.5 s for 1 M spans on 2 cores): it goes
+    // on in the background, spread over the cores, while the caller moves on.
+    rayon::spawn(move || prepared.into_par_iter().for_each(drop));
     Ok(meta)
 }
 
