@@ -2,6 +2,7 @@
 //! generated shop traces written as blocks, for every query the columnar path takes; and the
 //! queries it must leave to the reference path.
 
+use crate::common::traces_in_block_order;
 use traceql_engine::ExecutionPath;
 use traceql_engine::metrics::{
     MetricsRequest, MetricsResult, execution_path, metrics, metrics_traces,
@@ -9,7 +10,6 @@ use traceql_engine::metrics::{
 use traceql_storage::catalog::Catalog;
 use traceql_storage::generator::{Generator, GeneratorConfig};
 use traceql_storage::model::Trace;
-use traceql_storage::read::read_block;
 use traceql_storage::writer::{WriteOptions, write_block};
 
 const COLUMNAR: &[&str] = &[
@@ -130,15 +130,6 @@ async fn columnar_metrics_agree_with_the_reference() {
             "{query}"
         );
     }
-}
-
-/// The blocks' traces in the order a scan of the catalog meets them.
-async fn traces_in_block_order(catalog: &Catalog) -> Vec<Trace> {
-    let mut all = Vec::new();
-    for block in catalog.list_blocks("t").await.expect("blocks") {
-        all.extend(read_block(catalog, &block).await.expect("read"));
-    }
-    all
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 //! (run over the same blocks' traces, in the order the blocks are scanned): counts exactly,
 //! other values within floating-point tolerance, and the same exemplars.
 
+use crate::common::traces_in_block_order;
 use crate::layout;
 
 use layout::{LATE_NANOS, Layout, catalog, layout, runtime, same_outcome};
@@ -12,10 +13,7 @@ use traceql_engine::ExecutionPath;
 use traceql_engine::metrics::{
     MetricsRequest, MetricsResult, execution_path, metrics, metrics_traces,
 };
-use traceql_storage::catalog::Catalog;
 use traceql_storage::generator::GeneratorConfig;
-use traceql_storage::model::Trace;
-use traceql_storage::read::read_block;
 
 /// Metrics functions, with whether their values are counts (compared exactly).
 const FUNCTIONS: &[(&str, bool)] = &[
@@ -70,15 +68,6 @@ fn request(query: &str, step_seconds: u64, instant: bool, exemplars: usize) -> M
     request.instant = instant;
     request.exemplars = exemplars;
     request
-}
-
-/// The blocks' traces in the order a scan of the catalog meets them.
-async fn traces_in_block_order(catalog: &Catalog) -> Vec<Trace> {
-    let mut all = Vec::new();
-    for block in catalog.list_blocks("t").await.expect("blocks") {
-        all.extend(read_block(catalog, &block).await.expect("read"));
-    }
-    all
 }
 
 /// True when `a` and `b` are the same value: exactly for counts, else within a relative
