@@ -150,6 +150,18 @@ impl Session {
         self.with_parquet_options(|o| o.bloom_filter_on_read = false)
     }
 
+    /// The session, planning scans with `partitions` parallel partitions from now on.
+    pub fn with_partitions(self, partitions: usize) -> Session {
+        let state = self.ctx.state_ref();
+        state
+            .write()
+            .config_mut()
+            .options_mut()
+            .execution
+            .target_partitions = partitions.max(1);
+        self
+    }
+
     /// The session, with its Parquet options changed by `change`.
     fn with_parquet_options(self, change: impl FnOnce(&mut ParquetOptions)) -> Session {
         let state = self.ctx.state_ref();

@@ -115,9 +115,11 @@ pub(super) async fn run(
     acc: &mut Accumulator,
     progress: &Progress,
 ) -> Result<(), EngineError> {
-    let mut indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
-    let live = blocks_that_may_match(catalog, columnar, &mut indexes, intervals).await?;
-    let session = aggregation_session(catalog, &indexes, live.len(), memory_limit)?;
+    let Aggregation {
+        indexes,
+        live,
+        session,
+    } = Aggregation::prepare(columnar, catalog, intervals, memory_limit).await?;
     // Every block's aggregation is a task of its own: blocks are planned and scanned on all
     // cores at once; their groups are added in block order.
     let tasks = live.iter().map(|&b| {
@@ -155,38 +157,48 @@ pub(super) async fn run(
     Ok(())
 }
 
-/// The numbers of the blocks of `columnar` (footers `indexes`) with a row group whose
-/// statistics or bloom filters let the block's condition hold in the query's range: the only
-/// ones worth planning an aggregation for.
-async fn blocks_that_may_match(
-    catalog: &Catalog,
-    columnar: &ColumnarPlan,
-    indexes: &mut [BlockIndex],
-    intervals: Intervals,
-) -> Result<Vec<usize>, EngineError> {
-    let session = Session::new(catalog, 1, None)?;
-    let conditions = (columnar.blocks.iter())
-        .map(|block| matching(block, intervals))
-        .collect();
-    let may_match = pruning::row_groups_that_may_match(&session, indexes, conditions).await?;
-    Ok(pruning::blocks_with_a_match(&may_match))
+/// What the aggregation of a columnar plan works from.
+struct Aggregation {
+    /// The footers of every block of the plan, in its order.
+    indexes: Vec<BlockIndex>,
+    /// The numbers of the blocks with a row group whose statistics or bloom filters let the
+    /// block's condition hold in the query's range: the only ones worth aggregating.
+    live: Vec<usize>,
+    /// The session that aggregates the live blocks, each in a task of its own.
+    session: Session,
 }
 
-/// The session that aggregates `blocks` blocks among those whose footers are `indexes`, each
-/// in a task of its own. Each plan has only the partitions the cores need beyond one per
-/// block: with as many blocks as cores, a single partition per block spares every plan its
-/// repartitioning (count by service on 11 blocks and 2 cores: ~340 -> ~290 ms).
-fn aggregation_session(
-    catalog: &Catalog,
-    indexes: &[BlockIndex],
-    blocks: usize,
-    memory_limit: Option<u64>,
-) -> Result<Session, EngineError> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let partitions = cores.div_ceil(blocks.max(1));
-    Ok(Session::new(catalog, partitions, memory_limit)?
-        .with_footers(indexes)
-        .without_row_filters())
+impl Aggregation {
+    /// Reads the footers of the blocks of `columnar`, keeps the blocks that may match and
+    /// sets up their session: one that hands DataFusion the footers and evaluates the
+    /// condition after decoding rather than as a row filter, bounded by `memory_limit`. Its
+    /// plans have only the partitions the cores need beyond one per live block: with as many
+    /// blocks as cores, a single partition per block spares every plan its repartitioning
+    /// (count by service on 11 blocks and 2 cores: ~340 -> ~290 ms).
+    async fn prepare(
+        columnar: &ColumnarPlan,
+        catalog: &Catalog,
+        intervals: Intervals,
+        memory_limit: Option<u64>,
+    ) -> Result<Aggregation, EngineError> {
+        let mut indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
+        let session = Session::new(catalog, 1, memory_limit)?
+            .with_footers(&indexes)
+            .without_row_filters();
+        let conditions = (columnar.blocks.iter())
+            .map(|block| matching(block, intervals))
+            .collect();
+        let may_match =
+            pruning::row_groups_that_may_match(&session, &mut indexes, conditions).await?;
+        let live = pruning::blocks_with_a_match(&may_match);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let session = session.with_partitions(cores.div_ceil(live.len().max(1)));
+        Ok(Aggregation {
+            indexes,
+            live,
+            session,
+        })
+    }
 }
 
 /// Spans of the block that start in the query's range and match the condition.
@@ -303,9 +315,11 @@ pub(super) async fn explain(
     intervals: Intervals,
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
-    let mut indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
-    let live = blocks_that_may_match(catalog, columnar, &mut indexes, intervals).await?;
-    let session = aggregation_session(catalog, &indexes, live.len(), memory_limit)?;
+    let Aggregation {
+        indexes,
+        live,
+        session,
+    } = Aggregation::prepare(columnar, catalog, intervals, memory_limit).await?;
     let mut out = String::new();
     for (b, (block, index)) in columnar.blocks.iter().zip(&indexes).enumerate() {
         if !live.contains(&b) {
