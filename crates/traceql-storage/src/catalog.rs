@@ -8,8 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex};
 
-use futures::TryStreamExt;
-use futures::future::try_join_all;
+use futures::{StreamExt, TryStreamExt};
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -179,16 +178,15 @@ impl Catalog {
             .map_err(|e| StorageError::store(&tenant_path, e))?;
         // Read concurrently, a bounded number at a time: on an object store each read is a
         // round trip of its own.
-        let ids: Vec<&str> = listing
-            .common_prefixes
-            .iter()
+        let reads: Vec<_> = (listing.common_prefixes.iter())
             .filter_map(|dir| dir.filename())
+            .map(|id| self.read_meta(tenant, id))
             .collect();
-        let mut blocks = Vec::new();
-        for chunk in ids.chunks(CONCURRENT_META_READS) {
-            let read = try_join_all(chunk.iter().map(|id| self.read_meta(tenant, id))).await?;
-            blocks.extend(read.into_iter().flatten());
-        }
+        let read: Vec<Option<BlockMeta>> = futures::stream::iter(reads)
+            .buffer_unordered(CONCURRENT_META_READS)
+            .try_collect()
+            .await?;
+        let mut blocks: Vec<BlockMeta> = read.into_iter().flatten().collect();
         blocks.sort_by(|a, b| {
             (a.start_time_unix_nano, &a.block_id).cmp(&(b.start_time_unix_nano, &b.block_id))
         });
