@@ -115,6 +115,10 @@ pub(crate) fn group_by_resource_and_scope(spans: &[Span]) -> ResourceGroups<'_> 
     groups
 }
 
+/// Pieces a large input is split into per decoding thread: more than one, so that a thread
+/// whose pieces decode faster takes over work of the others.
+const PIECES_PER_THREAD: usize = 2;
+
 /// Decodes the spans in `bytes`; `source` names the input in errors.
 pub fn decode(bytes: &[u8], format: Format, source: &str) -> Result<Vec<Span>, StorageError> {
     decode_pieces(bytes, format, source).map(concat)
@@ -132,7 +136,7 @@ pub fn decode_pieces(
     format: Format,
     source: &str,
 ) -> Result<Vec<Vec<Span>>, StorageError> {
-    let pieces = rayon::current_num_threads() * 2;
+    let pieces = rayon::current_num_threads() * PIECES_PER_THREAD;
     let split = match format {
         Format::Protobuf => split::protobuf(bytes, pieces),
         Format::Json => Some(split::json(bytes, pieces)),
