@@ -55,13 +55,24 @@ impl RowGroupScan {
     ) -> Result<RowGroupScan, DataFusionError> {
         let task = Arc::new(frame.task_ctx());
         let plan = frame.create_physical_plan().await?;
+        Ok(RowGroupScan::new(plan, task, paths, group_counts))
+    }
+
+    /// The scan running the physical `plan` (in `task`) over the data files `paths` (one per
+    /// block, in block order) whose data files have `group_counts` row groups.
+    pub fn new(
+        plan: Arc<dyn ExecutionPlan>,
+        task: Arc<TaskContext>,
+        paths: Vec<Path>,
+        group_counts: Vec<usize>,
+    ) -> RowGroupScan {
         let blocks = paths.into_iter().enumerate().map(|(i, p)| (p, i)).collect();
-        Ok(RowGroupScan {
+        RowGroupScan {
             plan,
             task,
             blocks,
             group_counts,
-        })
+        }
     }
 
     /// Runs the scan over the row groups `window` names, to the end.

@@ -150,6 +150,20 @@ impl Session {
         self.with_parquet_options(|o| o.bloom_filter_on_read = false)
     }
 
+    /// The session, with plans that keep each partition's rows in the order its file scan
+    /// reads them: no round-robin repartitioning is added to spread work over the cores (a
+    /// scan is split into one partition per core by row groups already).
+    pub fn in_file_order(self) -> Session {
+        let state = self.ctx.state_ref();
+        state
+            .write()
+            .config_mut()
+            .options_mut()
+            .optimizer
+            .enable_round_robin_repartition = false;
+        self
+    }
+
     /// The session, planning scans with `partitions` parallel partitions from now on.
     pub fn with_partitions(self, partitions: usize) -> Session {
         let state = self.ctx.state_ref();

@@ -6,12 +6,12 @@
 //! (spec section 7.12), so both paths return the same response.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use futures::future::try_join_all;
 
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, FixedSizeBinaryArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Int64Type, Schema, UInt32Type};
-use datafusion::functions_aggregate::expr_fn::{bool_or, count};
 use datafusion::prelude::{DataFrame, Expr, cast, ident, lit, nullif, when};
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
@@ -24,6 +24,8 @@ use traceql_syntax::ast::{
     Field, FieldExpr, Intrinsic, Pipeline, Scope, SpansetExpr, SpansetOp, Stage,
 };
 
+use super::candidates_exec::TraceCandidatesExec;
+use super::trace_fold::{leaf_column, siblings_column};
 use super::windows::Windows;
 use super::{Results, Search, visit_pipeline_fields};
 use crate::columnar::{
@@ -322,7 +324,8 @@ impl Prepared {
             .collect::<Result<Vec<_>, _>>()?;
         let session = Session::parallel(catalog, memory_limit)?
             .with_footers(&indexes)
-            .pruned_ahead();
+            .pruned_ahead()
+            .in_file_order();
         let always = scanned_always(columnar);
         let schemas: Vec<Schema> = indexes
             .iter()
@@ -396,14 +399,24 @@ async fn candidate_scan(
     let spans = union_all(frames)?
         .ok_or_else(|| EngineError::Internal("a columnar search without blocks".into()))?;
     let leaves = columnar.blocks.first().map_or(0, |(_, l)| l.len());
-    let frame = candidate_traces(spans, leaves, &columnar.siblings)?;
+    let task = Arc::new(spans.task_ctx());
+    let traces = TraceCandidatesExec::try_new(
+        spans.create_physical_plan().await?,
+        leaves,
+        columnar.siblings.clone(),
+    )?;
     let paths = columnar
         .blocks
         .iter()
         .map(|(meta, _)| catalog.data_path(&meta.tenant, &meta.block_id))
         .collect();
     let group_counts = layouts.iter().map(Vec::len).collect();
-    Ok(RowGroupScan::plan(frame, paths, group_counts).await?)
+    Ok(RowGroupScan::new(
+        Arc::new(traces),
+        task,
+        paths,
+        group_counts,
+    ))
 }
 
 /// The IDs of the blocks with row groups in `window`, for messages.
@@ -646,7 +659,7 @@ fn candidate_spans(
             .enumerate()
             // Null where false too: every block's leaf column is then nullable, as the union's
             // schema must say (a leaf over a required column is not nullable by itself).
-            .map(|(i, l)| nullif(l.clone(), lit(false)).alias(format!("leaf{i}"))),
+            .map(|(i, l)| nullif(l.clone(), lit(false)).alias(leaf_column(i))),
     );
     Ok(file
         .filter(candidate_filter(leaves, end))?
@@ -664,52 +677,6 @@ fn candidate_filter(leaves: &[Expr], end: u64) -> Expr {
         .unwrap_or_else(|| lit(false));
     let end = i64::try_from(end).unwrap_or(i64::MAX);
     ident(col::TRACE_START).lt_eq(lit(end)).and(any_leaf)
-}
-
-/// The candidate traces among `spans` (the union of [`candidate_spans`] of every block): one
-/// row per trace part, with which leaves some span of it matches (null: none does), and for
-/// each of `siblings` (pairs of leaf numbers) whether two different spans of one parent match
-/// the pair's leaves, one each (`siblings0`, `siblings1`, …; null: no such parent).
-fn candidate_traces(
-    spans: DataFrame,
-    leaves: usize,
-    siblings: &[(usize, usize)],
-) -> Result<DataFrame, EngineError> {
-    let leaf = |i: usize| ident(format!("leaf{i}"));
-    let any_leaf = |i: usize| bool_or(leaf(i)).alias(format!("leaf{i}"));
-    let trace = || vec![ident("trace_id"), ident("start"), ident("block")];
-    if siblings.is_empty() {
-        return Ok(spans.aggregate(trace(), (0..leaves).map(any_leaf).collect())?);
-    }
-    // Per parent: the leaves matched, and per pair the spans matching its left leaf, its right
-    // leaf and both (leaves are null where false, so `count` counts the matches).
-    let mut per_parent: Vec<Expr> = (0..leaves).map(any_leaf).collect();
-    for (k, (l, r)) in siblings.iter().enumerate() {
-        per_parent.extend([
-            count(leaf(*l)).alias(format!("left{k}")),
-            count(leaf(*r)).alias(format!("right{k}")),
-            count(leaf(*l).and(leaf(*r))).alias(format!("both{k}")),
-        ]);
-    }
-    let mut groups = trace();
-    groups.push(ident("parent"));
-    let parents = spans.aggregate(groups, per_parent)?;
-    // Two different spans, one per leaf, unless the only left match is the only right match.
-    let mut per_trace: Vec<Expr> = (0..leaves).map(any_leaf).collect();
-    for k in 0..siblings.len() {
-        let n = |name: &str| ident(format!("{name}{k}"));
-        let only_one = n("left")
-            .eq(lit(1i64))
-            .and(n("right").eq(lit(1i64)))
-            .and(n("both").eq(lit(1i64)));
-        let pair = ident("parent")
-            .is_not_null()
-            .and(n("left").gt_eq(lit(1i64)))
-            .and(n("right").gt_eq(lit(1i64)))
-            .and(!only_one);
-        per_trace.push(bool_or(nullif(pair, lit(false))).alias(format!("siblings{k}")));
-    }
-    Ok(parents.aggregate(trace(), per_trace)?)
 }
 
 /// Runs the candidate scan of the first (newest) window over every block it touches and
@@ -771,10 +738,10 @@ fn candidates_of(
                 .ok_or_else(|| EngineError::Internal(format!("{name} is not Boolean")))
         };
         let leaf_columns = (0..leaves)
-            .map(|i| booleans(format!("leaf{i}")))
+            .map(|i| booleans(leaf_column(i)))
             .collect::<Result<Vec<_>, _>>()?;
         let sibling_columns = (0..columnar.siblings.len())
-            .map(|k| booleans(format!("siblings{k}")))
+            .map(|k| booleans(siblings_column(k)))
             .collect::<Result<Vec<_>, _>>()?;
         let at = |columns: &[BooleanArray], row: usize| -> Vec<bool> {
             columns

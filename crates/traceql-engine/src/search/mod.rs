@@ -5,7 +5,9 @@
 //! newest `limit` traces are returned, newest first. Where the first stage lowers onto
 //! DataFusion ([`columnar`]), only the traces that can match are read and evaluated.
 
+mod candidates_exec;
 mod columnar;
+mod trace_fold;
 mod windows;
 
 use std::collections::{BTreeMap, HashMap};

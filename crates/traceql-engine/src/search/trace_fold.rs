@@ -1,0 +1,395 @@
+//! The fold of candidate spans into candidate traces. The spans of a trace part sit together
+//! in its block's data file (a trace never crosses a row group, and its rows are contiguous),
+//! so a scan that keeps file order hands them over one trace after another: each trace is
+//! finished as soon as the next one starts, without hashing trace IDs or sorting.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, AsArray, BooleanArray, FixedSizeBinaryArray, Int32Array, Int64Array, RecordBatch,
+    UInt32Array,
+};
+use datafusion::arrow::buffer::BooleanBuffer;
+use datafusion::arrow::datatypes::UInt32Type;
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef};
+use datafusion::error::DataFusionError;
+use traceql_storage::model::TraceId;
+
+/// Name of the column holding leaf `i`'s test, in the spans and in the traces.
+pub(super) fn leaf_column(i: usize) -> String {
+    format!("leaf{i}")
+}
+
+/// Name of the column holding sibling pair `k`'s test, in the traces.
+pub(super) fn siblings_column(k: usize) -> String {
+    format!("siblings{k}")
+}
+
+/// The schema of the fold's output: `trace_id`, `start`, `block`, then per leaf whether a span
+/// of the trace part matches it (`leaf0`, …), then per sibling pair whether two different spans
+/// of one parent match its leaves, one each (`siblings0`, …).
+pub(super) fn traces_schema(leaves: usize, pairs: usize) -> SchemaRef {
+    let mut fields = vec![
+        Field::new("trace_id", DataType::FixedSizeBinary(16), false),
+        Field::new("start", DataType::Int64, false),
+        Field::new("block", DataType::UInt32, false),
+    ];
+    fields.extend((0..leaves).map(|i| Field::new(leaf_column(i), DataType::Boolean, false)));
+    fields.extend((0..pairs).map(|k| Field::new(siblings_column(k), DataType::Boolean, false)));
+    Arc::new(Schema::new(fields))
+}
+
+/// A child of some parent matching a sibling pair's left leaf, its right leaf, or both.
+#[derive(Clone, Copy)]
+struct Child {
+    /// The parent's left bound.
+    parent: i32,
+    left: bool,
+    right: bool,
+}
+
+/// Whether some parent has two different children, one matching the left leaf and one the
+/// right, among `children` (sorted here by parent): each parent's children match both sides,
+/// unless one child alone matches both.
+fn two_siblings(children: &mut [Child]) -> bool {
+    children.sort_unstable_by_key(|c| c.parent);
+    children
+        .chunk_by(|a, b| a.parent == b.parent)
+        .any(|siblings| {
+            let count = |side: fn(&Child) -> bool| siblings.iter().filter(|c| side(c)).count();
+            let (left, right) = (count(|c| c.left), count(|c| c.right));
+            left >= 1
+                && right >= 1
+                && !(left == 1 && right == 1 && count(|c| c.left && c.right) == 1)
+        })
+}
+
+/// The trace part being folded.
+struct Part {
+    trace_id: TraceId,
+    start: i64,
+    block: u32,
+    /// Per leaf: a span of the part matches it.
+    matched: Vec<bool>,
+}
+
+/// The finished trace parts, column by column.
+#[derive(Default)]
+struct Finished {
+    trace_ids: Vec<TraceId>,
+    starts: Vec<i64>,
+    blocks: Vec<u32>,
+    leaves: Vec<Vec<bool>>,
+    siblings: Vec<Vec<bool>>,
+}
+
+/// Folds candidate spans (columns `trace_id`, `start`, `block`, `leaf0`…, and `parent` when
+/// there are sibling pairs), arriving trace part after trace part, into one row per part.
+pub struct TraceFold {
+    schema: SchemaRef,
+    leaves: usize,
+    /// Leaf numbers (left side, right side) of each sibling pair.
+    pairs: Vec<(usize, usize)>,
+    current: Option<Part>,
+    /// Per sibling pair, the current part's spans with a parent matching either of its leaves.
+    children: Vec<Vec<Child>>,
+    finished: Finished,
+}
+
+impl TraceFold {
+    /// A fold testing `leaves` leaf filters and the sibling `pairs` among them.
+    pub fn new(leaves: usize, pairs: Vec<(usize, usize)>) -> TraceFold {
+        TraceFold {
+            schema: traces_schema(leaves, pairs.len()),
+            leaves,
+            children: vec![Vec::new(); pairs.len()],
+            pairs,
+            current: None,
+            finished: Finished::default(),
+        }
+    }
+
+    /// The schema of the batches [`TraceFold::take`] returns.
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// Folds the spans of `batch`, which continue those of the batches before.
+    pub fn add(&mut self, batch: &RecordBatch) -> Result<(), DataFusionError> {
+        let columns = SpanColumns::of(batch, self.leaves, !self.pairs.is_empty())?;
+        for row in 0..batch.num_rows() {
+            let trace_id = columns.trace_ids.value(row);
+            if self.current.as_ref().is_none_or(|p| p.trace_id != trace_id) {
+                self.finish();
+                self.current = Some(Part {
+                    trace_id: trace_id.try_into().map_err(|_| {
+                        DataFusionError::Internal("trace ID of unexpected length".into())
+                    })?,
+                    start: columns.starts.value(row),
+                    block: columns.blocks.value(row),
+                    matched: vec![false; self.leaves],
+                });
+            }
+            let Some(part) = self.current.as_mut() else {
+                continue;
+            };
+            for (matched, leaf) in part.matched.iter_mut().zip(&columns.leaves) {
+                *matched |= leaf.value(row);
+            }
+            let Some(parent) = columns.parents.filter(|p| p.is_valid(row)) else {
+                continue;
+            };
+            for (&(l, r), children) in self.pairs.iter().zip(&mut self.children) {
+                let (left, right) = (columns.leaves[l].value(row), columns.leaves[r].value(row));
+                if left || right {
+                    children.push(Child {
+                        parent: parent.value(row),
+                        left,
+                        right,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the current trace part: no more of its spans will come.
+    pub fn finish(&mut self) {
+        let Some(part) = self.current.take() else {
+            return;
+        };
+        let done = &mut self.finished;
+        done.trace_ids.push(part.trace_id);
+        done.starts.push(part.start);
+        done.blocks.push(part.block);
+        done.leaves.resize_with(self.leaves, Vec::new);
+        for (column, matched) in done.leaves.iter_mut().zip(part.matched) {
+            column.push(matched);
+        }
+        done.siblings.resize_with(self.pairs.len(), Vec::new);
+        for (column, children) in done.siblings.iter_mut().zip(&mut self.children) {
+            column.push(two_siblings(children));
+            children.clear();
+        }
+    }
+
+    /// Bytes the fold holds: finished trace parts not taken yet and the current part's
+    /// children.
+    pub fn memory_size(&self) -> usize {
+        let done = &self.finished;
+        let flags: usize = (done.leaves.iter().chain(&done.siblings))
+            .map(Vec::capacity)
+            .sum();
+        let children: usize = self
+            .children
+            .iter()
+            .map(|c| c.capacity() * size_of::<Child>())
+            .sum();
+        done.trace_ids.capacity() * size_of::<TraceId>()
+            + done.starts.capacity() * size_of::<i64>()
+            + done.blocks.capacity() * size_of::<u32>()
+            + flags
+            + children
+    }
+
+    /// The finished trace parts not taken yet, as one batch; `None` when there are none.
+    pub fn take(&mut self) -> Result<Option<RecordBatch>, DataFusionError> {
+        let done = std::mem::take(&mut self.finished);
+        if done.trace_ids.is_empty() {
+            return Ok(None);
+        }
+        let mut columns: Vec<Arc<dyn Array>> = vec![
+            Arc::new(FixedSizeBinaryArray::try_from_iter(done.trace_ids.iter())?),
+            Arc::new(Int64Array::from(done.starts)),
+            Arc::new(UInt32Array::from(done.blocks)),
+        ];
+        let booleans = |v: Vec<bool>| Arc::new(BooleanArray::from(v)) as Arc<dyn Array>;
+        columns.extend(done.leaves.into_iter().map(booleans));
+        columns.extend(done.siblings.into_iter().map(booleans));
+        Ok(Some(RecordBatch::try_new(self.schema(), columns)?))
+    }
+}
+
+/// The columns of a batch of candidate spans.
+struct SpanColumns<'a> {
+    trace_ids: &'a FixedSizeBinaryArray,
+    starts: &'a Int64Array,
+    blocks: &'a UInt32Array,
+    /// Per leaf, where its test holds (true and not null).
+    leaves: Vec<BooleanBuffer>,
+    /// The parent's left bound (null: no place in the tree).
+    parents: Option<&'a Int32Array>,
+}
+
+impl<'a> SpanColumns<'a> {
+    fn of(batch: &'a RecordBatch, leaves: usize, parents: bool) -> Result<Self, DataFusionError> {
+        let column = |name: &str| {
+            batch.column_by_name(name).ok_or_else(|| {
+                DataFusionError::Internal(format!("candidate spans lack the column {name}"))
+            })
+        };
+        let typed = |name: &str, what: &str| {
+            DataFusionError::Internal(format!("candidate spans' {name} is not {what}"))
+        };
+        let parents = match parents {
+            false => None,
+            true => Some(
+                column("parent")?
+                    .as_primitive_opt::<Int32Type>()
+                    .ok_or_else(|| typed("parent", "Int32"))?,
+            ),
+        };
+        Ok(SpanColumns {
+            trace_ids: column("trace_id")?
+                .as_fixed_size_binary_opt()
+                .ok_or_else(|| typed("trace_id", "FixedSizeBinary"))?,
+            starts: column("start")?
+                .as_primitive_opt::<Int64Type>()
+                .ok_or_else(|| typed("start", "Int64"))?,
+            blocks: column("block")?
+                .as_primitive_opt::<UInt32Type>()
+                .ok_or_else(|| typed("block", "UInt32"))?,
+            leaves: (0..leaves)
+                .map(|i| {
+                    let name = leaf_column(i);
+                    let leaf = column(&name)?
+                        .as_boolean_opt()
+                        .ok_or_else(|| typed(&name, "Boolean"))?;
+                    Ok::<_, DataFusionError>(match leaf.nulls() {
+                        Some(valid) => leaf.values() & valid.inner(),
+                        None => leaf.values().clone(),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            parents,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One candidate span: trace byte, start, parent, leaf 0, leaf 1.
+    type Span = (u8, i64, Option<i32>, Option<bool>, Option<bool>);
+
+    /// A batch of candidate spans.
+    fn spans(rows: &[Span]) -> RecordBatch {
+        let ids: Vec<[u8; 16]> = rows.iter().map(|r| [r.0; 16]).collect();
+        let schema = Schema::new(vec![
+            Field::new("trace_id", DataType::FixedSizeBinary(16), false),
+            Field::new("start", DataType::Int64, false),
+            Field::new("block", DataType::UInt32, false),
+            Field::new("parent", DataType::Int32, true),
+            Field::new("leaf0", DataType::Boolean, true),
+            Field::new("leaf1", DataType::Boolean, true),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(FixedSizeBinaryArray::try_from_iter(ids.iter()).expect("16-byte IDs")),
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+                Arc::new(UInt32Array::from(vec![7; rows.len()])),
+                Arc::new(Int32Array::from_iter(rows.iter().map(|r| r.2))),
+                Arc::new(BooleanArray::from_iter(rows.iter().map(|r| r.3))),
+                Arc::new(BooleanArray::from_iter(rows.iter().map(|r| r.4))),
+            ],
+        )
+        .expect("columns of the schema")
+    }
+
+    /// Per trace part: (trace byte, start, leaf 0, leaf 1, siblings).
+    fn folded(batches: &[RecordBatch]) -> Vec<(u8, i64, bool, bool, bool)> {
+        let mut fold = TraceFold::new(2, vec![(0, 1)]);
+        let mut out = Vec::new();
+        for batch in batches {
+            fold.add(batch).expect("candidate spans");
+            out.extend(fold.take().expect("a batch of traces"));
+        }
+        fold.finish();
+        out.extend(fold.take().expect("a batch of traces"));
+        let mut rows = Vec::new();
+        for batch in &out {
+            assert_eq!(batch.schema(), fold.schema());
+            let flag = |name: &str, row| batch[name].as_boolean().value(row);
+            for row in 0..batch.num_rows() {
+                rows.push((
+                    batch["trace_id"].as_fixed_size_binary().value(row)[0],
+                    batch["start"].as_primitive::<Int64Type>().value(row),
+                    flag("leaf0", row),
+                    flag("leaf1", row),
+                    flag("siblings0", row),
+                ));
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn each_trace_part_is_one_row_with_the_leaves_its_spans_match() {
+        let batch = spans(&[
+            (1, 10, Some(0), Some(true), None),
+            (1, 10, Some(0), None, None),
+            (2, 20, Some(0), None, Some(true)),
+            (3, 30, None, Some(true), Some(false)),
+        ]);
+        assert_eq!(
+            folded(&[batch]),
+            vec![
+                (1, 10, true, false, false),
+                (2, 20, false, true, false),
+                (3, 30, true, false, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_trace_continues_across_batches() {
+        let first = spans(&[(1, 10, Some(0), Some(true), None)]);
+        let second = spans(&[
+            (1, 10, Some(0), None, Some(true)),
+            (2, 20, None, None, Some(true)),
+        ]);
+        assert_eq!(
+            folded(&[first, second]),
+            vec![(1, 10, true, true, true), (2, 20, false, true, false)]
+        );
+    }
+
+    #[test]
+    fn siblings_need_two_different_spans_of_one_parent() {
+        // One span matching both leaves has no sibling by itself.
+        let alone = spans(&[(1, 0, Some(0), Some(true), Some(true))]);
+        assert_eq!(folded(&[alone]), vec![(1, 0, true, true, false)]);
+        // Matches under different parents are no siblings.
+        let apart = spans(&[
+            (1, 0, Some(0), Some(true), None),
+            (1, 0, Some(5), None, Some(true)),
+        ]);
+        assert_eq!(folded(&[apart]), vec![(1, 0, true, true, false)]);
+        // A span matching both and another matching one: two spans, one each.
+        let pair = spans(&[
+            (1, 0, Some(3), Some(true), Some(true)),
+            (1, 0, Some(3), Some(true), None),
+        ]);
+        assert_eq!(folded(&[pair]), vec![(1, 0, true, true, true)]);
+        // Spans without a place in the tree have no parent.
+        let unplaced = spans(&[
+            (1, 0, None, Some(true), None),
+            (1, 0, None, None, Some(true)),
+        ]);
+        assert_eq!(folded(&[unplaced]), vec![(1, 0, true, true, false)]);
+    }
+
+    #[test]
+    fn parents_of_one_trace_do_not_carry_into_the_next() {
+        let batch = spans(&[
+            (1, 0, Some(2), Some(true), None),
+            (2, 0, Some(2), None, Some(true)),
+        ]);
+        assert_eq!(
+            folded(&[batch]),
+            vec![(1, 0, true, false, false), (2, 0, false, true, false)]
+        );
+    }
+}
