@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use clap::Args;
 use traceql::engine::EngineError;
-use traceql::engine::metrics::{MetricsRequest, MetricsResult, metrics_with_progress};
+use traceql::engine::metrics::{MetricsRequest, MetricsResult, explain, metrics_with_progress};
 use traceql::engine::response::AnyValue;
 
 use crate::data_cmd::DataArgs;
@@ -43,6 +43,10 @@ pub struct MetricsArgs {
     /// standard error.
     #[arg(long)]
     timing: bool,
+    /// Instead of the result, print how the query runs: its execution path and, on the
+    /// columnar path, each block's physical plan, run, with the rows and time of every node.
+    #[arg(long)]
+    explain: bool,
     /// The TraceQL metrics query, e.g. `{ } | rate() by (resource.service.name)`.
     query: String,
 }
@@ -62,6 +66,19 @@ pub fn run(args: MetricsArgs) -> Result<ExitCode, String> {
     request.timeout = parse_timeout(args.timeout.as_deref())?;
     let runtime = crate::running::runtime()?;
     let tenant = args.data.tenant.clone();
+    if args.explain {
+        return match runtime.block_on(explain(&catalog, &tenant, &request)) {
+            Ok(plan) => {
+                out!("{plan}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(EngineError::Query(e)) => {
+                eprint!("{}", e.render(&args.query));
+                Ok(ExitCode::from(1))
+            }
+            Err(e) => Err(e.to_string()),
+        };
+    }
     let started = Instant::now();
     let result = match with_progress(&runtime, "computing", |p| async move {
         metrics_with_progress(&catalog, &tenant, &request, &p).await

@@ -6,7 +6,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use traceql::engine::EngineError;
 use traceql::engine::response::SearchResponse;
-use traceql::engine::search::{SearchRequest, search_with_progress};
+use traceql::engine::search::{SearchRequest, explain, search_with_progress};
 
 use crate::data_cmd::DataArgs;
 use crate::running::{report_timing, with_progress};
@@ -39,6 +39,11 @@ pub struct SearchArgs {
     /// standard error.
     #[arg(long)]
     pub timing: bool,
+    /// Instead of the results, print how the search runs: its execution path and, on the
+    /// columnar path, the row groups pruned and the physical plan of its first scan, run,
+    /// with the rows and time of every node.
+    #[arg(long)]
+    pub explain: bool,
     /// The TraceQL query.
     pub query: String,
 }
@@ -62,6 +67,19 @@ pub fn run(args: SearchArgs) -> Result<ExitCode, String> {
     request.timeout = parse_timeout(args.timeout.as_deref())?;
     let runtime = crate::running::runtime()?;
     let tenant = args.data.tenant.clone();
+    if args.explain {
+        return match runtime.block_on(explain(&catalog, &tenant, &request)) {
+            Ok(plan) => {
+                out!("{plan}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(EngineError::Query(e)) => {
+                eprint!("{}", e.render(&args.query));
+                Ok(ExitCode::from(1))
+            }
+            Err(e) => Err(e.to_string()),
+        };
+    }
     let started = Instant::now();
     match with_progress(&runtime, "searching", |p| async move {
         search_with_progress(&catalog, &tenant, &request, &p).await

@@ -388,3 +388,43 @@ fn timing_prints_the_query_time_to_standard_error() {
         assert!(!String::from_utf8_lossy(&o.stdout).contains("query time"));
     }
 }
+
+#[test]
+fn explain_describes_the_plan_instead_of_the_results() {
+    let dir = every_field_data();
+    let data = dir.path().to_str().expect("utf-8");
+    let o = traceql(&["search", "--data", data, "--explain", "{ } ~ { }"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let plan = String::from_utf8_lossy(&o.stdout);
+    for part in [
+        "path: columnar",
+        "row groups:",
+        "TraceCandidatesExec",
+        "output_rows=",
+    ] {
+        assert!(plan.contains(part), "no {part} in {plan}");
+    }
+    assert!(!plan.contains("\"traces\""), "{plan}");
+    // A negated structural operator runs on the reference evaluator, and says so.
+    let o = traceql(&["search", "--data", data, "--explain", "{ } !~ { }"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("path: reference"));
+    let o = traceql(&[
+        "metrics",
+        "--data",
+        data,
+        "--start",
+        "0",
+        "--end",
+        "3600",
+        "--explain",
+        "{ } | rate() by (resource.service.name)",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let plan = String::from_utf8_lossy(&o.stdout);
+    assert!(plan.contains("path: columnar"), "{plan}");
+    // Query errors still name their place.
+    let o = traceql(&["search", "--data", data, "--explain", "{ .a = }"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("line 1, col 8"), "{}", text(&o));
+}
