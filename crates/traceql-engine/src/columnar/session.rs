@@ -8,6 +8,7 @@ use datafusion::common::config::ParquetOptions;
 use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
 use datafusion::error::DataFusionError;
 use datafusion::execution::cache::cache_manager::CachedFileMetadataEntry;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::object_store::ObjectMeta;
 use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContext};
@@ -84,6 +85,12 @@ impl Session {
         Ok(DisplayableExecutionPlan::with_metrics(plan.as_ref())
             .indent(false)
             .to_string())
+    }
+
+    /// A reservation of memory from the session's pool for `consumer`, which holds state
+    /// beside DataFusion's plans (it starts empty and is freed when dropped).
+    pub fn reserve(&self, consumer: &str) -> MemoryReservation {
+        MemoryConsumer::new(consumer).register(&self.ctx.runtime_env().memory_pool)
     }
 
     /// Wraps an error met while reading the block `meta` describes with the block's file.

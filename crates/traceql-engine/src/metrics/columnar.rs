@@ -1,17 +1,14 @@
 //! Metrics on the columnar path: `{ condition } | fn(...) by (...)` lowered, per block, onto a
-//! DataFusion aggregation grouped by interval and labels over the filtered Parquet scan, then
-//! merged into the same accumulator the reference path fills. Exemplars come from a second,
-//! ordered scan of the matching rows that stops once the exemplar budget is spent.
+//! filtered Parquet scan in DataFusion yielding each matching span's interval, labels and
+//! measured value, grouped in Rust ([`Groups`]) and merged into the same accumulator the
+//! reference path fills. Exemplars come from a second, ordered scan of the matching rows that
+//! stops once the exemplar budget is spent.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, FixedSizeBinaryArray, Float64Array, Int64Array, RecordBatch,
-};
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, Schema, UInt64Type};
+use datafusion::arrow::array::{ArrayRef, AsArray, FixedSizeBinaryArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Int64Type, Schema};
 use datafusion::functions::expr_fn::{ceil, log2, power};
-use datafusion::functions_aggregate::count::count_all;
-use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
 use datafusion::prelude::{DataFrame, Expr, cast, ident, lit, when};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
@@ -26,9 +23,10 @@ use traceql_syntax::ast::{
 
 use super::Plan;
 use super::exemplars;
+use super::grouping::{BUCKET, Groups, MEASURED, SLOT, label_column};
 use super::interval::Intervals;
 use super::sampling::Sampling;
-use super::series::{Accumulator, Partial};
+use super::series::Accumulator;
 use crate::columnar::fields::{Source, Ty, resolve, val_at, value_expr};
 use crate::columnar::{
     Group, RowGroupScan, Session, lower_condition, open_indexes, pruning, scan_schema,
@@ -120,10 +118,10 @@ pub(super) async fn run(
         live,
         session,
     } = Aggregation::prepare(columnar, catalog, intervals, memory_limit).await?;
-    // Every block's aggregation is a task of its own: blocks are planned and scanned on all
-    // cores at once; their groups are added in block order.
+    // Every block's grouping is a task of its own: blocks are planned, scanned and grouped on
+    // all cores at once; their groups are added in block order.
     let tasks = live.iter().map(|&b| {
-        tokio::spawn(aggregate_block(
+        tokio::spawn(group_block(
             session.clone(),
             columnar.bucketed,
             columnar.blocks[b].clone(),
@@ -131,13 +129,11 @@ pub(super) async fn run(
             intervals,
         ))
     });
-    let aggregated = try_join_all(tasks)
+    let grouped = try_join_all(tasks)
         .await
-        .map_err(|e| EngineError::Internal(format!("aggregation task failed: {e}")))?;
-    for (&b, batches) in live.iter().zip(aggregated) {
-        for batch in &batches? {
-            add_groups(columnar, &columnar.blocks[b], batch, acc)?;
-        }
+        .map_err(|e| EngineError::Internal(format!("grouping task failed: {e}")))?;
+    for groups in grouped {
+        groups?.add_to(&columnar.by, acc);
     }
     for block in &columnar.blocks {
         progress.add_spans(block.meta.span_count);
@@ -241,27 +237,38 @@ fn power_of_two_bucket(source: &Source) -> Expr {
     case.otherwise(lit(1u64 << 63)).unwrap_or_else(|_| null())
 }
 
-/// Aggregates one block (whose data file has `schema`) per interval and labels (and bucket,
-/// when `bucketed`).
-async fn aggregate_block(
+/// Groups the matching spans of one block (whose data file has `schema`) per interval and
+/// labels (and bucket, when `bucketed`).
+async fn group_block(
     session: Session,
     bucketed: bool,
     block: BlockPlan,
     schema: Schema,
     intervals: Intervals,
-) -> Result<Vec<RecordBatch>, EngineError> {
-    Ok(
-        aggregate_frame(&session, bucketed, &block, &schema, intervals)
-            .await?
-            .collect()
-            .await
-            .map_err(session.reading(&block.meta))?,
-    )
+) -> Result<Groups, EngineError> {
+    let mut groups = Groups::new(
+        &block.labels,
+        intervals.count(),
+        bucketed,
+        block.measured.is_some(),
+    );
+    let mut stream = grouped_frame(&session, bucketed, &block, &schema, intervals)
+        .await?
+        .execute_stream()
+        .await
+        .map_err(session.reading(&block.meta))?;
+    let reservation = session.reserve(&format!("metrics groups of {}", block.meta.block_id));
+    while let Some(batch) = stream.next().await {
+        groups.add(&batch.map_err(session.reading(&block.meta))?)?;
+        reservation.try_resize(groups.memory_size())?;
+    }
+    Ok(groups)
 }
 
-/// The block's matching spans grouped by interval, labels (and bucket), with their counts and
-/// measured-value aggregates; the block's data file has `schema`.
-async fn aggregate_frame(
+/// The block's matching spans, each with its interval ([`SLOT`]), labels (`label0`, …) and
+/// bucket ([`BUCKET`], when `bucketed`) or measured value ([`MEASURED`]); the block's data file
+/// has `schema`.
+async fn grouped_frame(
     session: &Session,
     bucketed: bool,
     block: &BlockPlan,
@@ -270,45 +277,35 @@ async fn aggregate_frame(
 ) -> Result<DataFrame, EngineError> {
     let slot = ((ident(col::START_TIME) - lit(intervals.start as i64 + 1))
         / lit(intervals.step as i64))
-    .alias("slot");
-    let mut groups = vec![slot];
-    groups.extend(
+    .alias(SLOT);
+    let mut columns = vec![slot];
+    columns.extend(
         block
             .labels
             .iter()
             .enumerate()
-            .map(|(i, s)| value_expr(s).alias(format!("label{i}"))),
+            .map(|(i, s)| value_expr(s).alias(label_column(i))),
     );
-    let mut aggregates = vec![count_all().alias("spans")];
-    if bucketed {
-        groups.push(match &block.measured {
-            Some(m) => power_of_two_bucket(m).alias("bucket"),
-            None => cast(lit(ScalarValue::Null), DataType::UInt64).alias("bucket"),
-        });
-    } else if let Some(m) = &block.measured {
-        let m = cast(value_expr(m), DataType::Float64);
-        aggregates.extend([
-            count(m.clone()).alias("measured"),
-            sum(m.clone()).alias("sum"),
-            min(m.clone()).alias("min"),
-            max(m).alias("max"),
-        ]);
+    match (&block.measured, bucketed) {
+        (Some(m), true) => columns.push(power_of_two_bucket(m).alias(BUCKET)),
+        (None, true) => columns.push(cast(lit(ScalarValue::Null), DataType::UInt64).alias(BUCKET)),
+        (Some(m), false) => columns.push(cast(value_expr(m), DataType::Float64).alias(MEASURED)),
+        (None, false) => {}
     }
     let filter = matching(block, intervals);
     let read: Vec<Expr> = [filter.clone()]
         .into_iter()
-        .chain(groups.iter().cloned())
-        .chain(aggregates.iter().cloned())
+        .chain(columns.iter().cloned())
         .collect();
     Ok(session
         .block_with_schema(&block.meta, &scan_schema(schema, &read, &[]))
         .await?
         .filter(filter)?
-        .aggregate(groups, aggregates)?)
+        .select(columns)?)
 }
 
-/// Runs the aggregation of every block of `columnar` and describes each physical plan with
-/// the rows and time of every node.
+/// Runs the scan of every block of `columnar` and describes each physical plan with the rows
+/// and time of every node (the grouping in Rust follows it).
 pub(super) async fn explain(
     columnar: &ColumnarPlan,
     catalog: &Catalog,
@@ -329,7 +326,7 @@ pub(super) async fn explain(
             ));
             continue;
         }
-        let frame = aggregate_frame(
+        let frame = grouped_frame(
             &session,
             columnar.bucketed,
             block,
@@ -345,120 +342,6 @@ pub(super) async fn explain(
         ));
     }
     Ok(out)
-}
-
-/// Adds the groups of one aggregate output batch to `acc`.
-fn add_groups(
-    columnar: &ColumnarPlan,
-    block: &BlockPlan,
-    batch: &RecordBatch,
-    acc: &mut Accumulator,
-) -> Result<(), EngineError> {
-    let column = |name: &str| {
-        batch
-            .column_by_name(name)
-            .cloned()
-            .ok_or_else(|| EngineError::Internal(format!("aggregate output lacks {name}")))
-    };
-    let slots = column("slot")?;
-    let slots = slots
-        .as_primitive_opt::<Int64Type>()
-        .ok_or_else(|| EngineError::Internal("slot is not Int64".into()))?;
-    let labels: Vec<ArrayRef> = (0..block.labels.len())
-        .map(|i| column(&format!("label{i}")))
-        .collect::<Result<_, _>>()?;
-    let spans = column("spans")?;
-    let spans = spans
-        .as_primitive_opt::<Int64Type>()
-        .ok_or_else(|| EngineError::Internal("count is not Int64".into()))?;
-    let measured = match block.measured {
-        Some(_) if !columnar.bucketed => Some(MeasuredColumns::new(batch)?),
-        _ => None,
-    };
-    let buckets = match columnar.bucketed {
-        true => Some(column("bucket")?),
-        false => None,
-    };
-    let buckets = match &buckets {
-        Some(b) => Some(
-            b.as_primitive_opt::<UInt64Type>()
-                .ok_or_else(|| EngineError::Internal("bucket is not UInt64".into()))?,
-        ),
-        None => None,
-    };
-    for row in 0..batch.num_rows() {
-        let Ok(slot) = usize::try_from(slots.value(row)) else {
-            continue;
-        };
-        let value = |f: &Field| match columnar.by.iter().position(|b| b == f) {
-            Some(i) => val_at(&block.labels[i], &labels[i], row),
-            None => Val::Nil,
-        };
-        let mut partial = match &measured {
-            Some(m) => m.partial(spans.value(row), row),
-            None => Partial {
-                spans: spans.value(row) as f64,
-                ..Partial::default()
-            },
-        };
-        if let Some(b) = buckets {
-            if b.is_null(row) {
-                continue;
-            }
-            partial.bucket = Some(b.value(row));
-        }
-        acc.add_partial(&value, slot, &partial);
-    }
-    Ok(())
-}
-
-/// The measured-value aggregates of an aggregate output batch.
-struct MeasuredColumns {
-    measured: Int64Array,
-    sum: Float64Array,
-    min: Float64Array,
-    max: Float64Array,
-}
-
-impl MeasuredColumns {
-    fn new(batch: &RecordBatch) -> Result<Self, EngineError> {
-        let typed = |name: &str| -> Result<ArrayRef, EngineError> {
-            batch
-                .column_by_name(name)
-                .cloned()
-                .ok_or_else(|| EngineError::Internal(format!("aggregate output lacks {name}")))
-        };
-        let ints = |name: &str| -> Result<Int64Array, EngineError> {
-            typed(name)?
-                .as_primitive_opt::<Int64Type>()
-                .cloned()
-                .ok_or_else(|| EngineError::Internal(format!("{name} is not Int64")))
-        };
-        let floats = |name: &str| -> Result<Float64Array, EngineError> {
-            typed(name)?
-                .as_primitive_opt::<Float64Type>()
-                .cloned()
-                .ok_or_else(|| EngineError::Internal(format!("{name} is not Float64")))
-        };
-        Ok(MeasuredColumns {
-            measured: ints("measured")?,
-            sum: floats("sum")?,
-            min: floats("min")?,
-            max: floats("max")?,
-        })
-    }
-
-    fn partial(&self, spans: i64, row: usize) -> Partial {
-        let opt = |a: &Float64Array| (!a.is_null(row)).then(|| a.value(row));
-        Partial {
-            spans: spans as f64,
-            measured: self.measured.value(row) as f64,
-            sum: opt(&self.sum).unwrap_or(0.0),
-            min: opt(&self.min),
-            max: opt(&self.max),
-            bucket: None,
-        }
-    }
 }
 
 /// Offers one span per matching trace of the block (whose footer is `index`) to the exemplar

@@ -7,6 +7,8 @@
 mod columnar;
 mod compare;
 mod exemplars;
+mod group_table;
+mod grouping;
 mod interval;
 mod response;
 mod sampling;

@@ -1,0 +1,471 @@
+//! The groups of one block's metrics scan: its rows counted per interval slot, label values
+//! and (for quantiles and histograms) power-of-two bucket, with the count, sum and extremes of
+//! their measured values, folded in Rust from the scan's batches.
+//!
+//! A hash aggregation in DataFusion compared every row's label strings with its groups'; here
+//! a row's labels become small numbers first (a short string is its 16-byte view, one integer
+//! to hash), and its group is found by those numbers.
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int8Type, Int64Type, UInt64Type};
+use datafusion::common::HashMap;
+use traceql_syntax::ast::Field;
+
+use super::group_table::{GroupKey, GroupTable, add_span};
+use super::series::{Accumulator, Partial};
+use crate::columnar::fields::{Source, val_at};
+use crate::error::EngineError;
+use crate::value::Val;
+
+/// Name of the scan's column holding a row's interval slot.
+pub(super) const SLOT: &str = "slot";
+/// Name of the scan's column holding a row's power-of-two bucket (null: none).
+pub(super) const BUCKET: &str = "bucket";
+/// Name of the scan's column holding a row's measured value as Float64 (null: none).
+pub(super) const MEASURED: &str = "measured";
+
+/// Name of the scan's column holding label `i`'s value.
+pub(super) fn label_column(i: usize) -> String {
+    format!("label{i}")
+}
+
+/// The groups of one block.
+pub(super) struct Groups {
+    /// Intervals of the query: rows in later slots are left out.
+    slots: usize,
+    bucketed: bool,
+    measured: bool,
+    /// Per label, its distinct values.
+    labels: Vec<LabelValues>,
+    /// With more than one label: each distinct tuple of value numbers, numbered.
+    combos: HashMap<Box<[u32]>, u32>,
+    /// The tuple of value numbers of each combination number (with more than one label).
+    tuples: Vec<Box<[u32]>>,
+    /// The groups, by the number of their combination of label values (with one label, the
+    /// value's number), slot and bucket.
+    table: GroupTable,
+    /// Per label, the value numbers of the batch being folded.
+    ids: Vec<Vec<u32>>,
+    /// With more than one label, the combination numbers of the batch being folded.
+    combos_of_rows: Vec<u32>,
+    /// The cells of the batch being folded, in a dense table.
+    cells: Vec<usize>,
+}
+
+impl Groups {
+    /// Groups by labels read by `sources`, over `slots` intervals, with buckets when
+    /// `bucketed`, and with measured values when `measured` (and not bucketed).
+    pub(super) fn new(sources: &[Source], slots: usize, bucketed: bool, measured: bool) -> Groups {
+        Groups {
+            slots,
+            bucketed,
+            measured: measured && !bucketed,
+            labels: sources.iter().cloned().map(LabelValues::new).collect(),
+            combos: HashMap::default(),
+            tuples: Vec::new(),
+            table: GroupTable::new(slots, bucketed, measured && !bucketed),
+            ids: vec![Vec::new(); sources.len()],
+            combos_of_rows: Vec::new(),
+            cells: Vec::new(),
+        }
+    }
+
+    /// Folds the rows of `batch`: columns [`SLOT`], `label0`…, and [`BUCKET`] when bucketed or
+    /// [`MEASURED`] when measured.
+    pub(super) fn add(&mut self, batch: &RecordBatch) -> Result<(), EngineError> {
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .ok_or_else(|| EngineError::Internal(format!("the metrics scan lacks {name}")))
+        };
+        let typed = |name: &str, what: &str| {
+            EngineError::Internal(format!("the metrics scan's {name} is not {what}"))
+        };
+        let slots = column(SLOT)?
+            .as_primitive_opt::<Int64Type>()
+            .ok_or_else(|| typed(SLOT, "Int64"))?;
+        let buckets = match self.bucketed {
+            true => Some(
+                column(BUCKET)?
+                    .as_primitive_opt::<UInt64Type>()
+                    .ok_or_else(|| typed(BUCKET, "UInt64"))?,
+            ),
+            false => None,
+        };
+        let measured = match self.measured {
+            true => Some(
+                column(MEASURED)?
+                    .as_primitive_opt::<Float64Type>()
+                    .ok_or_else(|| typed(MEASURED, "Float64"))?,
+            ),
+            false => None,
+        };
+        for (i, (values, ids)) in self.labels.iter_mut().zip(&mut self.ids).enumerate() {
+            values.number(column(&label_column(i))?, ids);
+        }
+        if buckets.is_none() {
+            let mut combos = std::mem::take(&mut self.combos_of_rows);
+            let by_row = match self.ids.len() {
+                0 => None,
+                1 => Some(self.ids[0].as_slice()),
+                _ => {
+                    combos.clear();
+                    let mut tuple = vec![0u32; self.labels.len()];
+                    for row in 0..batch.num_rows() {
+                        for (t, ids) in tuple.iter_mut().zip(&self.ids) {
+                            *t = ids[row];
+                        }
+                        combos.push(self.combo(&tuple));
+                    }
+                    Some(combos.as_slice())
+                }
+            };
+            let added = self
+                .table
+                .add_rows(slots, by_row, measured, &mut self.cells);
+            self.combos_of_rows = combos;
+            if added {
+                return Ok(());
+            }
+        }
+        let mut tuple = vec![0u32; self.labels.len()];
+        // Rows of one group often follow each other (the spans of a trace share its slot):
+        // such a run is added to its group at once.
+        let mut run: Option<(GroupKey, Partial)> = None;
+        for row in 0..batch.num_rows() {
+            if slots.is_null(row) {
+                continue;
+            }
+            let Some(slot) = usize::try_from(slots.value(row))
+                .ok()
+                .filter(|s| *s < self.slots)
+            else {
+                continue;
+            };
+            let bucket = match buckets {
+                Some(b) if b.is_null(row) => continue,
+                Some(b) => b.value(row),
+                None => 0,
+            };
+            let combo = match self.ids.as_slice() {
+                [] => 0,
+                [ids] => ids[row],
+                all => {
+                    for (t, ids) in tuple.iter_mut().zip(all) {
+                        *t = ids[row];
+                    }
+                    self.combo(&tuple)
+                }
+            };
+            let value = measured.filter(|m| m.is_valid(row)).map(|m| m.value(row));
+            let key = (combo, slot, bucket);
+            match &mut run {
+                Some((run_key, partial)) if *run_key == key => add_span(partial, value),
+                _ => {
+                    if let Some((run_key, partial)) = &run {
+                        self.table.add(*run_key, partial);
+                    }
+                    let mut partial = Partial::default();
+                    add_span(&mut partial, value);
+                    run = Some((key, partial));
+                }
+            }
+        }
+        if let Some((run_key, partial)) = &run {
+            self.table.add(*run_key, partial);
+        }
+        Ok(())
+    }
+
+    /// Bytes the groups hold, about.
+    pub(super) fn memory_size(&self) -> usize {
+        let labels: usize = self.labels.iter().map(LabelValues::memory_size).sum();
+        let tuples: usize = self.tuples.iter().map(|t| 2 * size_of_val(&**t)).sum();
+        let ids: usize = self
+            .ids
+            .iter()
+            .map(|i| i.capacity() * size_of::<u32>())
+            .sum();
+        self.table.memory_size()
+            + self.cells.capacity() * size_of::<usize>()
+            + self.combos_of_rows.capacity() * size_of::<u32>()
+            + self.combos.capacity() * size_of::<(Box<[u32]>, u32)>()
+            + labels
+            + tuples
+            + ids
+    }
+
+    /// The number of a tuple of label value numbers.
+    fn combo(&mut self, tuple: &[u32]) -> u32 {
+        if let Some(&n) = self.combos.get(tuple) {
+            return n;
+        }
+        let n = self.tuples.len() as u32;
+        self.tuples.push(tuple.into());
+        self.combos.insert(tuple.into(), n);
+        n
+    }
+
+    /// Adds every group to `acc`: label `i` is the field `by[i]`.
+    pub(super) fn add_to(&self, by: &[Field], acc: &mut Accumulator) {
+        self.table.for_each(|(combo, slot, bucket), partial| {
+            let ids: &[u32] = match self.labels.len() {
+                0 => &[],
+                1 => std::slice::from_ref(&combo),
+                _ => &self.tuples[combo as usize],
+            };
+            let value = |f: &Field| match by.iter().position(|b| b == f) {
+                Some(i) => self.labels[i].value(ids[i]),
+                None => Val::Nil,
+            };
+            let partial = Partial {
+                bucket: (bucket != 0).then_some(bucket),
+                ..partial
+            };
+            acc.add_partial(&value, slot, &partial);
+        });
+    }
+}
+
+/// Entries of the per-batch table of string views already numbered.
+const VIEW_CACHE: usize = 256;
+
+/// Where `view` goes in the table of string views already numbered: a multiplicative hash of
+/// its length, prefix and place.
+fn view_cache_slot(view: u128) -> usize {
+    let folded = (view as u64) ^ ((view >> 64) as u64).rotate_left(29);
+    (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % VIEW_CACHE
+}
+
+/// The distinct values of one label, numbered in the order they were first seen.
+struct LabelValues {
+    /// How the label's values read.
+    source: Source,
+    /// Each value.
+    values: Vec<Val>,
+    /// The number of null.
+    null: Option<u32>,
+    /// Numbers of values that fit 16 bytes: a string of up to 12 bytes as its view (length
+    /// and bytes), and numbers and booleans as their bits.
+    small: HashMap<u128, u32>,
+    /// Numbers of longer strings.
+    long: HashMap<Box<[u8]>, u32>,
+}
+
+impl LabelValues {
+    fn new(source: Source) -> LabelValues {
+        LabelValues {
+            source,
+            values: Vec::new(),
+            null: None,
+            small: HashMap::default(),
+            long: HashMap::default(),
+        }
+    }
+
+    /// Sets `ids` to the number of each row's value of `array`.
+    fn number(&mut self, array: &ArrayRef, ids: &mut Vec<u32>) {
+        ids.clear();
+        ids.reserve(array.len());
+        match array.data_type() {
+            DataType::Utf8View => {
+                let strings = array.as_string_view();
+                // Equal strings decoded from one dictionary share their view within a batch:
+                // most rows find their number by their view in this small table.
+                let mut seen = [(0u128, u32::MAX); VIEW_CACHE];
+                for (row, &view) in strings.views().iter().enumerate() {
+                    if strings.is_null(row) {
+                        ids.push(self.null_id(array, row));
+                        continue;
+                    }
+                    let slot = &mut seen[view_cache_slot(view)];
+                    if slot.0 == view && slot.1 != u32::MAX {
+                        ids.push(slot.1);
+                        continue;
+                    }
+                    // The low 32 bits of a view are the length; up to 12 bytes are inline.
+                    let id = match view as u32 <= 12 {
+                        true => self.small_id(view, array, row),
+                        false => self.long_id(strings.value(row).as_bytes(), array, row),
+                    };
+                    *slot = (view, id);
+                    ids.push(id);
+                }
+            }
+            DataType::Utf8 => {
+                let strings = array.as_string::<i32>();
+                for row in 0..array.len() {
+                    let id = match strings.is_null(row) {
+                        true => self.null_id(array, row),
+                        false => self.long_id(strings.value(row).as_bytes(), array, row),
+                    };
+                    ids.push(id);
+                }
+            }
+            DataType::Int64 => {
+                let ints = array.as_primitive::<Int64Type>();
+                self.number_small(array, ids, |row| ints.value(row) as u64 as u128);
+            }
+            DataType::Int8 => {
+                let codes = array.as_primitive::<Int8Type>();
+                self.number_small(array, ids, |row| codes.value(row) as u8 as u128);
+            }
+            DataType::Float64 => {
+                let floats = array.as_primitive::<Float64Type>();
+                self.number_small(array, ids, |row| floats.value(row).to_bits() as u128);
+            }
+            DataType::Boolean => {
+                let booleans = array.as_boolean();
+                self.number_small(array, ids, |row| u128::from(booleans.value(row)));
+            }
+            // Other types read as nil: one number for all of their rows.
+            _ => {
+                for row in 0..array.len() {
+                    let id = self.null_id(array, row);
+                    ids.push(id);
+                }
+            }
+        }
+    }
+
+    /// Sets `ids` to the number of each row's value of `array`, whose non-null values are
+    /// told apart by `key`.
+    fn number_small(&mut self, array: &ArrayRef, ids: &mut Vec<u32>, key: impl Fn(usize) -> u128) {
+        for row in 0..array.len() {
+            let id = match array.is_null(row) {
+                true => self.null_id(array, row),
+                false => self.small_id(key(row), array, row),
+            };
+            ids.push(id);
+        }
+    }
+
+    fn null_id(&mut self, array: &ArrayRef, row: usize) -> u32 {
+        match self.null {
+            Some(id) => id,
+            None => {
+                let id = self.push(array, row);
+                self.null = Some(id);
+                id
+            }
+        }
+    }
+
+    /// The number of the value at `row`, whose key is `key`.
+    fn small_id(&mut self, key: u128, array: &ArrayRef, row: usize) -> u32 {
+        if let Some(&id) = self.small.get(&key) {
+            return id;
+        }
+        let id = self.push(array, row);
+        self.small.insert(key, id);
+        id
+    }
+
+    /// The number of the long string `bytes` at `row`.
+    fn long_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize) -> u32 {
+        if let Some(&id) = self.long.get(bytes) {
+            return id;
+        }
+        let id = self.push(array, row);
+        self.long.insert(bytes.into(), id);
+        id
+    }
+
+    fn push(&mut self, array: &ArrayRef, row: usize) -> u32 {
+        self.values.push(val_at(&self.source, array, row));
+        (self.values.len() - 1) as u32
+    }
+
+    /// Bytes the values and their numbers hold, about.
+    fn memory_size(&self) -> usize {
+        let strings: usize = self
+            .values
+            .iter()
+            .map(|v| match v {
+                Val::Str(s) => s.capacity(),
+                _ => 0,
+            })
+            .sum();
+        let long: usize = self.long.keys().map(|k| k.len()).sum();
+        self.values.capacity() * size_of::<Val>()
+            + strings
+            + self.small.capacity() * size_of::<(u128, u32)>()
+            + self.long.capacity() * size_of::<(Box<[u8]>, u32)>()
+            + long
+    }
+
+    /// Value number `id`.
+    fn value(&self, id: u32) -> Val {
+        self.values.get(id as usize).cloned().unwrap_or(Val::Nil)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Int64Array, StringViewArray};
+    use datafusion::prelude::ident;
+
+    use super::*;
+    use crate::columnar::fields::Ty;
+
+    fn strings(values: &[Option<&str>]) -> ArrayRef {
+        Arc::new(StringViewArray::from(values.to_vec()))
+    }
+
+    #[test]
+    fn equal_values_get_one_number_across_batches_and_different_ones_do_not() {
+        let source = Source::Column {
+            expr: ident("x"),
+            ty: Ty::Str,
+        };
+        let mut values = LabelValues::new(source);
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        let long = "svc-long-name-number-one";
+        values.number(
+            &strings(&[Some("ab"), Some(long), None, Some("ab"), Some(long)]),
+            &mut first,
+        );
+        assert_eq!(first, vec![0, 1, 2, 0, 1]);
+        // Another long string of the same length and prefix at the same place of its batch
+        // (so with the same view) is another value.
+        let other = "svc-long-name-number-two";
+        values.number(
+            &strings(&[Some("ab"), Some(other), None, Some(long), Some("cd")]),
+            &mut second,
+        );
+        assert_eq!(second, vec![0, 3, 2, 1, 4]);
+        let named: Vec<Val> = (0..5).map(|id| values.value(id)).collect();
+        assert_eq!(
+            named,
+            vec![
+                Val::Str("ab".into()),
+                Val::Str(long.into()),
+                Val::Nil,
+                Val::Str(other.into()),
+                Val::Str("cd".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn integers_are_numbered_by_value() {
+        let source = Source::Column {
+            expr: ident("x"),
+            ty: Ty::Int,
+        };
+        let mut values = LabelValues::new(source);
+        let mut ids = Vec::new();
+        let ints: ArrayRef = Arc::new(Int64Array::from(vec![
+            Some(200),
+            Some(500),
+            None,
+            Some(200),
+        ]));
+        values.number(&ints, &mut ids);
+        assert_eq!(ids, vec![0, 1, 2, 0]);
+        assert_eq!(values.value(1), Val::Int(500));
+        assert_eq!(values.value(2), Val::Nil);
+    }
+}
