@@ -1,6 +1,7 @@
 //! `TraceCandidatesExec`: the physical node that turns candidate spans into candidate traces,
 //! one row per trace part, by folding each partition's spans trace by trace ([`TraceFold`]).
-//! It replaces a hash aggregation by trace (and, for sibling pairs, a second one by parent):
+//! It replaces a hash aggregation by trace (and, for sibling pairs, a second one by parent)
+//! and tests structural relations between leaves exactly ([`super::relations`]):
 //! with the spans of a trace part arriving together, each part is finished when the next one
 //! starts, so the node holds one part at a time.
 
@@ -29,6 +30,7 @@ use datafusion::physical_plan::{
 };
 use futures::{Stream, StreamExt};
 
+use super::relations::Relation;
 use super::trace_fold::TraceFold;
 
 /// Folds the candidate spans of its input into candidate traces, partition by partition.
@@ -36,24 +38,23 @@ use super::trace_fold::TraceFold;
 pub struct TraceCandidatesExec {
     input: Arc<dyn ExecutionPlan>,
     leaves: usize,
-    /// Leaf numbers (left side, right side) of each sibling pair.
-    pairs: Vec<(usize, usize)>,
+    relations: Vec<Relation>,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
 }
 
 impl TraceCandidatesExec {
     /// The node over `input`, whose rows are candidate spans (see [`TraceFold`]) testing
-    /// `leaves` leaf filters and the sibling `pairs` among them. Fails unless `input` keeps
+    /// `leaves` leaf filters and the `relations` among them. Fails unless `input` keeps
     /// each partition's rows in the order of its data files: file scans, filters, projections
     /// and unions only.
     pub fn try_new(
         input: Arc<dyn ExecutionPlan>,
         leaves: usize,
-        pairs: Vec<(usize, usize)>,
+        relations: Vec<Relation>,
     ) -> Result<TraceCandidatesExec, DataFusionError> {
         keeps_file_order(&input)?;
-        let schema = TraceFold::new(leaves, pairs.clone()).schema();
+        let schema = TraceFold::new(leaves, relations.clone()).schema();
         let partitions = input.output_partitioning().partition_count();
         let properties = PlanProperties::new(
             EquivalenceProperties::new(schema),
@@ -64,7 +65,7 @@ impl TraceCandidatesExec {
         Ok(TraceCandidatesExec {
             input,
             leaves,
-            pairs,
+            relations,
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
         })
@@ -94,8 +95,8 @@ impl DisplayAs for TraceCandidatesExec {
     fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         write!(
             f,
-            "TraceCandidatesExec: leaves={}, sibling_pairs={:?}",
-            self.leaves, self.pairs
+            "TraceCandidatesExec: leaves={}, relations={:?}",
+            self.leaves, self.relations
         )
     }
 }
@@ -138,7 +139,7 @@ impl ExecutionPlan for TraceCandidatesExec {
         Ok(Arc::new(TraceCandidatesExec::try_new(
             input,
             self.leaves,
-            self.pairs.clone(),
+            self.relations.clone(),
         )?))
     }
 
@@ -152,7 +153,7 @@ impl ExecutionPlan for TraceCandidatesExec {
         Ok(Box::pin(CandidateStream {
             input: Some(self.input.execute(partition, context)?),
             reservation,
-            fold: TraceFold::new(self.leaves, self.pairs.clone()),
+            fold: TraceFold::new(self.leaves, self.relations.clone()),
             spans: MetricBuilder::new(&self.metrics).counter("spans", partition),
             baseline: BaselineMetrics::new(&self.metrics, partition),
         }))

@@ -25,7 +25,8 @@ use traceql_syntax::ast::{
 };
 
 use super::candidates_exec::TraceCandidatesExec;
-use super::trace_fold::{leaf_column, siblings_column};
+use super::relations::{Kind, Relation, place_columns};
+use super::trace_fold::{leaf_column, related_column};
 use super::windows::Windows;
 use super::{Results, Search, visit_pipeline_fields};
 use crate::columnar::{
@@ -48,9 +49,8 @@ const MIN_FETCH: usize = 8;
 enum Formula {
     /// Leaf filter `i` has a matching span.
     Leaf(usize),
-    /// Sibling pair `k` (two leaf filters) has two different spans of one parent, one matching
-    /// each filter.
-    Siblings(usize),
+    /// Relation `k` between two leaf filters holds between two spans.
+    Related(usize),
     /// Every part holds.
     All(Vec<Formula>),
     /// Some part holds.
@@ -58,31 +58,30 @@ enum Formula {
 }
 
 impl Formula {
-    /// Whether a trace part whose spans match the leaves `leaves` and whose sibling pairs
-    /// `siblings` holds.
-    fn holds(&self, leaves: &[bool], siblings: &[bool]) -> bool {
+    /// Whether a trace part whose spans match the leaves `leaves` and whose spans hold the
+    /// relations `related` holds.
+    fn holds(&self, leaves: &[bool], related: &[bool]) -> bool {
         match self {
             Formula::Leaf(i) => leaves[*i],
-            Formula::Siblings(k) => siblings[*k],
-            Formula::All(parts) => parts.iter().all(|p| p.holds(leaves, siblings)),
-            Formula::Any(parts) => parts.iter().any(|p| p.holds(leaves, siblings)),
+            Formula::Related(k) => related[*k],
+            Formula::All(parts) => parts.iter().all(|p| p.holds(leaves, related)),
+            Formula::Any(parts) => parts.iter().any(|p| p.holds(leaves, related)),
         }
     }
 }
 
-/// The leaf filters a formula tests, and the sibling pairs among them.
+/// The leaf filters a formula tests, and the relations among them.
 #[derive(Default)]
 struct Tests {
     leaves: Vec<FieldExpr>,
-    /// Leaf numbers (left side, right side) of each sibling pair.
-    siblings: Vec<(usize, usize)>,
+    relations: Vec<Relation>,
 }
 
 /// The candidate test of a search, lowered for each block.
 pub(super) struct ColumnarSearch {
     formula: Formula,
-    /// Leaf numbers (left side, right side) of each sibling pair the formula tests.
-    siblings: Vec<(usize, usize)>,
+    /// The relations between leaves the formula tests.
+    relations: Vec<Relation>,
     /// Per block: the block and its lowered leaf conditions.
     blocks: Vec<(BlockMeta, Vec<Expr>)>,
     /// Per block: what a fetched trace decodes (what the query can read).
@@ -121,7 +120,7 @@ pub(super) fn plan(pipeline: &Pipeline, blocks: &[BlockMeta]) -> Option<Columnar
         .collect();
     Some(ColumnarSearch {
         formula,
-        siblings: tests.siblings,
+        relations: tests.relations,
         blocks,
         projections,
     })
@@ -181,13 +180,10 @@ fn formula(e: &SpansetExpr, tests: &mut Tests) -> Option<Formula> {
             let parts = vec![formula(lhs, tests)?, formula(rhs, tests)?];
             match (op, &parts[..]) {
                 (SpansetOp::Or, _) => Some(Formula::Any(parts)),
-                // Siblings of two filters are tested exactly: the scan groups spans by parent.
-                (
-                    SpansetOp::Sibling | SpansetOp::UnionSibling,
-                    [Formula::Leaf(l), Formula::Leaf(r)],
-                ) => {
-                    tests.siblings.push((*l, *r));
-                    Some(Formula::Siblings(tests.siblings.len() - 1))
+                // A relation between two filters is tested exactly on the places of their spans.
+                (op, [Formula::Leaf(l), Formula::Leaf(r)]) if relation(*op, *l, *r).is_some() => {
+                    tests.relations.extend(relation(*op, *l, *r));
+                    Some(Formula::Related(tests.relations.len() - 1))
                 }
                 // Both sides must have spans: `&&`, and structural relations (plain or union)
                 // between a span of each side.
@@ -210,6 +206,20 @@ fn formula(e: &SpansetExpr, tests: &mut Tests) -> Option<Formula> {
         }
         SpansetExpr::Pipeline(_) => None,
     }
+}
+
+/// The relation between the spans of leaves `lhs` and `rhs` that the operator `op` (plain or
+/// union) needs; `None` for operators that are not positive structural relations.
+fn relation(op: SpansetOp, lhs: usize, rhs: usize) -> Option<Relation> {
+    let (kind, upper, lower) = match op {
+        SpansetOp::Child | SpansetOp::UnionChild => (Kind::Child, lhs, rhs),
+        SpansetOp::Parent | SpansetOp::UnionParent => (Kind::Child, rhs, lhs),
+        SpansetOp::Descendant | SpansetOp::UnionDescendant => (Kind::Descendant, lhs, rhs),
+        SpansetOp::Ancestor | SpansetOp::UnionAncestor => (Kind::Descendant, rhs, lhs),
+        SpansetOp::Sibling | SpansetOp::UnionSibling => (Kind::Sibling, lhs, rhs),
+        _ => return None,
+    };
+    Some(Relation { kind, upper, lower })
 }
 
 /// A trace of one block that may match.
@@ -327,6 +337,7 @@ impl Prepared {
             .pruned_ahead()
             .in_file_order();
         let always = scanned_always(columnar);
+        let always = always.as_slice();
         let schemas: Vec<Schema> = indexes
             .iter()
             .zip(&columnar.blocks)
@@ -361,16 +372,25 @@ impl Prepared {
     }
 }
 
-/// The columns every candidate scan of `columnar` reads, whatever its leaves.
-fn scanned_always(columnar: &ColumnarSearch) -> &'static [&'static str] {
-    match columnar.siblings.is_empty() {
-        true => &[col::TRACE_ID, col::TRACE_START],
-        false => &[
-            col::TRACE_ID,
-            col::TRACE_START,
-            col::NESTED_SET_LEFT,
-            col::PARENT_LEFT,
-        ],
+/// The columns every candidate scan of `columnar` reads, whatever its leaves: the trace, its
+/// start, and the place columns its relations read.
+fn scanned_always(columnar: &ColumnarSearch) -> Vec<&'static str> {
+    let mut columns = vec![col::TRACE_ID, col::TRACE_START];
+    let places = place_columns(&columnar.relations);
+    if !places.is_empty() {
+        // Whether a span has a place at all.
+        columns.push(col::NESTED_SET_LEFT);
+    }
+    columns.extend(places.into_iter().map(place_source));
+    columns
+}
+
+/// The data file's column behind the candidate spans' place column `name`.
+fn place_source(name: &str) -> &'static str {
+    match name {
+        "left" => col::NESTED_SET_LEFT,
+        "right" => col::NESTED_SET_RIGHT,
+        _ => col::PARENT_LEFT,
     }
 }
 
@@ -387,7 +407,7 @@ async fn candidate_scan(
     layouts: &[Vec<RowGroupSummary>],
     end: u64,
 ) -> Result<RowGroupScan, EngineError> {
-    let parents = !columnar.siblings.is_empty();
+    let places = place_columns(&columnar.relations);
     let opening = scanned
         .iter()
         .map(|&b| session.block_with_schema(&columnar.blocks[b].0, &schemas[b]));
@@ -395,7 +415,7 @@ async fn candidate_scan(
     let frames = files
         .into_iter()
         .zip(scanned)
-        .map(|(file, &b)| candidate_spans(file, &columnar.blocks[b].1, b, end, parents));
+        .map(|(file, &b)| candidate_spans(file, &columnar.blocks[b].1, b, end, &places));
     let spans = union_all(frames)?
         .ok_or_else(|| EngineError::Internal("a columnar search without blocks".into()))?;
     let leaves = columnar.blocks.first().map_or(0, |(_, l)| l.len());
@@ -403,7 +423,7 @@ async fn candidate_scan(
     let traces = TraceCandidatesExec::try_new(
         spans.create_physical_plan().await?,
         leaves,
-        columnar.siblings.clone(),
+        columnar.relations.clone(),
     )?;
     let paths = columnar
         .blocks
@@ -633,14 +653,15 @@ fn union_all(
 }
 
 /// The spans of `file` (the data file of block `block`) matching some leaf filter: their trace,
-/// its start, the block, with `parents` the parent's left bound (`parent`, null for a span
-/// without a place in the tree), and which leaves they match (`leaf0`, `leaf1`, …).
+/// its start, the block, the place columns named in `places` (nested-set bounds `left` and
+/// `right`, the parent's left bound `parent`; null for a span without a place in the tree), and
+/// which leaves they match (`leaf0`, `leaf1`, …).
 fn candidate_spans(
     file: DataFrame,
     leaves: &[Expr],
     block: usize,
     end: u64,
-    parents: bool,
+    places: &[&str],
 ) -> Result<DataFrame, EngineError> {
     let block =
         u32::try_from(block).map_err(|_| EngineError::Internal("too many blocks".into()))?;
@@ -649,9 +670,9 @@ fn candidate_spans(
         cast(ident(col::TRACE_START), DataType::Int64).alias("start"),
         lit(block).alias("block"),
     ];
-    if parents {
+    for &name in places {
         let placed = ident(col::NESTED_SET_LEFT).not_eq(lit(NO_POSITION));
-        columns.push(when(placed, ident(col::PARENT_LEFT)).end()?.alias("parent"));
+        columns.push(when(placed, ident(place_source(name))).end()?.alias(name));
     }
     columns.extend(
         leaves
@@ -740,8 +761,8 @@ fn candidates_of(
         let leaf_columns = (0..leaves)
             .map(|i| booleans(leaf_column(i)))
             .collect::<Result<Vec<_>, _>>()?;
-        let sibling_columns = (0..columnar.siblings.len())
-            .map(|k| booleans(siblings_column(k)))
+        let related_columns = (0..columnar.relations.len())
+            .map(|k| booleans(related_column(k)))
             .collect::<Result<Vec<_>, _>>()?;
         let at = |columns: &[BooleanArray], row: usize| -> Vec<bool> {
             columns
@@ -750,8 +771,8 @@ fn candidates_of(
                 .collect()
         };
         for row in 0..batch.num_rows() {
-            let (matched, siblings) = (at(&leaf_columns, row), at(&sibling_columns, row));
-            if !columnar.formula.holds(&matched, &siblings) {
+            let (matched, related) = (at(&leaf_columns, row), at(&related_columns, row));
+            if !columnar.formula.holds(&matched, &related) {
                 continue;
             }
             let trace_id: TraceId = ids

@@ -7,6 +7,7 @@
 
 mod candidates_exec;
 mod columnar;
+mod relations;
 mod trace_fold;
 mod windows;
 

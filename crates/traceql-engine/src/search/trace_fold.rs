@@ -13,6 +13,8 @@ use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::UInt32Type;
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef};
 use datafusion::error::DataFusionError;
+
+use super::relations::{Member, Relation};
 use traceql_storage::model::TraceId;
 
 /// Name of the column holding leaf `i`'s test, in the spans and in the traces.
@@ -20,48 +22,23 @@ pub(super) fn leaf_column(i: usize) -> String {
     format!("leaf{i}")
 }
 
-/// Name of the column holding sibling pair `k`'s test, in the traces.
-pub(super) fn siblings_column(k: usize) -> String {
-    format!("siblings{k}")
+/// Name of the column holding relation `k`'s test, in the traces.
+pub(super) fn related_column(k: usize) -> String {
+    format!("related{k}")
 }
 
 /// The schema of the fold's output: `trace_id`, `start`, `block`, then per leaf whether a span
-/// of the trace part matches it (`leaf0`, …), then per sibling pair whether two different spans
-/// of one parent match its leaves, one each (`siblings0`, …).
-pub(super) fn traces_schema(leaves: usize, pairs: usize) -> SchemaRef {
+/// of the trace part matches it (`leaf0`, …), then per relation whether two spans of the part
+/// hold it (`related0`, …).
+pub(super) fn traces_schema(leaves: usize, relations: usize) -> SchemaRef {
     let mut fields = vec![
         Field::new("trace_id", DataType::FixedSizeBinary(16), false),
         Field::new("start", DataType::Int64, false),
         Field::new("block", DataType::UInt32, false),
     ];
     fields.extend((0..leaves).map(|i| Field::new(leaf_column(i), DataType::Boolean, false)));
-    fields.extend((0..pairs).map(|k| Field::new(siblings_column(k), DataType::Boolean, false)));
+    fields.extend((0..relations).map(|k| Field::new(related_column(k), DataType::Boolean, false)));
     Arc::new(Schema::new(fields))
-}
-
-/// A child of some parent matching a sibling pair's left leaf, its right leaf, or both.
-#[derive(Clone, Copy)]
-struct Child {
-    /// The parent's left bound.
-    parent: i32,
-    left: bool,
-    right: bool,
-}
-
-/// Whether some parent has two different children, one matching the left leaf and one the
-/// right, among `children` (sorted here by parent): each parent's children match both sides,
-/// unless one child alone matches both.
-fn two_siblings(children: &mut [Child]) -> bool {
-    children.sort_unstable_by_key(|c| c.parent);
-    children
-        .chunk_by(|a, b| a.parent == b.parent)
-        .any(|siblings| {
-            let count = |side: fn(&Child) -> bool| siblings.iter().filter(|c| side(c)).count();
-            let (left, right) = (count(|c| c.left), count(|c| c.right));
-            left >= 1
-                && right >= 1
-                && !(left == 1 && right == 1 && count(|c| c.left && c.right) == 1)
-        })
 }
 
 /// The trace part being folded.
@@ -80,30 +57,30 @@ struct Finished {
     starts: Vec<i64>,
     blocks: Vec<u32>,
     leaves: Vec<Vec<bool>>,
-    siblings: Vec<Vec<bool>>,
+    related: Vec<Vec<bool>>,
 }
 
-/// Folds candidate spans (columns `trace_id`, `start`, `block`, `leaf0`…, and `parent` when
-/// there are sibling pairs), arriving trace part after trace part, into one row per part.
+/// Folds candidate spans (columns `trace_id`, `start`, `block`, `leaf0`…, and with relations
+/// `left`, `right` and `parent`, null for spans without a place in the tree), arriving trace
+/// part after trace part, into one row per part.
 pub struct TraceFold {
     schema: SchemaRef,
     leaves: usize,
-    /// Leaf numbers (left side, right side) of each sibling pair.
-    pairs: Vec<(usize, usize)>,
+    relations: Vec<Relation>,
     current: Option<Part>,
-    /// Per sibling pair, the current part's spans with a parent matching either of its leaves.
-    children: Vec<Vec<Child>>,
+    /// Per relation, the current part's placed spans matching either of its leaves.
+    members: Vec<Vec<Member>>,
     finished: Finished,
 }
 
 impl TraceFold {
-    /// A fold testing `leaves` leaf filters and the sibling `pairs` among them.
-    pub fn new(leaves: usize, pairs: Vec<(usize, usize)>) -> TraceFold {
+    /// A fold testing `leaves` leaf filters and the `relations` among them.
+    pub fn new(leaves: usize, relations: Vec<Relation>) -> TraceFold {
         TraceFold {
-            schema: traces_schema(leaves, pairs.len()),
+            schema: traces_schema(leaves, relations.len()),
             leaves,
-            children: vec![Vec::new(); pairs.len()],
-            pairs,
+            members: vec![Vec::new(); relations.len()],
+            relations,
             current: None,
             finished: Finished::default(),
         }
@@ -116,7 +93,7 @@ impl TraceFold {
 
     /// Folds the spans of `batch`, which continue those of the batches before.
     pub fn add(&mut self, batch: &RecordBatch) -> Result<(), DataFusionError> {
-        let columns = SpanColumns::of(batch, self.leaves, !self.pairs.is_empty())?;
+        let columns = SpanColumns::of(batch, self.leaves, !self.relations.is_empty())?;
         for row in 0..batch.num_rows() {
             let trace_id = columns.trace_ids.value(row);
             if self.current.as_ref().is_none_or(|p| p.trace_id != trace_id) {
@@ -136,16 +113,19 @@ impl TraceFold {
             for (matched, leaf) in part.matched.iter_mut().zip(&columns.leaves) {
                 *matched |= leaf.value(row);
             }
-            let Some(parent) = columns.parents.filter(|p| p.is_valid(row)) else {
+            let Some(place) = columns.places.as_ref().filter(|p| p.placed(row)) else {
                 continue;
             };
-            for (&(l, r), children) in self.pairs.iter().zip(&mut self.children) {
-                let (left, right) = (columns.leaves[l].value(row), columns.leaves[r].value(row));
-                if left || right {
-                    children.push(Child {
-                        parent: parent.value(row),
-                        left,
-                        right,
+            for (relation, members) in self.relations.iter().zip(&mut self.members) {
+                let upper = columns.leaves[relation.upper].value(row);
+                let lower = columns.leaves[relation.lower].value(row);
+                if upper || lower {
+                    members.push(Member {
+                        left: Places::at(place.lefts, row),
+                        right: Places::at(place.rights, row),
+                        parent: Places::at(place.parents, row),
+                        upper,
+                        lower,
                     });
                 }
             }
@@ -166,30 +146,31 @@ impl TraceFold {
         for (column, matched) in done.leaves.iter_mut().zip(part.matched) {
             column.push(matched);
         }
-        done.siblings.resize_with(self.pairs.len(), Vec::new);
-        for (column, children) in done.siblings.iter_mut().zip(&mut self.children) {
-            column.push(two_siblings(children));
-            children.clear();
+        done.related.resize_with(self.relations.len(), Vec::new);
+        let tests = self.relations.iter().zip(&mut self.members);
+        for (column, (relation, members)) in done.related.iter_mut().zip(tests) {
+            column.push(relation.kind.holds(members));
+            members.clear();
         }
     }
 
     /// Bytes the fold holds: finished trace parts not taken yet and the current part's
-    /// children.
+    /// members of relations.
     pub fn memory_size(&self) -> usize {
         let done = &self.finished;
-        let flags: usize = (done.leaves.iter().chain(&done.siblings))
+        let flags: usize = (done.leaves.iter().chain(&done.related))
             .map(Vec::capacity)
             .sum();
-        let children: usize = self
-            .children
+        let members: usize = self
+            .members
             .iter()
-            .map(|c| c.capacity() * size_of::<Child>())
+            .map(|m| m.capacity() * size_of::<Member>())
             .sum();
         done.trace_ids.capacity() * size_of::<TraceId>()
             + done.starts.capacity() * size_of::<i64>()
             + done.blocks.capacity() * size_of::<u32>()
             + flags
-            + children
+            + members
     }
 
     /// The finished trace parts not taken yet, as one batch; `None` when there are none.
@@ -205,7 +186,7 @@ impl TraceFold {
         ];
         let booleans = |v: Vec<bool>| Arc::new(BooleanArray::from(v)) as Arc<dyn Array>;
         columns.extend(done.leaves.into_iter().map(booleans));
-        columns.extend(done.siblings.into_iter().map(booleans));
+        columns.extend(done.related.into_iter().map(booleans));
         Ok(Some(RecordBatch::try_new(self.schema(), columns)?))
     }
 }
@@ -217,12 +198,12 @@ struct SpanColumns<'a> {
     blocks: &'a UInt32Array,
     /// Per leaf, where its test holds (true and not null).
     leaves: Vec<BooleanBuffer>,
-    /// The parent's left bound (null: no place in the tree).
-    parents: Option<&'a Int32Array>,
+    /// With relations: the spans' places in the tree.
+    places: Option<Places<'a>>,
 }
 
 impl<'a> SpanColumns<'a> {
-    fn of(batch: &'a RecordBatch, leaves: usize, parents: bool) -> Result<Self, DataFusionError> {
+    fn of(batch: &'a RecordBatch, leaves: usize, places: bool) -> Result<Self, DataFusionError> {
         let column = |name: &str| {
             batch.column_by_name(name).ok_or_else(|| {
                 DataFusionError::Internal(format!("candidate spans lack the column {name}"))
@@ -231,13 +212,21 @@ impl<'a> SpanColumns<'a> {
         let typed = |name: &str, what: &str| {
             DataFusionError::Internal(format!("candidate spans' {name} is not {what}"))
         };
-        let parents = match parents {
+        // The place columns the relations read (the others are absent).
+        let int32 = |name: &str| match batch.column_by_name(name) {
+            None => Ok(None),
+            Some(c) => c
+                .as_primitive_opt::<Int32Type>()
+                .map(Some)
+                .ok_or_else(|| typed(name, "Int32")),
+        };
+        let places = match places {
             false => None,
-            true => Some(
-                column("parent")?
-                    .as_primitive_opt::<Int32Type>()
-                    .ok_or_else(|| typed("parent", "Int32"))?,
-            ),
+            true => Some(Places {
+                lefts: int32("left")?,
+                rights: int32("right")?,
+                parents: int32("parent")?,
+            }),
         };
         Ok(SpanColumns {
             trace_ids: column("trace_id")?
@@ -261,14 +250,37 @@ impl<'a> SpanColumns<'a> {
                     })
                 })
                 .collect::<Result<_, _>>()?,
-            parents,
+            places,
         })
+    }
+}
+
+/// Where the spans of a batch are in their trees (null: nowhere), as far as the relations read.
+struct Places<'a> {
+    lefts: Option<&'a Int32Array>,
+    rights: Option<&'a Int32Array>,
+    parents: Option<&'a Int32Array>,
+}
+
+impl Places<'_> {
+    /// Whether the span at `row` has a place (its place columns are all null or none is).
+    fn placed(&self, row: usize) -> bool {
+        [self.lefts, self.rights, self.parents]
+            .into_iter()
+            .flatten()
+            .all(|c| c.is_valid(row))
+    }
+
+    /// The value of `column` at `row`, 0 without the column.
+    fn at(column: Option<&Int32Array>, row: usize) -> i32 {
+        column.map_or(0, |c| c.value(row))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::search::relations::Kind;
 
     /// One candidate span: trace byte, start, parent, leaf 0, leaf 1.
     type Span = (u8, i64, Option<i32>, Option<bool>, Option<bool>);
@@ -281,6 +293,8 @@ mod tests {
             Field::new("start", DataType::Int64, false),
             Field::new("block", DataType::UInt32, false),
             Field::new("parent", DataType::Int32, true),
+            Field::new("left", DataType::Int32, true),
+            Field::new("right", DataType::Int32, true),
             Field::new("leaf0", DataType::Boolean, true),
             Field::new("leaf1", DataType::Boolean, true),
         ]);
@@ -291,6 +305,17 @@ mod tests {
                 Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
                 Arc::new(UInt32Array::from(vec![7; rows.len()])),
                 Arc::new(Int32Array::from_iter(rows.iter().map(|r| r.2))),
+                // Placed spans get bounds of their own (only the parent matters to siblings).
+                Arc::new(Int32Array::from_iter(
+                    rows.iter()
+                        .enumerate()
+                        .map(|(i, r)| r.2.map(|_| 100 + i as i32)),
+                )),
+                Arc::new(Int32Array::from_iter(
+                    rows.iter()
+                        .enumerate()
+                        .map(|(i, r)| r.2.map(|_| 100 + i as i32)),
+                )),
                 Arc::new(BooleanArray::from_iter(rows.iter().map(|r| r.3))),
                 Arc::new(BooleanArray::from_iter(rows.iter().map(|r| r.4))),
             ],
@@ -300,7 +325,12 @@ mod tests {
 
     /// Per trace part: (trace byte, start, leaf 0, leaf 1, siblings).
     fn folded(batches: &[RecordBatch]) -> Vec<(u8, i64, bool, bool, bool)> {
-        let mut fold = TraceFold::new(2, vec![(0, 1)]);
+        let siblings = Relation {
+            kind: Kind::Sibling,
+            upper: 0,
+            lower: 1,
+        };
+        let mut fold = TraceFold::new(2, vec![siblings]);
         let mut out = Vec::new();
         for batch in batches {
             fold.add(batch).expect("candidate spans");
@@ -318,7 +348,7 @@ mod tests {
                     batch["start"].as_primitive::<Int64Type>().value(row),
                     flag("leaf0", row),
                     flag("leaf1", row),
-                    flag("siblings0", row),
+                    flag("related0", row),
                 ));
             }
         }
