@@ -9,7 +9,7 @@ use traceql::engine::metrics::{MetricsRequest, MetricsResult, explain, metrics_w
 use traceql::engine::response::AnyValue;
 
 use crate::data_cmd::DataArgs;
-use crate::running::{report_timing, with_progress};
+use crate::running::{print_explained, report_timing, with_progress};
 use crate::search_cmd::{OutputFormat, utc};
 use crate::time_arg::{parse_duration, parse_time, parse_timeout};
 
@@ -67,17 +67,8 @@ pub fn run(args: MetricsArgs) -> Result<ExitCode, String> {
     let runtime = crate::running::runtime()?;
     let tenant = args.data.tenant.clone();
     if args.explain {
-        return match runtime.block_on(explain(&catalog, &tenant, &request)) {
-            Ok(plan) => {
-                out!("{plan}");
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(EngineError::Query(e)) => {
-                eprint!("{}", e.render(&args.query));
-                Ok(ExitCode::from(1))
-            }
-            Err(e) => Err(e.to_string()),
-        };
+        let explained = runtime.block_on(explain(&catalog, &tenant, &request));
+        return print_explained(explained, &args.query);
     }
     let started = Instant::now();
     let result = match with_progress(&runtime, "computing", |p| async move {

@@ -1,10 +1,12 @@
 //! Running work in the foreground: the async runtime, a spinner on a terminal, and Ctrl-C to
 //! cancel a query.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
+use traceql::engine::EngineError;
 use traceql::engine::progress::Progress;
 
 /// With `enabled`, prints the wall time since `started` to standard error as
@@ -15,6 +17,25 @@ pub fn report_timing(enabled: bool, started: Instant) {
             "query time: {:.3} ms",
             started.elapsed().as_secs_f64() * 1000.0
         );
+    }
+}
+
+/// Prints what `--explain` produced for `query`: the plan on standard output, or a query
+/// error with its place (exit status 1); other errors are the caller's.
+pub fn print_explained(
+    explained: Result<String, EngineError>,
+    query: &str,
+) -> Result<ExitCode, String> {
+    match explained {
+        Ok(plan) => {
+            out!("{plan}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(EngineError::Query(e)) => {
+            eprint!("{}", e.render(query));
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.to_string()),
     }
 }
 

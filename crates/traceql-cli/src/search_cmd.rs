@@ -9,7 +9,7 @@ use traceql::engine::response::SearchResponse;
 use traceql::engine::search::{SearchRequest, explain, search_with_progress};
 
 use crate::data_cmd::DataArgs;
-use crate::running::{report_timing, with_progress};
+use crate::running::{print_explained, report_timing, with_progress};
 use crate::time_arg::{parse_time, parse_timeout};
 
 /// Arguments of `traceql search`.
@@ -68,17 +68,8 @@ pub fn run(args: SearchArgs) -> Result<ExitCode, String> {
     let runtime = crate::running::runtime()?;
     let tenant = args.data.tenant.clone();
     if args.explain {
-        return match runtime.block_on(explain(&catalog, &tenant, &request)) {
-            Ok(plan) => {
-                out!("{plan}");
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(EngineError::Query(e)) => {
-                eprint!("{}", e.render(&args.query));
-                Ok(ExitCode::from(1))
-            }
-            Err(e) => Err(e.to_string()),
-        };
+        let explained = runtime.block_on(explain(&catalog, &tenant, &request));
+        return print_explained(explained, &args.query);
     }
     let started = Instant::now();
     match with_progress(&runtime, "searching", |p| async move {
