@@ -46,18 +46,26 @@ def test_other_threads_run_while_a_query_runs(large: traceql.Engine) -> None:
 
 
 def test_keyboard_interrupt_cancels_a_running_query(large: traceql.Engine) -> None:
-    timer = threading.Timer(0.3, _thread.interrupt_main)
+    # Ctrl-C every 0.3 s until the query gives up: one signal that lands while Python is not
+    # looking (seen once in ~10 runs of the suite) must not hang the test for the whole query.
+    stop = threading.Event()
+
+    def interrupt_until_stopped() -> None:
+        while not stop.wait(0.3):
+            _thread.interrupt_main()
+
+    interrupter = threading.Thread(target=interrupt_until_stopped)
     started = time.monotonic()
-    timer.start()
+    interrupter.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             large.search(SLOW_QUERY)
     finally:
-        # Never let a late interrupt land outside this test.
-        timer.cancel()
+        stop.set()
+        interrupter.join()
     interrupted_after = time.monotonic() - started
-    # The query alone takes seconds; the interrupt lands within a poll interval.
-    assert interrupted_after < 1.0
+    # The query alone takes seconds; an interrupt lands within a poll interval.
+    assert interrupted_after < 1.5
     # The engine is still usable afterwards.
     assert len(large.search("{ }", limit=5)) == 5
 
