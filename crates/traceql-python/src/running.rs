@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::sync::OnceLock;
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
@@ -30,41 +29,24 @@ fn runtime() -> PyResult<&'static Runtime> {
 /// Runs `work` to completion without holding the GIL. Every [`SIGNAL_POLL`] the GIL is taken
 /// back to run Python's signal handlers; if one raises (KeyboardInterrupt), the work is
 /// aborted and that exception returned. A panic inside the work becomes a `RuntimeError`.
-///
-/// The wait is on a channel with a timeout of the operating system's, not on the runtime's
-/// timer: the runtime drives its timers only when a worker is idle, so while a query keeps
-/// every worker busy a timer-based wait would not wake (and Ctrl-C would wait for the query).
 pub fn run<F, T>(py: Python<'_>, work: F) -> PyResult<T>
 where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
     let rt = runtime()?;
-    let (done, mut outcome) = mpsc::sync_channel(1);
-    let task = rt.spawn(async move {
-        // The receiver is gone only when the call was interrupted: nobody wants the value.
-        let _ = done.send(work.await);
-    });
+    let mut task = rt.spawn(work);
     loop {
-        // The receiver is not `Sync`: it moves into the GIL-free wait and back.
-        let (back, waited) = py.detach(move || {
-            let waited = outcome.recv_timeout(SIGNAL_POLL);
-            (outcome, waited)
-        });
-        outcome = back;
+        let waited =
+            py.detach(|| rt.block_on(async { tokio::time::timeout(SIGNAL_POLL, &mut task).await }));
         match waited {
-            Ok(value) => return Ok(value),
-            Err(RecvTimeoutError::Disconnected) => {
-                // The task ended without sending: it panicked.
-                let failed = match rt.block_on(task) {
-                    Err(e) => e.to_string(),
-                    Ok(()) => "the work ended without a result".to_string(),
-                };
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(failed)) => {
                 return Err(PyRuntimeError::new_err(format!(
                     "internal error in the traceql engine: {failed}"
                 )));
             }
-            Err(RecvTimeoutError::Timeout) => {
+            Err(_still_running) => {
                 if let Err(interrupt) = py.check_signals() {
                     task.abort();
                     return Err(interrupt);
