@@ -302,7 +302,8 @@ pub async fn explain(
         ));
     };
     let mut out = format!(
-        "path: columnar (DataFusion) over {} block(s)\n",
+        "path: columnar over {} block(s): per block, a filtered scan in DataFusion (its plan \
+         below, run) whose rows are grouped by interval and labels in Rust\n",
         blocks.len()
     );
     for (columnar, pipeline) in pipelines.iter().zip(&plan.pipelines) {
