@@ -6,8 +6,10 @@
 //! a row's labels become small numbers first (a short string is its 16-byte view, one integer
 //! to hash), and its group is found by those numbers.
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int8Type, Int64Type, UInt64Type};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray, RecordBatch};
+use datafusion::arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Float64Type, Int8Type, Int64Type, UInt64Type,
+};
 use datafusion::common::HashMap;
 use traceql_syntax::ast::Field;
 
@@ -73,62 +75,36 @@ impl Groups {
     /// Folds the rows of `batch`: columns [`SLOT`], `label0`…, and [`BUCKET`] when bucketed or
     /// [`MEASURED`] when measured.
     pub(super) fn add(&mut self, batch: &RecordBatch) -> Result<(), EngineError> {
-        let column = |name: &str| {
-            batch
-                .column_by_name(name)
-                .ok_or_else(|| EngineError::Internal(format!("the metrics scan lacks {name}")))
-        };
-        let typed = |name: &str, what: &str| {
-            EngineError::Internal(format!("the metrics scan's {name} is not {what}"))
-        };
-        let slots = column(SLOT)?
-            .as_primitive_opt::<Int64Type>()
-            .ok_or_else(|| typed(SLOT, "Int64"))?;
+        let slots = primitive::<Int64Type>(batch, SLOT)?;
         let buckets = match self.bucketed {
-            true => Some(
-                column(BUCKET)?
-                    .as_primitive_opt::<UInt64Type>()
-                    .ok_or_else(|| typed(BUCKET, "UInt64"))?,
-            ),
+            true => Some(primitive::<UInt64Type>(batch, BUCKET)?),
             false => None,
         };
         let measured = match self.measured {
-            true => Some(
-                column(MEASURED)?
-                    .as_primitive_opt::<Float64Type>()
-                    .ok_or_else(|| typed(MEASURED, "Float64"))?,
-            ),
+            true => Some(primitive::<Float64Type>(batch, MEASURED)?),
             false => None,
         };
         for (i, (values, ids)) in self.labels.iter_mut().zip(&mut self.ids).enumerate() {
-            values.number(column(&label_column(i))?, ids);
+            let name = label_column(i);
+            let column = batch
+                .column_by_name(&name)
+                .ok_or_else(|| EngineError::Internal(format!("the metrics scan lacks {name}")))?;
+            values.number(column, ids);
         }
-        if buckets.is_none() {
-            let mut combos = std::mem::take(&mut self.combos_of_rows);
-            let by_row = match self.ids.len() {
-                0 => None,
-                1 => Some(self.ids[0].as_slice()),
-                _ => {
-                    combos.clear();
-                    let mut tuple = vec![0u32; self.labels.len()];
-                    for row in 0..batch.num_rows() {
-                        for (t, ids) in tuple.iter_mut().zip(&self.ids) {
-                            *t = ids[row];
-                        }
-                        combos.push(self.combo(&tuple));
-                    }
-                    Some(combos.as_slice())
-                }
-            };
-            let added = self
+        self.number_combinations(batch.num_rows());
+        // Each row's combination of label values: its value's number with one label.
+        let combos: Option<&[u32]> = match self.ids.as_slice() {
+            [] => None,
+            [ids] => Some(ids),
+            _ => Some(&self.combos_of_rows),
+        };
+        if buckets.is_none()
+            && self
                 .table
-                .add_rows(slots, by_row, measured, &mut self.cells);
-            self.combos_of_rows = combos;
-            if added {
-                return Ok(());
-            }
+                .add_rows(slots, combos, measured, &mut self.cells)
+        {
+            return Ok(());
         }
-        let mut tuple = vec![0u32; self.labels.len()];
         // Rows of one group often follow each other (the spans of a trace share its slot):
         // such a run is added to its group at once.
         let mut run: Option<(GroupKey, Partial)> = None;
@@ -147,16 +123,7 @@ impl Groups {
                 Some(b) => b.value(row),
                 None => 0,
             };
-            let combo = match self.ids.as_slice() {
-                [] => 0,
-                [ids] => ids[row],
-                all => {
-                    for (t, ids) in tuple.iter_mut().zip(all) {
-                        *t = ids[row];
-                    }
-                    self.combo(&tuple)
-                }
-            };
+            let combo = combos.map_or(0, |c| c[row]);
             let value = measured.filter(|m| m.is_valid(row)).map(|m| m.value(row));
             let key = (combo, slot, bucket);
             match &mut run {
@@ -175,6 +142,24 @@ impl Groups {
             self.table.add(*run_key, partial);
         }
         Ok(())
+    }
+
+    /// With more than one label, numbers the combination of label values of each of the
+    /// batch's `rows` into [`Groups::combos_of_rows`].
+    fn number_combinations(&mut self, rows: usize) {
+        if self.ids.len() < 2 {
+            return;
+        }
+        let mut combos = std::mem::take(&mut self.combos_of_rows);
+        combos.clear();
+        let mut tuple = vec![0u32; self.ids.len()];
+        for row in 0..rows {
+            for (t, ids) in tuple.iter_mut().zip(&self.ids) {
+                *t = ids[row];
+            }
+            combos.push(self.combo(&tuple));
+        }
+        self.combos_of_rows = combos;
     }
 
     /// Bytes the groups hold, about.
@@ -225,6 +210,21 @@ impl Groups {
             acc.add_partial(&value, slot, &partial);
         });
     }
+}
+
+/// The column `name` of the metrics scan's `batch`, of primitive type `T`.
+fn primitive<'a, T: ArrowPrimitiveType>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<&'a PrimitiveArray<T>, EngineError> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| EngineError::Internal(format!("the metrics scan lacks {name}")))?
+        .as_primitive_opt::<T>()
+        .ok_or_else(|| {
+            let wanted = T::DATA_TYPE;
+            EngineError::Internal(format!("the metrics scan's {name} is not {wanted}"))
+        })
 }
 
 /// Entries of the per-batch table of string views already numbered.

@@ -31,7 +31,7 @@ use datafusion::physical_plan::{
 use futures::{Stream, StreamExt};
 
 use super::relations::Relation;
-use super::trace_fold::TraceFold;
+use super::trace_fold::{TraceFold, traces_schema};
 
 /// Folds the candidate spans of its input into candidate traces, partition by partition.
 #[derive(Debug)]
@@ -54,7 +54,7 @@ impl TraceCandidatesExec {
         relations: Vec<Relation>,
     ) -> Result<TraceCandidatesExec, DataFusionError> {
         keeps_file_order(&input)?;
-        let schema = TraceFold::new(leaves, relations.clone()).schema();
+        let schema = traces_schema(leaves, relations.len());
         let partitions = input.output_partitioning().partition_count();
         let properties = PlanProperties::new(
             EquivalenceProperties::new(schema),

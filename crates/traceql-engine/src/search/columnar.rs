@@ -178,13 +178,16 @@ fn formula(e: &SpansetExpr, tests: &mut Tests) -> Option<Formula> {
         }
         SpansetExpr::Op { op, lhs, rhs } => {
             let parts = vec![formula(lhs, tests)?, formula(rhs, tests)?];
+            // A relation between two filters is tested exactly on the places of their spans.
+            if let [Formula::Leaf(l), Formula::Leaf(r)] = parts[..]
+                && let Some(related) = relation(*op, l, r)
+            {
+                tests.relations.push(related);
+                return Some(Formula::Related(tests.relations.len() - 1));
+            }
             match (op, &parts[..]) {
                 (SpansetOp::Or, _) => Some(Formula::Any(parts)),
-                // A relation between two filters is tested exactly on the places of their spans.
-                (op, [Formula::Leaf(l), Formula::Leaf(r)]) if relation(*op, *l, *r).is_some() => {
-                    tests.relations.extend(relation(*op, *l, *r));
-                    Some(Formula::Related(tests.relations.len() - 1))
-                }
+
                 // Both sides must have spans: `&&`, and structural relations (plain or union)
                 // between a span of each side.
                 (

@@ -46,8 +46,6 @@ struct Part {
     trace_id: TraceId,
     start: i64,
     block: u32,
-    /// Per leaf: a span of the part matches it.
-    matched: Vec<bool>,
 }
 
 /// The finished trace parts, column by column.
@@ -68,6 +66,8 @@ pub struct TraceFold {
     leaves: usize,
     relations: Vec<Relation>,
     current: Option<Part>,
+    /// Per leaf: a span of the current part matches it.
+    matched: Vec<bool>,
     /// Per relation, the current part's placed spans matching either of its leaves.
     members: Vec<Vec<Member>>,
     finished: Finished,
@@ -82,6 +82,7 @@ impl TraceFold {
             members: vec![Vec::new(); relations.len()],
             relations,
             current: None,
+            matched: vec![false; leaves],
             finished: Finished::default(),
         }
     }
@@ -104,13 +105,9 @@ impl TraceFold {
                     })?,
                     start: columns.starts.value(row),
                     block: columns.blocks.value(row),
-                    matched: vec![false; self.leaves],
                 });
             }
-            let Some(part) = self.current.as_mut() else {
-                continue;
-            };
-            for (matched, leaf) in part.matched.iter_mut().zip(&columns.leaves) {
+            for (matched, leaf) in self.matched.iter_mut().zip(&columns.leaves) {
                 *matched |= leaf.value(row);
             }
             let Some(place) = columns.places.as_ref().filter(|p| p.placed(row)) else {
@@ -143,8 +140,8 @@ impl TraceFold {
         done.starts.push(part.start);
         done.blocks.push(part.block);
         done.leaves.resize_with(self.leaves, Vec::new);
-        for (column, matched) in done.leaves.iter_mut().zip(part.matched) {
-            column.push(matched);
+        for (column, matched) in done.leaves.iter_mut().zip(&mut self.matched) {
+            column.push(std::mem::take(matched));
         }
         done.related.resize_with(self.relations.len(), Vec::new);
         let tests = self.relations.iter().zip(&mut self.members);
