@@ -181,6 +181,7 @@ fn explain_runs_the_query_and_shows_its_datafusion_plans() {
             ".explain { } >> { } | rate()\n",
             ".explain { status = error } >> { }\n",
             ".explain { } !> { }\n",
+            ".explain { event:name = \"exception\" }\n",
             ".explain { duration > 1000h } >> { duration > 2000h }\n",
             ".explain { name = \"Q-no-such-span\" } >> { name = \"R-no-such-span\" }\n",
             ".explain { name = \"Q-no-such-span\" } | rate()\n",
@@ -204,6 +205,8 @@ fn explain_runs_the_query_and_shows_its_datafusion_plans() {
     // window from the newest.
     assert!(out.contains("first window: 1 row group(s)"), "{out}");
     assert_eq!(out.matches("path: reference evaluator").count(), 2, "{out}");
+    // Negated structural operators find their candidates on DataFusion too.
+    assert!(out.contains("wanted: LowerAlone"), "{out}");
     // Row groups whose statistics or bloom filters rule out every condition are not scanned
     // at all: the durations by their maximum, the names (between the block's least and
     // greatest) by the filter on the name column.

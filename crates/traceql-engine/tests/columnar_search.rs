@@ -26,12 +26,20 @@ const COLUMNAR: &[&str] = &[
     "{ span.http.response.status_code >= 500 } &>> { kind = client }",
     "{ kind = client } < { kind = server } | avg(duration) > 1ms",
     "{ span.no.such.key = 1 }",
+    "{ kind = server } !> { status = error }",
+    "{ kind = server } !< { kind = client }",
+    "{ status = error } !>> { }",
+    "{ kind = client } !<< { kind = server }",
+    r#"{ resource.service.name = "frontend" } !~ { kind = internal }"#,
+    "({ kind = server } && { kind = client }) !> { status = error }",
+    "({ status = error } | count() > 1) >> ({ kind = client })",
+    "({ kind = server } | count() > 3) !~ ({ kind = client } | select(span.http.route))",
 ];
 
 const REFERENCE_ONLY: &[&str] = &[
-    "{ kind = server } !> { status = error }",
     r#"{ event:name = "exception" }"#,
-    "({ status = error } | count() > 1) >> ({ kind = client })",
+    "({ status = error } | by(resource.service.name)) && ({ kind = client })",
+    "({ kind = server } | count() > 0) !>> ({ .x } | coalesce() | by(.y))",
 ];
 
 /// Generated traces in two blocks, with one trace's spans split between them, in row groups of

@@ -11,7 +11,8 @@ use proptest::test_runner::TestCaseError;
 use traceql_engine::search::{SearchRequest, search};
 
 const OPERATORS: &[&str] = &[
-    "&&", "||", ">", "<", ">>", "<<", "~", "!>", "!>>", "!~", "&>", "&>>", "&<<", "&~",
+    "&&", "||", ">", "<", ">>", "<<", "~", "!>", "!<", "!>>", "!<<", "!~", "&>", "&<", "&>>",
+    "&<<", "&~",
 ];
 
 const SUFFIXES: &[&str] = &[
@@ -27,10 +28,31 @@ const SUFFIXES: &[&str] = &[
     " | by(span.db.system)",
 ];
 
+/// Stages that end a sub-pipeline operand (`by()` one may split a trace's spans, which is an
+/// error when combined).
+const OPERAND_STAGES: &[&str] = &[
+    "count() > 1",
+    "count() > 2",
+    "select(span.http.route)",
+    "coalesce()",
+    "avg(duration) > 1ms",
+    "by(resource.service.name)",
+];
+
 fn spanset() -> impl Strategy<Value = String> {
-    layout::filter().prop_recursive(2, 4, 2, |inner| {
-        (inner.clone(), proptest::sample::select(OPERATORS), inner)
-            .prop_map(|(lhs, op, rhs)| format!("({lhs}) {op} ({rhs})"))
+    let operator = || proptest::sample::select(OPERATORS);
+    let stage = || proptest::sample::select(OPERAND_STAGES);
+    layout::filter().prop_recursive(2, 4, 2, move |inner| {
+        prop_oneof![
+            3 => (inner.clone(), operator(), inner.clone())
+                .prop_map(|(lhs, op, rhs)| format!("({lhs}) {op} ({rhs})")),
+            // Sub-pipelines as operands: the first must end in a stage to read as one.
+            1 => (inner.clone(), stage(), operator(), inner, proptest::option::of(stage()))
+                .prop_map(|(lhs, first, op, rhs, second)| {
+                    let second = second.map(|s| format!(" | {s}")).unwrap_or_default();
+                    format!("({lhs} | {first}) {op} ({rhs}{second})")
+                }),
+        ]
     })
 }
 

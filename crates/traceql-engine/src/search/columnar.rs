@@ -25,7 +25,7 @@ use traceql_syntax::ast::{
 };
 
 use super::candidates_exec::TraceCandidatesExec;
-use super::relations::{Kind, Relation, place_columns};
+use super::relations::{Kind, Relation, Wanted, place_columns};
 use super::trace_fold::{leaf_column, related_column};
 use super::windows::Windows;
 use super::{Results, Search, visit_pipeline_fields};
@@ -89,8 +89,8 @@ pub(super) struct ColumnarSearch {
 }
 
 /// The columnar plan of `pipeline` over `blocks`; `None` when its first stage is beyond what
-/// the candidate test covers (negated structural operators, sub-pipelines, conditions that do
-/// not lower in some block).
+/// the candidate test covers (a sub-pipeline that does not start with a spanset, conditions
+/// that do not lower in some block).
 pub(super) fn plan(pipeline: &Pipeline, blocks: &[BlockMeta]) -> Option<ColumnarSearch> {
     let Some(Stage::Spanset(first)) = pipeline.stages.first() else {
         return None;
@@ -176,53 +176,107 @@ fn formula(e: &SpansetExpr, tests: &mut Tests) -> Option<Formula> {
             tests.leaves.push(f.expr.clone());
             Some(Formula::Leaf(tests.leaves.len() - 1))
         }
+        SpansetExpr::Op { op, lhs, rhs } if op.is_negated() => negated(*op, lhs, rhs, tests),
         SpansetExpr::Op { op, lhs, rhs } => {
             let parts = vec![formula(lhs, tests)?, formula(rhs, tests)?];
             // A relation between two filters is tested exactly on the places of their spans.
+            // (A sub-pipeline stands for its first stage here, whose spans include its own:
+            // the test of a pair may then pass where the pipeline's spans have none, never the
+            // other way round.)
             if let [Formula::Leaf(l), Formula::Leaf(r)] = parts[..]
                 && let Some(related) = relation(*op, l, r)
             {
                 tests.relations.push(related);
                 return Some(Formula::Related(tests.relations.len() - 1));
             }
-            match (op, &parts[..]) {
-                (SpansetOp::Or, _) => Some(Formula::Any(parts)),
-
+            match op {
+                SpansetOp::Or => Some(Formula::Any(parts)),
                 // Both sides must have spans: `&&`, and structural relations (plain or union)
                 // between a span of each side.
-                (
-                    SpansetOp::And
-                    | SpansetOp::Child
-                    | SpansetOp::Parent
-                    | SpansetOp::Descendant
-                    | SpansetOp::Ancestor
-                    | SpansetOp::Sibling
-                    | SpansetOp::UnionChild
-                    | SpansetOp::UnionParent
-                    | SpansetOp::UnionDescendant
-                    | SpansetOp::UnionAncestor
-                    | SpansetOp::UnionSibling,
-                    _,
-                ) => Some(Formula::All(parts)),
-                _ => None,
+                _ => Some(Formula::All(parts)),
             }
         }
-        SpansetExpr::Pipeline(_) => None,
+        // A sub-pipeline's spans are among those of its first stage. One that may split a
+        // trace's spans into several spansets stays on the reference path: combining those
+        // is an error, which must not depend on which traces are candidates.
+        SpansetExpr::Pipeline(p) => match p.stages.first() {
+            Some(Stage::Spanset(first)) if !may_split(p) => formula(first, tests),
+            _ => None,
+        },
     }
 }
 
-/// The relation between the spans of leaves `lhs` and `rhs` that the operator `op` (plain or
-/// union) needs; `None` for operators that are not positive structural relations.
+/// Whether `pipeline`, or a sub-pipeline in it, has a `by()` stage.
+fn may_split(pipeline: &Pipeline) -> bool {
+    pipeline.stages.iter().any(|stage| match stage {
+        Stage::By(_) => true,
+        Stage::Spanset(e) => has_splitting_pipeline(e),
+        _ => false,
+    })
+}
+
+/// Whether a sub-pipeline in `e` may split spans into several spansets (see [`may_split`]).
+fn has_splitting_pipeline(e: &SpansetExpr) -> bool {
+    match e {
+        SpansetExpr::Filter(_) => false,
+        SpansetExpr::Op { lhs, rhs, .. } => {
+            has_splitting_pipeline(lhs) || has_splitting_pipeline(rhs)
+        }
+        SpansetExpr::Pipeline(p) => may_split(p),
+    }
+}
+
+/// The formula of `{A} op {B}` for a negated structural operator, which returns the spans of
+/// `B` without a partner in `A`. Between two filters that is tested exactly; otherwise a span of
+/// `B` is all it takes (a span of `A` is not needed: without one, every span of `B` is returned).
+fn negated(
+    op: SpansetOp,
+    lhs: &SpansetExpr,
+    rhs: &SpansetExpr,
+    tests: &mut Tests,
+) -> Option<Formula> {
+    // `A` must be exact: with more spans on the partner side, fewer spans are alone.
+    if let SpansetExpr::Filter(_) = lhs
+        && let SpansetExpr::Filter(_) = rhs
+    {
+        let (Some(Formula::Leaf(l)), Some(Formula::Leaf(r))) =
+            (formula(lhs, tests), formula(rhs, tests))
+        else {
+            return None;
+        };
+        tests.relations.push(relation(op, l, r)?);
+        return Some(Formula::Related(tests.relations.len() - 1));
+    }
+    if has_splitting_pipeline(lhs) {
+        return None;
+    }
+    formula(rhs, tests)
+}
+
+/// The relation between the spans of leaves `lhs` and `rhs` that the structural operator `op`
+/// (plain, union or negated) tests; `None` for `&&` and `||`.
 fn relation(op: SpansetOp, lhs: usize, rhs: usize) -> Option<Relation> {
-    let (kind, upper, lower) = match op {
-        SpansetOp::Child | SpansetOp::UnionChild => (Kind::Child, lhs, rhs),
-        SpansetOp::Parent | SpansetOp::UnionParent => (Kind::Child, rhs, lhs),
-        SpansetOp::Descendant | SpansetOp::UnionDescendant => (Kind::Descendant, lhs, rhs),
-        SpansetOp::Ancestor | SpansetOp::UnionAncestor => (Kind::Descendant, rhs, lhs),
-        SpansetOp::Sibling | SpansetOp::UnionSibling => (Kind::Sibling, lhs, rhs),
-        _ => return None,
+    use Wanted::{LowerAlone, Pair, UpperAlone};
+    let (kind, upper, lower, wanted) = match op {
+        SpansetOp::Child | SpansetOp::UnionChild => (Kind::Child, lhs, rhs, Pair),
+        SpansetOp::Parent | SpansetOp::UnionParent => (Kind::Child, rhs, lhs, Pair),
+        SpansetOp::Descendant | SpansetOp::UnionDescendant => (Kind::Descendant, lhs, rhs, Pair),
+        SpansetOp::Ancestor | SpansetOp::UnionAncestor => (Kind::Descendant, rhs, lhs, Pair),
+        SpansetOp::Sibling | SpansetOp::UnionSibling => (Kind::Sibling, lhs, rhs, Pair),
+        // `B` spans whose parent is no `A` span, that are the parent of no `A` span, …
+        SpansetOp::NotChild => (Kind::Child, lhs, rhs, LowerAlone),
+        SpansetOp::NotParent => (Kind::Child, rhs, lhs, UpperAlone),
+        SpansetOp::NotDescendant => (Kind::Descendant, lhs, rhs, LowerAlone),
+        SpansetOp::NotAncestor => (Kind::Descendant, rhs, lhs, UpperAlone),
+        SpansetOp::NotSibling => (Kind::Sibling, lhs, rhs, LowerAlone),
+        SpansetOp::And | SpansetOp::Or => return None,
     };
-    Some(Relation { kind, upper, lower })
+    Some(Relation {
+        kind,
+        upper,
+        lower,
+        wanted,
+    })
 }
 
 /// A trace of one block that may match.

@@ -1,7 +1,9 @@
 //! Structural relations between the spans of two leaf filters within one trace part, tested
 //! exactly on the nested-set bounds of the spans that match either leaf: the candidate test
-//! of `{A} > {B}`, `{A} < {B}`, `{A} >> {B}`, `{A} << {B}`, `{A} ~ {B}` and their union forms.
-//! Spans without a place in the tree (see `traceql_storage::nested_set`) relate to nothing.
+//! of `{A} > {B}`, `{A} < {B}`, `{A} >> {B}`, `{A} << {B}`, `{A} ~ {B}`, their union forms and
+//! their negations `!>`, `!<`, `!>>`, `!<<`, `!~`.
+//! Spans without a place in the tree (see `traceql_storage::nested_set`) relate to nothing: they
+//! never hold a pair and are always alone.
 
 /// How a span of the upper leaf and a different span of the lower leaf must stand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,8 +16,21 @@ pub enum Kind {
     Descendant,
 }
 
-/// A relation some pair of spans of a trace part must hold: one matching leaf `upper`, a
-/// different one matching leaf `lower`.
+/// What the test of a relation looks for in a trace part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wanted {
+    /// Two different spans standing in the relation, one of each leaf (plain and union
+    /// operators).
+    Pair,
+    /// A span of the lower leaf that no span of the upper leaf stands in the relation with
+    /// (`!>`, `!>>`, `!~`).
+    LowerAlone,
+    /// A span of the upper leaf that stands in the relation with no span of the lower leaf
+    /// (`!<`, `!<<`).
+    UpperAlone,
+}
+
+/// A relation the spans of a trace part must hold between leaf `upper` and leaf `lower`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Relation {
     /// How the two spans stand.
@@ -24,6 +39,29 @@ pub struct Relation {
     pub upper: usize,
     /// The leaf of the child or descendant (for siblings, of the other one).
     pub lower: usize,
+    /// A pair, or a span alone.
+    pub wanted: Wanted,
+}
+
+impl Relation {
+    /// Whether a span without a place in the tree that matches the upper leaf when `upper`
+    /// and the lower leaf when `lower` makes the relation hold on its own.
+    pub fn holds_unplaced(&self, upper: bool, lower: bool) -> bool {
+        match self.wanted {
+            Wanted::Pair => false,
+            Wanted::LowerAlone => lower,
+            Wanted::UpperAlone => upper,
+        }
+    }
+
+    /// Whether the placed spans `members` (reordered here) hold the relation.
+    pub fn holds(&self, members: &mut [Member]) -> bool {
+        match self.wanted {
+            Wanted::Pair => self.kind.pairs(members),
+            Wanted::LowerAlone => self.kind.lower_alone(members),
+            Wanted::UpperAlone => self.kind.upper_alone(members),
+        }
+    }
 }
 
 /// The names, in the candidate spans, of the place columns (nested-set bounds `left` and
@@ -58,34 +96,111 @@ pub struct Member {
 }
 
 impl Kind {
-    /// Whether two different spans among `members` (reordered here) stand in this relation,
-    /// one matching the upper leaf and the other the lower.
-    pub fn holds(self, members: &mut [Member]) -> bool {
+    /// Whether two different spans among `members` stand in this relation, one matching the
+    /// upper leaf and the other the lower.
+    fn pairs(self, members: &mut [Member]) -> bool {
         match self {
             Kind::Sibling => siblings(members),
             Kind::Child => {
-                let mut parents: Vec<i32> = uppers(members).map(|m| m.left).collect();
-                parents.sort_unstable();
+                let parents = sorted(uppers(members).map(|m| m.left));
                 lowers(members).any(|m| parents.binary_search(&m.parent).is_ok())
             }
             Kind::Descendant => {
-                let mut ancestors: Vec<(i32, i32)> =
-                    uppers(members).map(|m| (m.left, m.right)).collect();
-                ancestors.sort_unstable();
-                // The largest right bound among the ancestors up to each one.
-                let reach: Vec<i32> = ancestors
-                    .iter()
-                    .scan(i32::MIN, |max, &(_, right)| {
-                        *max = (*max).max(right);
-                        Some(*max)
-                    })
-                    .collect();
-                lowers(members).any(|m| {
-                    let before = ancestors.partition_point(|&(left, _)| left < m.left);
-                    before > 0 && reach[before - 1] > m.left
+                let ancestors = Ancestors::of(members);
+                lowers(members).any(|m| ancestors.cover(m.left))
+            }
+        }
+    }
+
+    /// Whether a span among `members` matching the lower leaf has no different span matching
+    /// the upper leaf in this relation with it.
+    fn lower_alone(self, members: &mut [Member]) -> bool {
+        match self {
+            Kind::Sibling => sibling_alone(members, |m| m.lower, |m| m.upper),
+            Kind::Child => {
+                let parents = sorted(uppers(members).map(|m| m.left));
+                lowers(members).any(|m| parents.binary_search(&m.parent).is_err())
+            }
+            Kind::Descendant => {
+                let ancestors = Ancestors::of(members);
+                lowers(members).any(|m| !ancestors.cover(m.left))
+            }
+        }
+    }
+
+    /// Whether a span among `members` matching the upper leaf has no different span matching
+    /// the lower leaf in this relation with it.
+    fn upper_alone(self, members: &mut [Member]) -> bool {
+        match self {
+            Kind::Sibling => sibling_alone(members, |m| m.upper, |m| m.lower),
+            Kind::Child => {
+                let parents = sorted(lowers(members).map(|m| m.parent));
+                uppers(members).any(|m| parents.binary_search(&m.left).is_err())
+            }
+            Kind::Descendant => {
+                let lefts = sorted(lowers(members).map(|m| m.left));
+                uppers(members).any(|m| {
+                    // The first lower span starting after this one must start inside it.
+                    let after = lefts.partition_point(|&left| left <= m.left);
+                    lefts.get(after).is_none_or(|&left| left >= m.right)
                 })
             }
         }
+    }
+}
+
+/// Whether a span on side `alone` has no different span on side `other` under its parent.
+fn sibling_alone(
+    members: &mut [Member],
+    alone: fn(&Member) -> bool,
+    other: fn(&Member) -> bool,
+) -> bool {
+    members.sort_unstable_by_key(|m| m.parent);
+    members
+        .chunk_by(|a, b| a.parent == b.parent)
+        .any(|children| {
+            let others = children.iter().filter(|m| other(m)).count();
+            // A span is not its own sibling.
+            children
+                .iter()
+                .any(|m| alone(m) && others == usize::from(other(m)))
+        })
+}
+
+fn sorted(values: impl Iterator<Item = i32>) -> Vec<i32> {
+    let mut values: Vec<i32> = values.collect();
+    values.sort_unstable();
+    values
+}
+
+/// The nested sets of the spans matching the upper leaf, ordered by left bound, with the
+/// largest right bound up to each: whether some of them strictly contains a place.
+struct Ancestors {
+    lefts: Vec<i32>,
+    reach: Vec<i32>,
+}
+
+impl Ancestors {
+    fn of(members: &[Member]) -> Ancestors {
+        let mut bounds: Vec<(i32, i32)> = uppers(members).map(|m| (m.left, m.right)).collect();
+        bounds.sort_unstable();
+        let reach = bounds
+            .iter()
+            .scan(i32::MIN, |max, &(_, right)| {
+                *max = (*max).max(right);
+                Some(*max)
+            })
+            .collect();
+        Ancestors {
+            lefts: bounds.into_iter().map(|(left, _)| left).collect(),
+            reach,
+        }
+    }
+
+    /// Whether some ancestor starts before `left` and ends after it.
+    fn cover(&self, left: i32) -> bool {
+        let before = self.lefts.partition_point(|&l| l < left);
+        before > 0 && self.reach[before - 1] > left
     }
 }
 
@@ -136,8 +251,118 @@ mod tests {
             .collect()
     }
 
+    fn test(kind: Kind, wanted: Wanted, upper: &[usize], lower: &[usize]) -> bool {
+        let relation = Relation {
+            kind,
+            upper: 0,
+            lower: 1,
+            wanted,
+        };
+        relation.holds(&mut members(upper, lower))
+    }
+
     fn holds(kind: Kind, upper: &[usize], lower: &[usize]) -> bool {
-        kind.holds(&mut members(upper, lower))
+        test(kind, Wanted::Pair, upper, lower)
+    }
+
+    /// Some span of `lower` has no partner in `upper`.
+    fn lower_alone(kind: Kind, upper: &[usize], lower: &[usize]) -> bool {
+        test(kind, Wanted::LowerAlone, upper, lower)
+    }
+
+    /// Some span of `upper` has no partner in `lower`.
+    fn upper_alone(kind: Kind, upper: &[usize], lower: &[usize]) -> bool {
+        test(kind, Wanted::UpperAlone, upper, lower)
+    }
+
+    #[test]
+    fn not_child_needs_a_lower_span_whose_parent_is_no_upper_span() {
+        assert!(!lower_alone(Kind::Child, &[0], &[1, 3]));
+        assert!(lower_alone(Kind::Child, &[0], &[1, 2]), "a grandchild");
+        assert!(
+            lower_alone(Kind::Child, &[1], &[0]),
+            "the root has no parent"
+        );
+        assert!(lower_alone(Kind::Child, &[], &[4]), "no upper spans at all");
+        assert!(!lower_alone(Kind::Child, &[0, 1], &[]), "no lower spans");
+    }
+
+    #[test]
+    fn not_parent_needs_an_upper_span_that_is_parent_of_no_lower_span() {
+        assert!(!upper_alone(Kind::Child, &[0, 3], &[1, 4]));
+        assert!(
+            upper_alone(Kind::Child, &[0, 3], &[1]),
+            "3 has no lower child"
+        );
+        assert!(upper_alone(Kind::Child, &[2], &[0, 1, 3, 4]), "a leaf");
+        assert!(upper_alone(Kind::Child, &[1], &[]), "no lower spans at all");
+        assert!(!upper_alone(Kind::Child, &[], &[1]), "no upper spans");
+    }
+
+    #[test]
+    fn not_descendant_needs_a_lower_span_without_an_upper_ancestor() {
+        assert!(!lower_alone(Kind::Descendant, &[0], &[1, 2, 3, 4]));
+        assert!(
+            lower_alone(Kind::Descendant, &[1], &[2, 4]),
+            "another branch"
+        );
+        assert!(
+            lower_alone(Kind::Descendant, &[2], &[2]),
+            "a span is not its own ancestor"
+        );
+        // An early ancestor reaching far covers a later span after a short one.
+        assert!(!lower_alone(Kind::Descendant, &[0, 2], &[4]));
+        assert!(lower_alone(Kind::Descendant, &[], &[0]));
+    }
+
+    #[test]
+    fn not_ancestor_needs_an_upper_span_with_no_lower_descendant() {
+        assert!(!upper_alone(Kind::Descendant, &[0, 1, 3], &[2, 4]));
+        assert!(
+            upper_alone(Kind::Descendant, &[0, 1], &[4]),
+            "1 is on another branch"
+        );
+        assert!(
+            upper_alone(Kind::Descendant, &[1], &[1]),
+            "a span is not its own descendant"
+        );
+        assert!(upper_alone(Kind::Descendant, &[0], &[]));
+        assert!(
+            !upper_alone(Kind::Descendant, &[0], &[4]),
+            "a grandchild counts"
+        );
+    }
+
+    #[test]
+    fn not_sibling_needs_a_span_without_a_different_sibling_on_the_other_side() {
+        assert!(!lower_alone(Kind::Sibling, &[1], &[3]));
+        assert!(lower_alone(Kind::Sibling, &[1], &[1]), "one span alone");
+        assert!(
+            !lower_alone(Kind::Sibling, &[1, 3], &[1, 3]),
+            "each has the other"
+        );
+        assert!(lower_alone(Kind::Sibling, &[1, 3], &[0]), "the root alone");
+        assert!(lower_alone(Kind::Sibling, &[2], &[4]), "cousins");
+        assert!(
+            upper_alone(Kind::Sibling, &[1, 2], &[3]),
+            "2 has no sibling"
+        );
+        assert!(!upper_alone(Kind::Sibling, &[1], &[3]));
+    }
+
+    #[test]
+    fn unplaced_spans_are_alone_and_pair_with_nothing() {
+        let relation = |wanted| Relation {
+            kind: Kind::Child,
+            upper: 0,
+            lower: 1,
+            wanted,
+        };
+        assert!(!relation(Wanted::Pair).holds_unplaced(true, true));
+        assert!(relation(Wanted::LowerAlone).holds_unplaced(false, true));
+        assert!(!relation(Wanted::LowerAlone).holds_unplaced(true, false));
+        assert!(relation(Wanted::UpperAlone).holds_unplaced(true, false));
+        assert!(!relation(Wanted::UpperAlone).holds_unplaced(false, true));
     }
 
     #[test]
@@ -179,6 +404,7 @@ mod tests {
                     kind,
                     upper: 0,
                     lower: 1,
+                    wanted: Wanted::Pair,
                 })
                 .collect();
             place_columns(&relations)

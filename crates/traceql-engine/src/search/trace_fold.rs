@@ -70,6 +70,8 @@ pub struct TraceFold {
     matched: Vec<bool>,
     /// Per relation, the current part's placed spans matching either of its leaves.
     members: Vec<Vec<Member>>,
+    /// Per relation, a span of the current part without a place holds it on its own.
+    unplaced_alone: Vec<bool>,
     finished: Finished,
 }
 
@@ -80,6 +82,7 @@ impl TraceFold {
             schema: traces_schema(leaves, relations.len()),
             leaves,
             members: vec![Vec::new(); relations.len()],
+            unplaced_alone: vec![false; relations.len()],
             relations,
             current: None,
             matched: vec![false; leaves],
@@ -110,17 +113,21 @@ impl TraceFold {
             for (matched, leaf) in self.matched.iter_mut().zip(&columns.leaves) {
                 *matched |= leaf.value(row);
             }
-            let Some(place) = columns.places.as_ref().filter(|p| p.placed(row)) else {
+            let Some(places) = columns.places.as_ref() else {
                 continue;
             };
-            for (relation, members) in self.relations.iter().zip(&mut self.members) {
+            let placed = places.placed(row);
+            let tests = self.relations.iter().zip(&mut self.members);
+            for ((relation, members), alone) in tests.zip(&mut self.unplaced_alone) {
                 let upper = columns.leaves[relation.upper].value(row);
                 let lower = columns.leaves[relation.lower].value(row);
-                if upper || lower {
+                if !placed {
+                    *alone |= relation.holds_unplaced(upper, lower);
+                } else if upper || lower {
                     members.push(Member {
-                        left: Places::at(place.lefts, row),
-                        right: Places::at(place.rights, row),
-                        parent: Places::at(place.parents, row),
+                        left: Places::at(places.lefts, row),
+                        right: Places::at(places.rights, row),
+                        parent: Places::at(places.parents, row),
                         upper,
                         lower,
                     });
@@ -145,8 +152,9 @@ impl TraceFold {
         }
         done.related.resize_with(self.relations.len(), Vec::new);
         let tests = self.relations.iter().zip(&mut self.members);
-        for (column, (relation, members)) in done.related.iter_mut().zip(tests) {
-            column.push(relation.kind.holds(members));
+        let tests = tests.zip(&mut self.unplaced_alone);
+        for (column, ((relation, members), alone)) in done.related.iter_mut().zip(tests) {
+            column.push(std::mem::take(alone) || relation.holds(members));
             members.clear();
         }
     }
@@ -277,7 +285,7 @@ impl Places<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::relations::Kind;
+    use crate::search::relations::{Kind, Wanted};
 
     /// One candidate span: trace byte, start, parent, leaf 0, leaf 1.
     type Span = (u8, i64, Option<i32>, Option<bool>, Option<bool>);
@@ -322,8 +330,14 @@ mod tests {
 
     /// Per trace part: (trace byte, start, leaf 0, leaf 1, siblings).
     fn folded(batches: &[RecordBatch]) -> Vec<(u8, i64, bool, bool, bool)> {
+        folded_with(Wanted::Pair, batches)
+    }
+
+    /// Per trace part: (trace byte, start, leaf 0, leaf 1, the sibling relation `wanted`).
+    fn folded_with(wanted: Wanted, batches: &[RecordBatch]) -> Vec<(u8, i64, bool, bool, bool)> {
         let siblings = Relation {
             kind: Kind::Sibling,
+            wanted,
             upper: 0,
             lower: 1,
         };
@@ -380,6 +394,40 @@ mod tests {
         assert_eq!(
             folded(&[first, second]),
             vec![(1, 10, true, true, true), (2, 20, false, true, false)]
+        );
+    }
+
+    #[test]
+    fn a_span_without_a_place_is_alone() {
+        // The lower span has an upper sibling: it is not alone.
+        let placed = spans(&[
+            (1, 0, Some(3), Some(true), None),
+            (1, 0, Some(3), None, Some(true)),
+        ]);
+        assert_eq!(
+            folded_with(Wanted::LowerAlone, &[placed]),
+            vec![(1, 0, true, true, false)]
+        );
+        // A lower span without a place is; the next trace starts afresh.
+        let unplaced = spans(&[
+            (1, 0, Some(3), Some(true), None),
+            (1, 0, None, None, Some(true)),
+            (2, 0, Some(3), Some(true), None),
+            (2, 0, Some(3), None, Some(true)),
+        ]);
+        assert_eq!(
+            folded_with(Wanted::LowerAlone, &[unplaced]),
+            vec![(1, 0, true, true, true), (2, 0, true, true, false)]
+        );
+        // An upper span without a place leaves no lower span alone.
+        let upper = spans(&[
+            (1, 0, None, Some(true), None),
+            (1, 0, Some(3), Some(true), None),
+            (1, 0, Some(3), None, Some(true)),
+        ]);
+        assert_eq!(
+            folded_with(Wanted::LowerAlone, &[upper]),
+            vec![(1, 0, true, true, false)]
         );
     }
 

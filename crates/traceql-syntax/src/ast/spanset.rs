@@ -114,6 +114,25 @@ impl SpansetOp {
     pub fn is_logical(self) -> bool {
         matches!(self, SpansetOp::And | SpansetOp::Or)
     }
+
+    /// The negated structural operators `!>`, `!<`, `!>>`, `!<<` and `!~`, which return the
+    /// right-hand spans without a partner on the left.
+    ///
+    /// ```
+    /// use traceql_syntax::ast::SpansetOp;
+    /// assert!(SpansetOp::NotSibling.is_negated());
+    /// assert!(!SpansetOp::Sibling.is_negated());
+    /// ```
+    pub fn is_negated(self) -> bool {
+        matches!(
+            self,
+            SpansetOp::NotChild
+                | SpansetOp::NotParent
+                | SpansetOp::NotDescendant
+                | SpansetOp::NotAncestor
+                | SpansetOp::NotSibling
+        )
+    }
 }
 
 impl fmt::Display for SpansetOp {
