@@ -100,14 +100,17 @@ impl TraceFold {
         let columns = SpanColumns::of(batch, self.leaves, !self.relations.is_empty())?;
         for row in 0..batch.num_rows() {
             let trace_id = columns.trace_ids.value(row);
-            if self.current.as_ref().is_none_or(|p| p.trace_id != trace_id) {
+            let block = columns.blocks.value(row);
+            // A trace split over blocks is a part per block, even when one partition reads
+            // the last rows of one block's file and then the first of the next.
+            if (self.current.as_ref()).is_none_or(|p| p.trace_id != trace_id || p.block != block) {
                 self.finish();
                 self.current = Some(Part {
                     trace_id: trace_id.try_into().map_err(|_| {
                         DataFusionError::Internal("trace ID of unexpected length".into())
                     })?,
                     start: columns.starts.value(row),
-                    block: columns.blocks.value(row),
+                    block,
                 });
             }
             for (matched, leaf) in self.matched.iter_mut().zip(&columns.leaves) {
@@ -394,6 +397,23 @@ mod tests {
         assert_eq!(
             folded(&[first, second]),
             vec![(1, 10, true, true, true), (2, 20, false, true, false)]
+        );
+    }
+
+    /// `batch` with its spans in block `block`.
+    fn in_block(batch: RecordBatch, block: u32) -> RecordBatch {
+        let mut columns = batch.columns().to_vec();
+        columns[2] = Arc::new(UInt32Array::from(vec![block; batch.num_rows()]));
+        RecordBatch::try_new(batch.schema(), columns).expect("same schema")
+    }
+
+    #[test]
+    fn the_parts_of_a_trace_in_two_blocks_stay_apart() {
+        let first = spans(&[(1, 10, Some(3), Some(true), None)]);
+        let second = in_block(spans(&[(1, 10, Some(3), None, Some(true))]), 8);
+        assert_eq!(
+            folded(&[first, second]),
+            vec![(1, 10, true, false, false), (1, 10, false, true, false)]
         );
     }
 
