@@ -179,6 +179,7 @@ fn explain_runs_the_query_and_shows_its_datafusion_plans() {
         concat!(
             ".explain { status = error } | count_over_time() by (resource.service.name)\n",
             ".explain { } >> { } | rate()\n",
+            ".explain { event:name = \"exception\" } | rate()\n",
             ".explain { status = error } >> { }\n",
             ".explain { } !> { }\n",
             ".explain { event:name = \"exception\" }\n",
@@ -207,6 +208,8 @@ fn explain_runs_the_query_and_shows_its_datafusion_plans() {
     assert_eq!(out.matches("path: reference evaluator").count(), 2, "{out}");
     // Negated structural operators find their candidates on DataFusion too.
     assert!(out.contains("wanted: LowerAlone"), "{out}");
+    // Structural metrics keep the spans the operator returns in Rust after a DataFusion scan.
+    assert!(out.contains("structural first stage"), "{out}");
     // Row groups whose statistics or bloom filters rule out every condition are not scanned
     // at all: the durations by their maximum, the names (between the block's least and
     // greatest) by the filter on the name column.

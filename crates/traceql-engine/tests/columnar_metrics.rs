@@ -37,13 +37,20 @@ const COLUMNAR: &[&str] = &[
     "{ } | histogram_over_time(duration)",
     "({ } | rate()) / ({ } | count_over_time())",
     "({ status = error } | rate() by (resource.service.name)) + ({ } | rate() by (resource.service.name))",
+    "{ } >> { status = error } | rate()",
+    "{ kind = server } > { kind = client } | count_over_time() by (resource.service.name)",
+    "{ } !< { } | rate()",
+    "{ status = error } &>> { } | avg_over_time(duration) by (kind)",
+    "{ kind = client } ~ { kind = client } | quantile_over_time(duration, .9)",
+    r#"{ resource.service.name = "frontend" } !>> { } | count_over_time() by (resource.service.name)"#,
+    "{ kind = server } << { status = error } | max_over_time(duration)",
+    "({ } | rate()) + ({ } >> { } | rate())",
 ];
 
 const REFERENCE_ONLY: &[&str] = &[
-    "{ } >> { status = error } | rate()",
+    "{ } >> { status = error } && { kind = client } | rate()",
     r#"{ name != nil } | compare({ status = error })"#,
     r#"{ event:name = "exception" } | rate()"#,
-    "({ } | rate()) + ({ } >> { } | rate())",
     "{ } | rate() with(sample=0.5)",
     "{ duration * 2 > 1s } | rate()",
 ];

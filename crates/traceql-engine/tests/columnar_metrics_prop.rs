@@ -41,8 +41,19 @@ const BY: &[&str] = &[
 
 const SECOND_STAGES: &[&str] = &["", " | topk(2)", " | bottomk(2)"];
 
+/// Structural operators between two filters (the first stage the columnar path lowers
+/// besides a single filter).
+const STRUCTURAL: &[&str] = &[
+    ">", "<", ">>", "<<", "~", "!>", "!<", "!>>", "!<<", "!~", "&>", "&<", "&>>", "&<<", "&~",
+];
+
 fn filter() -> impl Strategy<Value = String> {
-    prop_oneof![Just("{ }".to_string()), layout::filter()]
+    let single = || prop_oneof![Just("{ }".to_string()), layout::filter()];
+    prop_oneof![
+        2 => single(),
+        1 => (single(), proptest::sample::select(STRUCTURAL), single())
+            .prop_map(|(lhs, op, rhs)| format!("{lhs} {op} {rhs}")),
+    ]
 }
 
 /// A metrics query and whether its values are counts.
@@ -58,11 +69,27 @@ fn query() -> impl Strategy<Value = (String, bool)> {
         })
 }
 
-/// A request over the whole generated range (split parts arrive up to `LATE_NANOS` later).
-fn request(query: &str, step_seconds: u64, instant: bool, exemplars: usize) -> MetricsRequest {
+/// A request over the whole generated range (split parts arrive up to `LATE_NANOS` later), or
+/// when `narrow` over its middle third only (traces then cross the range's edges).
+fn request(
+    query: &str,
+    step_seconds: u64,
+    instant: bool,
+    exemplars: usize,
+    narrow: bool,
+) -> MetricsRequest {
     let config = GeneratorConfig::default();
-    let start = config.start_unix_nano - 60_000_000_000;
-    let end = config.start_unix_nano + config.window_nanos + LATE_NANOS + 600_000_000_000;
+    let (start, end) = match narrow {
+        true => {
+            let third = config.window_nanos / 3;
+            let start = config.start_unix_nano + third;
+            (start, start + third)
+        }
+        false => (
+            config.start_unix_nano - 60_000_000_000,
+            config.start_unix_nano + config.window_nanos + LATE_NANOS + 600_000_000_000,
+        ),
+    };
     let mut request = MetricsRequest::range(query, start, end);
     request.step = Some(step_seconds * 1_000_000_000);
     request.instant = instant;
@@ -143,8 +170,9 @@ proptest! {
         step_seconds in proptest::sample::select(&[30u64, 60, 120, 600][..]),
         instant in any::<bool>(),
         exemplars in proptest::sample::select(&[0usize, 5, 100][..]),
+        narrow in any::<bool>(),
     ) {
-        let request = request(&query.0, step_seconds, instant, exemplars);
+        let request = request(&query.0, step_seconds, instant, exemplars, narrow);
         same_metrics(&layout, &query, &request)?;
     }
 }

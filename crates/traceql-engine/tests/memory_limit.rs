@@ -41,15 +41,24 @@ async fn a_query_over_the_memory_limit_fails_clearly() {
         "{e}"
     );
 
-    // The reference path (a structural query) checks the limit per row group.
+    // The reference path (an event condition) checks the limit per row group.
     let (start, end) = (1_690_000_000_000_000_000, 1_710_000_000_000_000_000);
-    let mut range = MetricsRequest::range("{ } >> { } | rate()", start, end);
+    let mut range = MetricsRequest::range(r#"{ event:name = "exception" } | rate()"#, start, end);
     range.max_range = u64::MAX;
     range.memory_limit = Some(50_000);
     let e = metrics(&catalog, "t", &range)
         .await
         .expect_err("over limit");
     assert!(matches!(e, EngineError::MemoryLimit { .. }), "{e}");
+
+    // A structural query holds a trace part's spans while it looks for partners: counted too.
+    let mut range = MetricsRequest::range("{ } >> { } | rate()", start, end);
+    range.max_range = u64::MAX;
+    range.memory_limit = Some(50_000);
+    let e = metrics(&catalog, "t", &range)
+        .await
+        .expect_err("over limit");
+    assert!(pool_refused(&e), "{e}");
 
     // The columnar path runs under DataFusion's memory pool.
     let mut range = MetricsRequest::range("{ } | rate() by (span.http.route, name)", start, end);

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, AsArray, FixedSizeBinaryArray, RecordBatch};
+use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::{DataType, Int64Type, Schema};
+use datafusion::error::DataFusionError;
 use datafusion::functions::expr_fn::{ceil, log2, power};
 use datafusion::prelude::{DataFrame, Expr, cast, ident, lit, when};
 use datafusion::scalar::ScalarValue;
@@ -22,11 +24,12 @@ use traceql_syntax::ast::{
 };
 
 use super::Plan;
-use super::exemplars;
+use super::exemplars::{self, Budget};
 use super::grouping::{BUCKET, Groups, MEASURED, SLOT, label_column};
 use super::interval::Intervals;
 use super::sampling::Sampling;
 use super::series::Accumulator;
+use super::structural::{LHS, Offers, Picked, RHS, ReturnedSpans, Structure};
 use crate::columnar::fields::{Source, Ty, resolve, val_at, value_expr};
 use crate::columnar::{
     Group, RowGroupScan, Session, lower_condition, open_indexes, pruning, scan_schema,
@@ -34,13 +37,17 @@ use crate::columnar::{
 use crate::error::EngineError;
 use crate::progress::Progress;
 use crate::reference::trace_id_hex;
+use crate::search::columnar::place_exprs;
 use crate::value::Val;
 
 /// What one block contributes: its filter, label and measured-value expressions.
 #[derive(Clone)]
 struct BlockPlan {
     meta: BlockMeta,
+    /// The spans the scan keeps (with a structure: those matching either filter).
     condition: Expr,
+    /// With a structure: the conditions of its two filters.
+    leaves: Vec<Expr>,
     labels: Vec<Source>,
     measured: Option<Source>,
 }
@@ -51,6 +58,8 @@ pub(super) struct ColumnarPlan {
     measured_field: Option<Field>,
     /// Quantiles and histograms count spans per power-of-two bucket of the measured value.
     bucketed: bool,
+    /// A structural first stage `{ A } op { B }`; `None` for a single filter.
+    structure: Option<Structure>,
     blocks: Vec<BlockPlan>,
 }
 
@@ -68,8 +77,15 @@ pub(super) fn plan(plan: &Plan, blocks: &[BlockMeta]) -> Option<Vec<ColumnarPlan
 }
 
 fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<ColumnarPlan> {
-    let [Stage::Spanset(SpansetExpr::Filter(filter))] = pipeline.pipeline.stages.as_slice() else {
-        return None;
+    let (filters, structure) = match pipeline.pipeline.stages.as_slice() {
+        [Stage::Spanset(SpansetExpr::Filter(filter))] => (vec![&filter.expr], None),
+        [Stage::Spanset(SpansetExpr::Op { op, lhs, rhs })] => match (&**lhs, &**rhs) {
+            (SpansetExpr::Filter(a), SpansetExpr::Filter(b)) => {
+                (vec![&a.expr, &b.expr], Some(Structure::of(*op)?))
+            }
+            _ => return None,
+        },
+        _ => return None,
     };
     let kind = &pipeline.function.kind;
     if matches!(kind, MetricsFunctionKind::Compare { .. }) {
@@ -80,9 +96,17 @@ fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<Col
     let blocks = blocks
         .iter()
         .map(|meta| {
+            let leaves = (filters.iter())
+                .map(|f| lower_condition(f, meta))
+                .collect::<Option<Vec<_>>>()?;
             Some(BlockPlan {
                 meta: meta.clone(),
-                condition: lower_condition(&filter.expr, meta)?,
+                condition: leaves.iter().cloned().reduce(Expr::or)?,
+                leaves: if structure.is_some() {
+                    leaves
+                } else {
+                    Vec::new()
+                },
                 labels: by.iter().map(|f| resolve(f, meta)).collect::<Option<_>>()?,
                 measured: match &measured_field {
                     Some(f) => Some(resolve(f, meta)?),
@@ -99,6 +123,7 @@ fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<Col
             MetricsFunctionKind::QuantileOverTime { .. }
                 | MetricsFunctionKind::HistogramOverTime(_)
         ),
+        structure,
         blocks,
     })
 }
@@ -119,11 +144,17 @@ pub(super) async fn run(
         session,
     } = Aggregation::prepare(columnar, catalog, intervals, memory_limit).await?;
     // Every block's grouping is a task of its own: blocks are planned, scanned and grouped on
-    // all cores at once; their groups are added in block order.
+    // all cores at once; their groups are added in block order. A structural first stage
+    // also gathers the block's exemplar offers as it goes.
+    let offers_wanted = exemplars_wanted && columnar.structure.is_some();
     let tasks = live.iter().map(|&b| {
         tokio::spawn(group_block(
             session.clone(),
-            columnar.bucketed,
+            BlockScan {
+                bucketed: columnar.bucketed,
+                structure: columnar.structure,
+                budget: offers_wanted.then(|| acc.fresh_budget()),
+            },
             columnar.blocks[b].clone(),
             indexes[b].schema().clone(),
             intervals,
@@ -132,12 +163,24 @@ pub(super) async fn run(
     let grouped = try_join_all(tasks)
         .await
         .map_err(|e| EngineError::Internal(format!("grouping task failed: {e}")))?;
-    for groups in grouped {
-        groups?.add_to(&columnar.by, acc);
+    let mut offers = Vec::new();
+    for (&b, block) in live.iter().zip(grouped) {
+        let (groups, block_offers) = block?;
+        groups.add_to(&columnar.by, acc);
+        offers.push((b, block_offers));
     }
     for block in &columnar.blocks {
         progress.add_spans(block.meta.span_count);
         progress.block_done();
+    }
+    if offers_wanted {
+        // In block order, as the reference offers them.
+        for (b, block_offers) in offers {
+            for picked in block_offers {
+                offer(columnar, &columnar.blocks[b], &[picked], acc)?;
+            }
+        }
+        return Ok(());
     }
     if exemplars_wanted {
         // One partition keeps the rows in file order, so a trace's rows arrive together.
@@ -188,7 +231,12 @@ impl Aggregation {
             pruning::row_groups_that_may_match(&session, &mut indexes, conditions).await?;
         let live = pruning::blocks_with_a_match(&may_match);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let session = session.with_partitions(cores.div_ceil(live.len().max(1)));
+        let session = match columnar.structure {
+            // The spans of a trace part must arrive together: one partition per block, read in
+            // file order.
+            Some(_) => session.in_file_order(),
+            None => session.with_partitions(cores.div_ceil(live.len().max(1))),
+        };
         Ok(Aggregation {
             indexes,
             live,
@@ -199,12 +247,16 @@ impl Aggregation {
 
 /// Spans of the block that start in the query's range and match the condition.
 fn matching(block: &BlockPlan, intervals: Intervals) -> Expr {
+    in_range(intervals).and(block.condition.clone())
+}
+
+/// Spans that start in the query's range.
+fn in_range(intervals: Intervals) -> Expr {
     let start = ident(col::START_TIME);
     start
         .clone()
         .gt(lit(intervals.start as i64))
         .and(start.lt_eq(lit(intervals.end as i64)))
-        .and(block.condition.clone())
 }
 
 /// Values at most this large get their bucket from a floating-point `log2`, which is exact in
@@ -237,40 +289,93 @@ fn power_of_two_bucket(source: &Source) -> Expr {
     case.otherwise(lit(1u64 << 63)).unwrap_or_else(|_| null())
 }
 
+/// How a block's spans are scanned for grouping.
+#[derive(Clone)]
+struct BlockScan {
+    /// Quantiles and histograms count spans per power-of-two bucket of the measured value.
+    bucketed: bool,
+    /// A structural first stage.
+    structure: Option<Structure>,
+    /// With a structural first stage and exemplars wanted: a budget as yet untouched, which
+    /// picks the block's exemplar offers.
+    budget: Option<Budget>,
+}
+
 /// Groups the matching spans of one block (whose data file has `schema`) per interval and
-/// labels (and bucket, when `bucketed`).
+/// labels (and bucket, when bucketed); with a budget, also picks the block's exemplar offers.
 async fn group_block(
     session: Session,
-    bucketed: bool,
+    scan: BlockScan,
     block: BlockPlan,
     schema: Schema,
     intervals: Intervals,
-) -> Result<Groups, EngineError> {
+) -> Result<(Groups, Vec<Picked>), EngineError> {
     let mut groups = Groups::new(
         &block.labels,
         intervals.count(),
-        bucketed,
+        scan.bucketed,
         block.measured.is_some(),
     );
-    let mut stream = grouped_frame(&session, bucketed, &block, &schema, intervals)
+    let mut stream = grouped_frame(&session, &scan, &block, &schema, intervals)
         .await?
         .execute_stream()
         .await
         .map_err(session.reading(&block.meta))?;
     let reservation = session.reserve(&format!("metrics groups of {}", block.meta.block_id));
+    let mut returned = scan.structure.map(ReturnedSpans::new);
+    let mut offers = scan.budget.map(|budget| Offers::new(budget, intervals));
     while let Some(batch) = stream.next().await {
-        groups.add(&batch.map_err(session.reading(&block.meta))?)?;
-        reservation.try_resize(groups.memory_size())?;
+        let batch = batch.map_err(session.reading(&block.meta))?;
+        match &mut returned {
+            None => groups.add(&batch)?,
+            Some(returned) => {
+                for kept in returned.add(batch)? {
+                    add_returned(&mut groups, offers.as_mut(), kept)?;
+                }
+            }
+        }
+        let folding = returned.as_ref().map_or(0, ReturnedSpans::memory_size);
+        reservation.try_resize(groups.memory_size() + folding)?;
     }
-    Ok(groups)
+    if let Some(returned) = &mut returned {
+        for kept in returned.finish()? {
+            add_returned(&mut groups, offers.as_mut(), kept)?;
+        }
+    }
+    let offers = offers.map(Offers::finish).transpose()?;
+    Ok((groups, offers.unwrap_or_default()))
 }
 
+/// Groups the returned spans of `batch` that start in the query's range, after offering them
+/// all (as the reference does) to `offers`.
+fn add_returned(
+    groups: &mut Groups,
+    offers: Option<&mut Offers>,
+    batch: RecordBatch,
+) -> Result<(), EngineError> {
+    if let Some(offers) = offers {
+        offers.add(&batch)?;
+    }
+    let in_range = batch
+        .column_by_name(IN_RANGE)
+        .and_then(|c| c.as_boolean_opt())
+        .ok_or_else(|| EngineError::Internal("the structural scan lacks in_range".into()))?;
+    groups.add(&filter_record_batch(&batch, in_range).map_err(DataFusionError::from)?)
+}
+
+/// Name of the structural scan's column telling whether a span starts in the query's range.
+const IN_RANGE: &str = "in_range";
+/// Name of the column holding the measured value as an exemplar shows it.
+const EXEMPLAR_MEASURED: &str = "exemplar_measured";
+
 /// The block's matching spans, each with its interval ([`SLOT`]), labels (`label0`, …) and
-/// bucket ([`BUCKET`], when `bucketed`) or measured value ([`MEASURED`]); the block's data file
-/// has `schema`.
+/// bucket ([`BUCKET`], when bucketed) or measured value ([`MEASURED`]); the block's data file
+/// has `schema`. With a structural first stage: the spans matching either of its filters,
+/// wherever they start, with their trace, places in the tree, filter results and [`IN_RANGE`]
+/// (and what exemplars show, when a budget is given).
 async fn grouped_frame(
     session: &Session,
-    bucketed: bool,
+    scan: &BlockScan,
     block: &BlockPlan,
     schema: &Schema,
     intervals: Intervals,
@@ -286,13 +391,31 @@ async fn grouped_frame(
             .enumerate()
             .map(|(i, s)| value_expr(s).alias(label_column(i))),
     );
-    match (&block.measured, bucketed) {
+    match (&block.measured, scan.bucketed) {
         (Some(m), true) => columns.push(power_of_two_bucket(m).alias(BUCKET)),
         (None, true) => columns.push(cast(lit(ScalarValue::Null), DataType::UInt64).alias(BUCKET)),
         (Some(m), false) => columns.push(cast(value_expr(m), DataType::Float64).alias(MEASURED)),
         (None, false) => {}
     }
-    let filter = matching(block, intervals);
+    let filter = match &scan.structure {
+        None => matching(block, intervals),
+        Some(structure) => {
+            columns.push(ident(col::TRACE_ID).alias("trace_id"));
+            columns.extend(place_exprs(&structure.place_columns())?);
+            for (leaf, name) in block.leaves.iter().zip([LHS, RHS]) {
+                columns.push(leaf.clone().alias(name));
+            }
+            columns.push(in_range(intervals).alias(IN_RANGE));
+            if scan.budget.is_some() {
+                columns.push(ident(col::SPAN_ID).alias("span_id"));
+                columns.push(ident(col::START_TIME).alias("start"));
+                if let Some(m) = &block.measured {
+                    columns.push(value_expr(m).alias(EXEMPLAR_MEASURED));
+                }
+            }
+            block.condition.clone()
+        }
+    };
     let read: Vec<Expr> = [filter.clone()]
         .into_iter()
         .chain(columns.iter().cloned())
@@ -318,6 +441,12 @@ pub(super) async fn explain(
         session,
     } = Aggregation::prepare(columnar, catalog, intervals, memory_limit).await?;
     let mut out = String::new();
+    if let Some(structure) = &columnar.structure {
+        out.push_str(&format!(
+            "structural first stage: the scan keeps the spans of either filter in file order; \
+             per trace part, Rust keeps the spans the operator returns ({structure:?})\n"
+        ));
+    }
     for (b, (block, index)) in columnar.blocks.iter().zip(&indexes).enumerate() {
         if !live.contains(&b) {
             out.push_str(&format!(
@@ -326,14 +455,12 @@ pub(super) async fn explain(
             ));
             continue;
         }
-        let frame = grouped_frame(
-            &session,
-            columnar.bucketed,
-            block,
-            index.schema(),
-            intervals,
-        )
-        .await?;
+        let scan = BlockScan {
+            bucketed: columnar.bucketed,
+            structure: columnar.structure,
+            budget: None,
+        };
+        let frame = grouped_frame(&session, &scan, block, index.schema(), intervals).await?;
         out.push_str(&format!(
             "block {} ({} spans):\n{}",
             block.meta.block_id,
@@ -370,7 +497,7 @@ async fn exemplars_of_block(
             .map(|(i, s)| value_expr(s).alias(format!("label{i}"))),
     );
     if let Some(m) = &block.measured {
-        columns.push(value_expr(m).alias("measured"));
+        columns.push(value_expr(m).alias(EXEMPLAR_MEASURED));
     }
     let filter = matching(block, intervals);
     let read: Vec<Expr> = columns.iter().chain([&filter]).cloned().collect();
@@ -457,7 +584,7 @@ fn offer(
     let labels: Vec<ArrayRef> = (0..block.labels.len())
         .filter_map(|i| batch.column_by_name(&format!("label{i}")).cloned())
         .collect();
-    let measured = batch.column_by_name("measured").cloned();
+    let measured = batch.column_by_name(EXEMPLAR_MEASURED).cloned();
     let trace_hex = trace_id_hex(trace_id.as_slice().try_into().unwrap_or(&[0; 16]));
     let value = |f: &Field| -> Val {
         match f {

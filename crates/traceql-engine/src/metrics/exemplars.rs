@@ -21,11 +21,13 @@ pub struct Exemplar {
 
 /// Spreads exemplars over the query range: the range is cut into `limit / PER_SLICE` slices, each
 /// taking at most [`PER_SLICE`] exemplars, and no more than `limit` are taken in all.
+#[derive(Clone, Debug)]
 pub(super) struct Budget {
     start: u64,
     end: u64,
     per_slice: Vec<u8>,
     left: usize,
+    limit: usize,
 }
 
 impl Budget {
@@ -36,7 +38,13 @@ impl Budget {
             end,
             per_slice: vec![0; (limit / usize::from(PER_SLICE)).max(1)],
             left: limit,
+            limit,
         }
+    }
+
+    /// The same budget as yet untouched.
+    pub(super) fn fresh(&self) -> Budget {
+        Budget::new(self.limit, self.start, self.end)
     }
 
     /// True while at least one more exemplar may be taken.

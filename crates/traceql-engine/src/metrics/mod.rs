@@ -13,6 +13,7 @@ mod interval;
 mod response;
 mod sampling;
 mod series;
+mod structural;
 
 pub use exemplars::{Exemplar, MAX_EXEMPLARS};
 pub use interval::{Intervals, MAX_INTERVALS, default_step};

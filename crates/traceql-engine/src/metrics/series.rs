@@ -273,7 +273,12 @@ impl Accumulator {
         }
     }
 
-    /// True while the exemplar budget has room.
+    /// The exemplar budget as it was before any exemplar was taken.
+    pub(super) fn fresh_budget(&self) -> Budget {
+        self.budget.fresh()
+    }
+
+    /// True while at least one more exemplar may be taken.
     pub(super) fn wants_exemplars(&self) -> bool {
         self.budget.has_room()
     }

@@ -25,7 +25,7 @@ use traceql_syntax::ast::{
 };
 
 use super::candidates_exec::TraceCandidatesExec;
-use super::relations::{Kind, Relation, Wanted, place_columns};
+use super::relations::{Relation, place_columns};
 use super::trace_fold::{leaf_column, related_column};
 use super::windows::Windows;
 use super::{Results, Search, visit_pipeline_fields};
@@ -184,7 +184,7 @@ fn formula(e: &SpansetExpr, tests: &mut Tests) -> Option<Formula> {
             // the test of a pair may then pass where the pipeline's spans have none, never the
             // other way round.)
             if let [Formula::Leaf(l), Formula::Leaf(r)] = parts[..]
-                && let Some(related) = relation(*op, l, r)
+                && let Some(related) = Relation::of(*op, l, r)
             {
                 tests.relations.push(related);
                 return Some(Formula::Related(tests.relations.len() - 1));
@@ -244,39 +244,13 @@ fn negated(
         else {
             return None;
         };
-        tests.relations.push(relation(op, l, r)?);
+        tests.relations.push(Relation::of(op, l, r)?);
         return Some(Formula::Related(tests.relations.len() - 1));
     }
     if has_splitting_pipeline(lhs) {
         return None;
     }
     formula(rhs, tests)
-}
-
-/// The relation between the spans of leaves `lhs` and `rhs` that the structural operator `op`
-/// (plain, union or negated) tests; `None` for `&&` and `||`.
-fn relation(op: SpansetOp, lhs: usize, rhs: usize) -> Option<Relation> {
-    use Wanted::{LowerAlone, Pair, UpperAlone};
-    let (kind, upper, lower, wanted) = match op {
-        SpansetOp::Child | SpansetOp::UnionChild => (Kind::Child, lhs, rhs, Pair),
-        SpansetOp::Parent | SpansetOp::UnionParent => (Kind::Child, rhs, lhs, Pair),
-        SpansetOp::Descendant | SpansetOp::UnionDescendant => (Kind::Descendant, lhs, rhs, Pair),
-        SpansetOp::Ancestor | SpansetOp::UnionAncestor => (Kind::Descendant, rhs, lhs, Pair),
-        SpansetOp::Sibling | SpansetOp::UnionSibling => (Kind::Sibling, lhs, rhs, Pair),
-        // `B` spans whose parent is no `A` span, that are the parent of no `A` span, …
-        SpansetOp::NotChild => (Kind::Child, lhs, rhs, LowerAlone),
-        SpansetOp::NotParent => (Kind::Child, rhs, lhs, UpperAlone),
-        SpansetOp::NotDescendant => (Kind::Descendant, lhs, rhs, LowerAlone),
-        SpansetOp::NotAncestor => (Kind::Descendant, rhs, lhs, UpperAlone),
-        SpansetOp::NotSibling => (Kind::Sibling, lhs, rhs, LowerAlone),
-        SpansetOp::And | SpansetOp::Or => return None,
-    };
-    Some(Relation {
-        kind,
-        upper,
-        lower,
-        wanted,
-    })
 }
 
 /// A trace of one block that may match.
@@ -449,6 +423,16 @@ fn place_source(name: &str) -> &'static str {
         "right" => col::NESTED_SET_RIGHT,
         _ => col::PARENT_LEFT,
     }
+}
+
+/// The place columns `names` (see [`place_columns`]) of spans, null for spans without a place
+/// in the tree.
+pub(crate) fn place_exprs(names: &[&str]) -> Result<Vec<Expr>, EngineError> {
+    let placed = || ident(col::NESTED_SET_LEFT).not_eq(lit(NO_POSITION));
+    names
+        .iter()
+        .map(|&name| Ok(when(placed(), ident(place_source(name))).end()?.alias(name)))
+        .collect()
 }
 
 /// The candidate scan of the blocks `scanned` of `columnar` (each read with its schema in
@@ -727,10 +711,7 @@ fn candidate_spans(
         cast(ident(col::TRACE_START), DataType::Int64).alias("start"),
         lit(block).alias("block"),
     ];
-    for &name in places {
-        let placed = ident(col::NESTED_SET_LEFT).not_eq(lit(NO_POSITION));
-        columns.push(when(placed, ident(place_source(name))).end()?.alias(name));
-    }
+    columns.extend(place_exprs(places)?);
     columns.extend(
         leaves
             .iter()

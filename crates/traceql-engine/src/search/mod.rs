@@ -6,8 +6,8 @@
 //! DataFusion ([`columnar`]), only the traces that can match are read and evaluated.
 
 mod candidates_exec;
-mod columnar;
-mod relations;
+pub(crate) mod columnar;
+pub(crate) mod relations;
 mod trace_fold;
 mod windows;
 

@@ -5,6 +5,8 @@
 //! Spans without a place in the tree (see `traceql_storage::nested_set`) relate to nothing: they
 //! never hold a pair and are always alone.
 
+use traceql_syntax::ast::SpansetOp;
+
 /// How a span of the upper leaf and a different span of the lower leaf must stand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -44,6 +46,34 @@ pub struct Relation {
 }
 
 impl Relation {
+    /// The relation between the spans of leaves `lhs` and `rhs` that the structural operator
+    /// `op` (plain, union or negated) tests; `None` for `&&` and `||`.
+    pub fn of(op: SpansetOp, lhs: usize, rhs: usize) -> Option<Relation> {
+        use Wanted::{LowerAlone, Pair, UpperAlone};
+        let (kind, upper, lower, wanted) = match op {
+            SpansetOp::Child | SpansetOp::UnionChild => (Kind::Child, lhs, rhs, Pair),
+            SpansetOp::Parent | SpansetOp::UnionParent => (Kind::Child, rhs, lhs, Pair),
+            SpansetOp::Descendant | SpansetOp::UnionDescendant => {
+                (Kind::Descendant, lhs, rhs, Pair)
+            }
+            SpansetOp::Ancestor | SpansetOp::UnionAncestor => (Kind::Descendant, rhs, lhs, Pair),
+            SpansetOp::Sibling | SpansetOp::UnionSibling => (Kind::Sibling, lhs, rhs, Pair),
+            // `B` spans whose parent is no `A` span, that are the parent of no `A` span, …
+            SpansetOp::NotChild => (Kind::Child, lhs, rhs, LowerAlone),
+            SpansetOp::NotParent => (Kind::Child, rhs, lhs, UpperAlone),
+            SpansetOp::NotDescendant => (Kind::Descendant, lhs, rhs, LowerAlone),
+            SpansetOp::NotAncestor => (Kind::Descendant, rhs, lhs, UpperAlone),
+            SpansetOp::NotSibling => (Kind::Sibling, lhs, rhs, LowerAlone),
+            SpansetOp::And | SpansetOp::Or => return None,
+        };
+        Some(Relation {
+            kind,
+            upper,
+            lower,
+            wanted,
+        })
+    }
+
     /// Whether a span without a place in the tree that matches the upper leaf when `upper`
     /// and the lower leaf when `lower` makes the relation hold on its own.
     pub fn holds_unplaced(&self, upper: bool, lower: bool) -> bool {
@@ -54,12 +84,43 @@ impl Relation {
         }
     }
 
-    /// Whether the placed spans `members` (reordered here) hold the relation.
-    pub fn holds(&self, members: &mut [Member]) -> bool {
-        match self.wanted {
-            Wanted::Pair => self.kind.pairs(members),
-            Wanted::LowerAlone => self.kind.lower_alone(members),
-            Wanted::UpperAlone => self.kind.upper_alone(members),
+    /// Whether the placed spans `members` (reordered here) hold the relation; `paired` is
+    /// scratch space.
+    pub fn holds(&self, members: &mut [Member], paired: &mut Vec<bool>) -> bool {
+        let (side, alone) = match self.wanted {
+            // A pair has a lower span with a partner.
+            Wanted::Pair => (Side::Lower, false),
+            Wanted::LowerAlone => (Side::Lower, true),
+            Wanted::UpperAlone => (Side::Upper, true),
+        };
+        self.kind.pair(members, side, paired);
+        (members.iter().zip(paired.iter())).any(|(m, &p)| side.of(m) && p != alone)
+    }
+}
+
+/// One side of a relation: the spans of its upper or of its lower leaf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// Parents, ancestors, or the first of two siblings.
+    Upper,
+    /// Children, descendants, or the second of two siblings.
+    Lower,
+}
+
+impl Side {
+    /// Whether `m` is on this side.
+    pub fn of(self, m: &Member) -> bool {
+        match self {
+            Side::Upper => m.upper,
+            Side::Lower => m.lower,
+        }
+    }
+
+    /// The other side.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Upper => Side::Lower,
+            Side::Lower => Side::Upper,
         }
     }
 }
@@ -93,78 +154,53 @@ pub struct Member {
     pub upper: bool,
     /// It matches the lower leaf.
     pub lower: bool,
+    /// Its row among the spans of its trace part.
+    pub row: u32,
 }
 
 impl Kind {
-    /// Whether two different spans among `members` stand in this relation, one matching the
-    /// upper leaf and the other the lower.
-    fn pairs(self, members: &mut [Member]) -> bool {
-        match self {
-            Kind::Sibling => siblings(members),
-            Kind::Child => {
+    /// Sets `paired[i]` to whether `members[i]` is on `side` and a different member on the
+    /// other side stands in this relation with it (`members` may be reordered first).
+    pub fn pair(self, members: &mut [Member], side: Side, paired: &mut Vec<bool>) {
+        paired.clear();
+        match (self, side) {
+            (Kind::Sibling, _) => {
+                members.sort_unstable_by_key(|m| m.parent);
+                for children in members.chunk_by(|a, b| a.parent == b.parent) {
+                    let others = children.iter().filter(|m| side.other().of(m)).count();
+                    // A span is not its own sibling.
+                    paired.extend(
+                        children
+                            .iter()
+                            .map(|m| side.of(m) && others > usize::from(side.other().of(m))),
+                    );
+                }
+            }
+            (Kind::Child, Side::Lower) => {
                 let parents = sorted(uppers(members).map(|m| m.left));
-                lowers(members).any(|m| parents.binary_search(&m.parent).is_ok())
+                let has_parent = |m: &Member| parents.binary_search(&m.parent).is_ok();
+                paired.extend(members.iter().map(|m| m.lower && has_parent(m)));
             }
-            Kind::Descendant => {
-                let ancestors = Ancestors::of(members);
-                lowers(members).any(|m| ancestors.cover(m.left))
-            }
-        }
-    }
-
-    /// Whether a span among `members` matching the lower leaf has no different span matching
-    /// the upper leaf in this relation with it.
-    fn lower_alone(self, members: &mut [Member]) -> bool {
-        match self {
-            Kind::Sibling => sibling_alone(members, |m| m.lower, |m| m.upper),
-            Kind::Child => {
-                let parents = sorted(uppers(members).map(|m| m.left));
-                lowers(members).any(|m| parents.binary_search(&m.parent).is_err())
-            }
-            Kind::Descendant => {
-                let ancestors = Ancestors::of(members);
-                lowers(members).any(|m| !ancestors.cover(m.left))
-            }
-        }
-    }
-
-    /// Whether a span among `members` matching the upper leaf has no different span matching
-    /// the lower leaf in this relation with it.
-    fn upper_alone(self, members: &mut [Member]) -> bool {
-        match self {
-            Kind::Sibling => sibling_alone(members, |m| m.upper, |m| m.lower),
-            Kind::Child => {
+            (Kind::Child, Side::Upper) => {
                 let parents = sorted(lowers(members).map(|m| m.parent));
-                uppers(members).any(|m| parents.binary_search(&m.left).is_err())
+                let has_child = |m: &Member| parents.binary_search(&m.left).is_ok();
+                paired.extend(members.iter().map(|m| m.upper && has_child(m)));
             }
-            Kind::Descendant => {
+            (Kind::Descendant, Side::Lower) => {
+                let ancestors = Ancestors::of(members);
+                paired.extend(members.iter().map(|m| m.lower && ancestors.cover(m.left)));
+            }
+            (Kind::Descendant, Side::Upper) => {
                 let lefts = sorted(lowers(members).map(|m| m.left));
-                uppers(members).any(|m| {
-                    // The first lower span starting after this one must start inside it.
+                // The first lower span starting after an upper one must start inside it.
+                let has_descendant = |m: &Member| {
                     let after = lefts.partition_point(|&left| left <= m.left);
-                    lefts.get(after).is_none_or(|&left| left >= m.right)
-                })
+                    lefts.get(after).is_some_and(|&left| left < m.right)
+                };
+                paired.extend(members.iter().map(|m| m.upper && has_descendant(m)));
             }
         }
     }
-}
-
-/// Whether a span on side `alone` has no different span on side `other` under its parent.
-fn sibling_alone(
-    members: &mut [Member],
-    alone: fn(&Member) -> bool,
-    other: fn(&Member) -> bool,
-) -> bool {
-    members.sort_unstable_by_key(|m| m.parent);
-    members
-        .chunk_by(|a, b| a.parent == b.parent)
-        .any(|children| {
-            let others = children.iter().filter(|m| other(m)).count();
-            // A span is not its own sibling.
-            children
-                .iter()
-                .any(|m| alone(m) && others == usize::from(other(m)))
-        })
 }
 
 fn sorted(values: impl Iterator<Item = i32>) -> Vec<i32> {
@@ -212,21 +248,6 @@ fn lowers(members: &[Member]) -> impl Iterator<Item = &Member> {
     members.iter().filter(|m| m.lower)
 }
 
-/// Whether some parent has two different children, one matching each leaf: per parent, both
-/// leaves matched, unless one child alone matches both.
-fn siblings(members: &mut [Member]) -> bool {
-    members.sort_unstable_by_key(|m| m.parent);
-    members
-        .chunk_by(|a, b| a.parent == b.parent)
-        .any(|children| {
-            let count = |side: fn(&Member) -> bool| children.iter().filter(|m| side(m)).count();
-            let (upper, lower) = (count(|m| m.upper), count(|m| m.lower));
-            upper >= 1
-                && lower >= 1
-                && !(upper == 1 && lower == 1 && count(|m| m.upper && m.lower) == 1)
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +267,7 @@ mod tests {
                 parent,
                 upper: upper.contains(&i),
                 lower: lower.contains(&i),
+                row: i as u32,
             })
             .filter(|m| m.upper || m.lower)
             .collect()
@@ -258,7 +280,7 @@ mod tests {
             lower: 1,
             wanted,
         };
-        relation.holds(&mut members(upper, lower))
+        relation.holds(&mut members(upper, lower), &mut Vec::new())
     }
 
     fn holds(kind: Kind, upper: &[usize], lower: &[usize]) -> bool {

@@ -72,6 +72,10 @@ pub struct TraceFold {
     members: Vec<Vec<Member>>,
     /// Per relation, a span of the current part without a place holds it on its own.
     unplaced_alone: Vec<bool>,
+    /// The current part's spans so far.
+    rows: u32,
+    /// Scratch space of the relation tests.
+    paired: Vec<bool>,
     finished: Finished,
 }
 
@@ -83,6 +87,8 @@ impl TraceFold {
             leaves,
             members: vec![Vec::new(); relations.len()],
             unplaced_alone: vec![false; relations.len()],
+            rows: 0,
+            paired: Vec::new(),
             relations,
             current: None,
             matched: vec![false; leaves],
@@ -116,6 +122,8 @@ impl TraceFold {
             for (matched, leaf) in self.matched.iter_mut().zip(&columns.leaves) {
                 *matched |= leaf.value(row);
             }
+            let row_in_part = self.rows;
+            self.rows += 1;
             let Some(places) = columns.places.as_ref() else {
                 continue;
             };
@@ -133,6 +141,7 @@ impl TraceFold {
                         parent: Places::at(places.parents, row),
                         upper,
                         lower,
+                        row: row_in_part,
                     });
                 }
             }
@@ -145,6 +154,7 @@ impl TraceFold {
         let Some(part) = self.current.take() else {
             return;
         };
+        self.rows = 0;
         let done = &mut self.finished;
         done.trace_ids.push(part.trace_id);
         done.starts.push(part.start);
@@ -157,7 +167,7 @@ impl TraceFold {
         let tests = self.relations.iter().zip(&mut self.members);
         let tests = tests.zip(&mut self.unplaced_alone);
         for (column, ((relation, members), alone)) in done.related.iter_mut().zip(tests) {
-            column.push(std::mem::take(alone) || relation.holds(members));
+            column.push(std::mem::take(alone) || relation.holds(members, &mut self.paired));
             members.clear();
         }
     }
