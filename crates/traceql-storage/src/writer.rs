@@ -1,20 +1,22 @@
 //! Writing blocks: traces in, `data.parquet` then `meta.json` out.
 //!
 //! Traces are ordered by start time (then ID); a trace's rows are contiguous, in nested-set
-//! order, and never split across row groups. Row groups are built in parallel (rayon) and
-//! streamed to the object store as they are encoded. `meta.json` is written only after the data
-//! file is complete, so a crash at any point leaves no visible partial block.
+//! order, and never split across row groups. Each row group is built and encoded on every core
+//! (rayon) and streamed to the object store once encoded. `meta.json` is written only after
+//! the data file is complete, so a crash at any point leaves no visible partial block.
 
 use std::io::Write;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
+use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parquet::arrow::ArrowSchemaConverter;
 use parquet::arrow::arrow_writer::{
-    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
+    ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory,
+    compute_leaves,
 };
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
@@ -187,9 +189,9 @@ pub async fn write_block(
     Ok(meta)
 }
 
-/// Encodes row groups in parallel (each built and encoded on its own rayon task), appends them
-/// in order to one Parquet file and streams the bytes to the object store after each row group.
-/// Returns the keys the row groups put in their generic attribute lists.
+/// Encodes row groups one after another, each on every core (see [`encode_row_group`]),
+/// appends them in order to one Parquet file and streams the bytes to the object store after
+/// each row group. Returns the keys the row groups put in their generic attribute lists.
 async fn encode_and_upload<'a>(
     catalog: &Catalog,
     data_path: &object_store::path::Path,
@@ -211,40 +213,28 @@ async fn encode_and_upload<'a>(
             .map_err(parquet_err)?;
     let factory = ArrowRowGroupWriterFactory::new(&file, Arc::clone(schema));
     let mut upload = BufWriter::new(Arc::clone(catalog.store()), data_path.clone());
-    let parallel = rayon::current_num_threads().max(1);
-    let mut index = 0;
     let mut generic_keys = GenericKeySets::default();
-    for chunk in groups.chunks(parallel) {
-        let writers = (index..index + chunk.len())
-            .map(|i| factory.create_column_writers(i))
-            .collect::<parquet::errors::Result<Vec<_>>>()
-            .map_err(parquet_err)?;
-        let encoded: Vec<(Vec<ArrowColumnChunk>, GenericKeySets<'a>)> = chunk
-            .par_iter()
-            .zip(writers)
-            .map(|(range, writers)| {
-                encode_row_group(schema, dedicated, &prepared[range.clone()], writers)
-            })
-            .collect::<std::result::Result<_, EncodeError>>()
-            .map_err(|e| match e {
-                EncodeError::Arrow(error) => StorageError::Arrow {
-                    path: data_path.to_string(),
-                    error,
+    for (index, range) in groups.iter().enumerate() {
+        let writers = factory.create_column_writers(index).map_err(parquet_err)?;
+        let (columns, keys) =
+            encode_row_group(schema, dedicated, &prepared[range.clone()], writers).map_err(
+                |e| match e {
+                    EncodeError::Arrow(error) => StorageError::Arrow {
+                        path: data_path.to_string(),
+                        error,
+                    },
+                    EncodeError::Parquet(error) => StorageError::parquet(data_path, error),
                 },
-                EncodeError::Parquet(error) => StorageError::parquet(data_path, error),
-            })?;
-        for (columns, keys) in encoded {
-            generic_keys.merge(keys);
-            let mut row_group = file.next_row_group().map_err(parquet_err)?;
-            for column in columns {
-                column
-                    .append_to_row_group(&mut row_group)
-                    .map_err(parquet_err)?;
-            }
-            row_group.close().map_err(parquet_err)?;
-            upload.write_all(&buffer.take()).await.map_err(io_err)?;
+            )?;
+        generic_keys.merge(keys);
+        let mut row_group = file.next_row_group().map_err(parquet_err)?;
+        for column in columns {
+            column
+                .append_to_row_group(&mut row_group)
+                .map_err(parquet_err)?;
         }
-        index += chunk.len();
+        row_group.close().map_err(parquet_err)?;
+        upload.write_all(&buffer.take()).await.map_err(io_err)?;
     }
     file.close().map_err(parquet_err)?;
     upload.write_all(&buffer.take()).await.map_err(io_err)?;
@@ -257,32 +247,67 @@ enum EncodeError {
     Parquet(parquet::errors::ParquetError),
 }
 
-/// Builds one row group's batch and encodes every column of it; returns the encoded columns and
-/// the keys the batch put in its generic attribute lists.
+/// Builds one row group and encodes every column of it on every core: its traces are cut into
+/// one run per core, each built into a record batch in parallel, then the columns are encoded
+/// in parallel, each from the runs in order. Returns the encoded columns and the keys the
+/// batches put in their generic attribute lists.
+///
+/// Row groups built and encoded one after another like this keep both cores busy to the end,
+/// where encoding whole row groups side by side left one core idle for the last of an odd
+/// number (3 row groups on 2 cores took two rounds).
 fn encode_row_group<'a>(
     schema: &SchemaRef,
     dedicated: &[DedicatedColumn],
     traces: &'a [PreparedTrace],
-    mut writers: Vec<ArrowColumnWriter>,
+    writers: Vec<ArrowColumnWriter>,
 ) -> std::result::Result<(Vec<ArrowColumnChunk>, GenericKeySets<'a>), EncodeError> {
-    let (batch, generic_keys) =
-        build_batch(schema, dedicated, traces).map_err(EncodeError::Arrow)?;
-    let mut next = writers.iter_mut();
-    for (array, field) in batch.columns().iter().zip(schema.fields()) {
-        for leaf in compute_leaves(field, array).map_err(EncodeError::Parquet)? {
-            let writer = next.next().ok_or_else(|| {
-                EncodeError::Parquet(parquet::errors::ParquetError::General(
-                    "more leaves than column writers".into(),
-                ))
-            })?;
-            writer.write(&leaf).map_err(EncodeError::Parquet)?;
+    let runs = runs(traces, rayon::current_num_threads());
+    let built: Vec<(RecordBatch, GenericKeySets<'a>)> = runs
+        .into_par_iter()
+        .map(|run| build_batch(schema, dedicated, run))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(EncodeError::Arrow)?;
+    let mut generic_keys = GenericKeySets::default();
+    // Per column writer, its leaf of every run, in run order.
+    let mut leaves: Vec<Vec<ArrowLeafColumn>> = writers.iter().map(|_| Vec::new()).collect();
+    for (batch, keys) in built {
+        generic_keys.merge(keys);
+        let mut next = leaves.iter_mut();
+        for (array, field) in batch.columns().iter().zip(schema.fields()) {
+            for leaf in compute_leaves(field, array).map_err(EncodeError::Parquet)? {
+                next.next()
+                    .ok_or_else(|| {
+                        EncodeError::Parquet(parquet::errors::ParquetError::General(
+                            "more leaves than column writers".into(),
+                        ))
+                    })?
+                    .push(leaf);
+            }
         }
     }
     let columns = writers
-        .into_iter()
-        .map(|w| w.close().map_err(EncodeError::Parquet))
-        .collect::<std::result::Result<_, _>>()?;
+        .into_par_iter()
+        .zip(leaves)
+        .map(|(mut writer, leaves)| {
+            for leaf in &leaves {
+                writer.write(leaf)?;
+            }
+            writer.close()
+        })
+        .collect::<parquet::errors::Result<_>>()
+        .map_err(EncodeError::Parquet)?;
     Ok((columns, generic_keys))
+}
+
+/// Cuts `traces` into about `count` runs of about as many spans each (a trace larger than a
+/// run's share makes one more).
+fn runs(traces: &[PreparedTrace], count: usize) -> Vec<&[PreparedTrace]> {
+    let spans: usize = traces.iter().map(|t| t.spans.len()).sum();
+    let target = spans.div_ceil(count.max(1)).max(1);
+    row_groups(traces, target)
+        .into_iter()
+        .map(|range| &traces[range])
+        .collect()
 }
 
 /// The in-memory sink of the Parquet file writer, drained to the object store after each row
