@@ -164,6 +164,22 @@ CASES += [
          metrics_sql("status_code = 2", "NULL"), per_span=RATE),
 ]
 
+# Negated structural search and structural metrics: SQL needs a correlated (anti or semi) join
+# on the nested sets. The correlated subquery reads the outer row as `spans`.
+CASES += [
+    Case("structNotChild", "search", '{ kind = server } !> { status = error }',
+         search_sql("status_code = 2 AND NOT EXISTS (SELECT 1 FROM spans a WHERE "
+                    "a.trace_id = spans.trace_id AND a.kind = 2 AND a.nested_set_left > 0 "
+                    "AND spans.parent_left = a.nested_set_left)"), structural=True),
+    Case("structMetrics", "metrics",
+         '{ resource.service.name = "frontend" } >> { status = error } '
+         '| count_over_time() by (resource.service.name)',
+         metrics_sql(f"status_code = 2 AND EXISTS (SELECT 1 FROM spans a WHERE "
+                     f"a.trace_id = spans.trace_id AND a.{SERVICE} = 'frontend' "
+                     "AND a.nested_set_left < spans.nested_set_left "
+                     "AND spans.nested_set_right < a.nested_set_right)")),
+]
+
 
 @dataclass
 class Measured:
