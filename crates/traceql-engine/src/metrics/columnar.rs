@@ -548,7 +548,8 @@ async fn exemplars_of_block(
     Ok(())
 }
 
-fn trace_ids(batch: &RecordBatch) -> Result<&FixedSizeBinaryArray, EngineError> {
+/// The `trace_id` column of `batch`.
+pub(super) fn trace_ids(batch: &RecordBatch) -> Result<&FixedSizeBinaryArray, EngineError> {
     batch
         .column_by_name("trace_id")
         .and_then(|c| c.as_fixed_size_binary_opt())

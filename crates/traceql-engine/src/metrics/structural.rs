@@ -7,16 +7,18 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, BooleanArray, Int32Array, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, FixedSizeBinaryArray, RecordBatch};
 use datafusion::arrow::compute::filter_record_batch;
-use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use datafusion::error::DataFusionError;
 use traceql_syntax::ast::SpansetOp;
 
+use super::columnar::trace_ids;
 use super::exemplars::{self, Budget};
 use super::interval::Intervals;
 use crate::error::EngineError;
 use crate::search::relations::{Member, Relation, Side, Wanted};
+use crate::search::trace_fold::Places;
 
 /// The leaf column of the left-hand filter `A` in the scan.
 pub(super) const LHS: &str = "leaf0";
@@ -140,22 +142,14 @@ impl ReturnedSpans {
             if !(upper || lower) {
                 continue;
             }
-            if !columns.placed(row) {
+            let part_row = u32::try_from(number - part_start(&self.part))
+                .map_err(|_| EngineError::Internal("trace part too large".into()))?;
+            match columns.places.member(row, upper, lower, part_row) {
+                Some(member) => self.members.push(member),
                 // A span without a place pairs with nothing, and is always alone.
-                if relation.holds_unplaced(upper, lower) {
-                    self.mark(number, RETURNED);
-                }
-                continue;
+                None if relation.holds_unplaced(upper, lower) => self.mark(number, RETURNED),
+                None => {}
             }
-            self.members.push(Member {
-                left: at(columns.left, row),
-                right: at(columns.right, row),
-                parent: at(columns.parent, row),
-                upper,
-                lower,
-                row: u32::try_from(number - part_start(&self.part))
-                    .map_err(|_| EngineError::Internal("trace part too large".into()))?,
-            });
         }
         let first_incomplete = self.part.as_ref().map_or(self.added, |(_, start)| *start);
         self.complete_before(first_incomplete)
@@ -264,53 +258,28 @@ fn part_start(part: &Option<(Vec<u8>, usize)>) -> usize {
     part.as_ref().map_or(0, |(_, start)| *start)
 }
 
-fn at(column: Option<&Int32Array>, row: usize) -> i32 {
-    column.map_or(0, |c| c.value(row))
-}
-
 /// The columns of a scan batch the operator reads.
 struct ScanColumns<'a> {
-    trace_ids: &'a datafusion::arrow::array::FixedSizeBinaryArray,
+    trace_ids: &'a FixedSizeBinaryArray,
     lhs: &'a BooleanArray,
     rhs: &'a BooleanArray,
-    left: Option<&'a Int32Array>,
-    right: Option<&'a Int32Array>,
-    parent: Option<&'a Int32Array>,
+    places: Places<'a>,
 }
 
 impl<'a> ScanColumns<'a> {
     fn of(batch: &'a RecordBatch) -> Result<ScanColumns<'a>, EngineError> {
-        let missing = |name: &str| EngineError::Internal(format!("structural scan lacks {name}"));
         let boolean = |name: &str| {
             batch
                 .column_by_name(name)
                 .and_then(|c| c.as_boolean_opt())
-                .ok_or_else(|| missing(name))
-        };
-        let place = |name: &str| {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_primitive_opt::<Int32Type>())
+                .ok_or_else(|| EngineError::Internal(format!("structural scan lacks {name}")))
         };
         Ok(ScanColumns {
-            trace_ids: batch
-                .column_by_name("trace_id")
-                .and_then(|c| c.as_fixed_size_binary_opt())
-                .ok_or_else(|| missing("trace_id"))?,
+            trace_ids: trace_ids(batch)?,
             lhs: boolean(LHS)?,
             rhs: boolean(RHS)?,
-            left: place("left"),
-            right: place("right"),
-            parent: place("parent"),
+            places: Places::of(batch)?,
         })
-    }
-
-    /// Whether the span at `row` has a place in the tree.
-    fn placed(&self, row: usize) -> bool {
-        [self.left, self.right, self.parent]
-            .into_iter()
-            .flatten()
-            .all(|c| c.is_valid(row))
     }
 }
 
@@ -392,19 +361,11 @@ impl Offers {
     }
 }
 
-fn trace_ids(
-    batch: &RecordBatch,
-) -> Result<&datafusion::arrow::array::FixedSizeBinaryArray, EngineError> {
-    batch
-        .column_by_name("trace_id")
-        .and_then(|c| c.as_fixed_size_binary_opt())
-        .ok_or_else(|| EngineError::Internal("returned spans lack trace_id".into()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::FixedSizeBinaryArray;
+    use datafusion::arrow::array::Int32Array;
+    use datafusion::arrow::datatypes::Int32Type;
 
     /// One scanned span: trace byte, span number, left bound and parent's left bound (`None`:
     /// no place), matches `A`, matches `B`.

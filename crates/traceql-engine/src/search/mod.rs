@@ -8,7 +8,7 @@
 mod candidates_exec;
 pub(crate) mod columnar;
 pub(crate) mod relations;
-mod trace_fold;
+pub(crate) mod trace_fold;
 mod windows;
 
 use std::collections::{BTreeMap, HashMap};

@@ -135,14 +135,7 @@ impl TraceFold {
                 if !placed {
                     *alone |= relation.holds_unplaced(upper, lower);
                 } else if upper || lower {
-                    members.push(Member {
-                        left: Places::at(places.lefts, row),
-                        right: Places::at(places.rights, row),
-                        parent: Places::at(places.parents, row),
-                        upper,
-                        lower,
-                        row: row_in_part,
-                    });
+                    members.extend(places.member(row, upper, lower, row_in_part));
                 }
             }
         }
@@ -230,21 +223,9 @@ impl<'a> SpanColumns<'a> {
         let typed = |name: &str, what: &str| {
             DataFusionError::Internal(format!("candidate spans' {name} is not {what}"))
         };
-        // The place columns the relations read (the others are absent).
-        let int32 = |name: &str| match batch.column_by_name(name) {
-            None => Ok(None),
-            Some(c) => c
-                .as_primitive_opt::<Int32Type>()
-                .map(Some)
-                .ok_or_else(|| typed(name, "Int32")),
-        };
         let places = match places {
             false => None,
-            true => Some(Places {
-                lefts: int32("left")?,
-                rights: int32("right")?,
-                parents: int32("parent")?,
-            }),
+            true => Some(Places::of(batch)?),
         };
         Ok(SpanColumns {
             trace_ids: column("trace_id")?
@@ -273,16 +254,50 @@ impl<'a> SpanColumns<'a> {
     }
 }
 
-/// Where the spans of a batch are in their trees (null: nowhere), as far as the relations read.
-struct Places<'a> {
-    lefts: Option<&'a Int32Array>,
-    rights: Option<&'a Int32Array>,
-    parents: Option<&'a Int32Array>,
+/// Where the spans of a batch are in their trees (null: nowhere), as far as the relations read:
+/// the columns `left`, `right` and `parent` (see [`super::relations::place_columns`]).
+pub(crate) struct Places<'a> {
+    pub(crate) lefts: Option<&'a Int32Array>,
+    pub(crate) rights: Option<&'a Int32Array>,
+    pub(crate) parents: Option<&'a Int32Array>,
 }
 
-impl Places<'_> {
+impl<'a> Places<'a> {
+    /// The place columns of `batch` (those the relations do not read are absent).
+    pub(crate) fn of(batch: &'a RecordBatch) -> Result<Places<'a>, DataFusionError> {
+        let int32 = |name: &str| match batch.column_by_name(name) {
+            None => Ok(None),
+            Some(c) => c.as_primitive_opt::<Int32Type>().map(Some).ok_or_else(|| {
+                DataFusionError::Internal(format!("the spans' {name} is not Int32"))
+            }),
+        };
+        Ok(Places {
+            lefts: int32("left")?,
+            rights: int32("right")?,
+            parents: int32("parent")?,
+        })
+    }
+
+    /// The span at `row` as a member of a relation test, when it has a place.
+    pub(crate) fn member(
+        &self,
+        row: usize,
+        upper: bool,
+        lower: bool,
+        part_row: u32,
+    ) -> Option<Member> {
+        self.placed(row).then(|| Member {
+            left: Places::at(self.lefts, row),
+            right: Places::at(self.rights, row),
+            parent: Places::at(self.parents, row),
+            upper,
+            lower,
+            row: part_row,
+        })
+    }
+
     /// Whether the span at `row` has a place (its place columns are all null or none is).
-    fn placed(&self, row: usize) -> bool {
+    pub(crate) fn placed(&self, row: usize) -> bool {
         [self.lefts, self.rights, self.parents]
             .into_iter()
             .flatten()
