@@ -45,6 +45,8 @@ const COLUMNAR: &[&str] = &[
     r#"{ resource.service.name = "frontend" } !>> { } | count_over_time() by (resource.service.name)"#,
     "{ kind = server } << { status = error } | max_over_time(duration)",
     "({ } | rate()) + ({ } >> { } | rate())",
+    "{ status = error } && { kind = server } | rate() by (resource.service.name)",
+    "{ kind = client } || { status = error } | count_over_time() by (kind)",
 ];
 
 const REFERENCE_ONLY: &[&str] = &[

@@ -41,10 +41,11 @@ const BY: &[&str] = &[
 
 const SECOND_STAGES: &[&str] = &["", " | topk(2)", " | bottomk(2)"];
 
-/// Structural operators between two filters (the first stage the columnar path lowers
-/// besides a single filter).
+/// Spanset operators between two filters (the first stage the columnar path lowers besides a
+/// single filter).
 const STRUCTURAL: &[&str] = &[
-    ">", "<", ">>", "<<", "~", "!>", "!<", "!>>", "!<<", "!~", "&>", "&<", "&>>", "&<<", "&~",
+    "&&", "||", ">", "<", ">>", "<<", "~", "!>", "!<", "!>>", "!<<", "!~", "&>", "&<", "&>>",
+    "&<<", "&~",
 ];
 
 fn filter() -> impl Strategy<Value = String> {

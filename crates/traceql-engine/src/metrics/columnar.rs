@@ -58,7 +58,7 @@ pub(super) struct ColumnarPlan {
     measured_field: Option<Field>,
     /// Quantiles and histograms count spans per power-of-two bucket of the measured value.
     bucketed: bool,
-    /// A structural first stage `{ A } op { B }`; `None` for a single filter.
+    /// A first stage `{ A } op { B }` with a spanset operator; `None` for a single filter.
     structure: Option<Structure>,
     blocks: Vec<BlockPlan>,
 }
@@ -81,7 +81,7 @@ fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<Col
         [Stage::Spanset(SpansetExpr::Filter(filter))] => (vec![&filter.expr], None),
         [Stage::Spanset(SpansetExpr::Op { op, lhs, rhs })] => match (&**lhs, &**rhs) {
             (SpansetExpr::Filter(a), SpansetExpr::Filter(b)) => {
-                (vec![&a.expr, &b.expr], Some(Structure::of(*op)?))
+                (vec![&a.expr, &b.expr], Some(Structure::of(*op)))
             }
             _ => return None,
         },

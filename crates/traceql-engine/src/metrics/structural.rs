@@ -1,6 +1,7 @@
-//! Metrics of a structural first stage on the columnar path, `{ A } op { B } | fn(...)`: the
-//! scan keeps the spans matching either filter with their places in the tree, and
-//! [`ReturnedSpans`] keeps, trace part by trace part, exactly the spans the operator returns.
+//! Metrics of a first stage `{ A } op { B } | fn(...)` with a spanset operator between two
+//! filters on the columnar path: the scan keeps the spans matching either filter (with their
+//! places in the tree, for structural operators), and [`ReturnedSpans`] keeps, trace part by
+//! trace part, exactly the spans the operator returns.
 //! Partners are looked for among all spans of a trace part, whatever their start time; only
 //! the returned spans are then counted in the query's range.
 
@@ -29,10 +30,11 @@ pub(super) const RHS: &str = "leaf1";
 const NOT_RETURNED: u8 = 0;
 /// A row the operator returns.
 const RETURNED: u8 = 1;
-/// A row a union operator returns as a left-hand span.
+/// A row the operator lists first: a union operator's left-hand spans, or the spans of the
+/// side of `&&` and `||` with fewer.
 const RETURNED_FIRST: u8 = 2;
-/// Name of the column telling, with a union operator, the returned spans of the left-hand
-/// side: the operator lists them first, then the others (each side in row order).
+/// Name of the column telling, with an operator that returns both sides, the spans it lists
+/// first, before the others (each side in row order).
 const FIRST: &str = "first";
 
 /// Which spans of a trace part a structural operator returns.
@@ -44,20 +46,28 @@ enum Returns {
     EitherPaired,
     /// Spans on this side without a partner, and those without a place (negated operators).
     Alone(Side),
+    /// The spans of both sides, when `both`, only if each side has one (`&&`, `||`).
+    Either { both: bool },
 }
 
-/// A structural first stage `{ A } op { B }`: the relation between `A` (leaf 0) and `B`
-/// (leaf 1), and which spans it returns.
+/// A first stage `{ A } op { B }`: for a structural operator the relation between `A` (leaf 0)
+/// and `B` (leaf 1), and which spans it returns.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Structure {
-    relation: Relation,
+    relation: Option<Relation>,
     returns: Returns,
 }
 
 impl Structure {
-    /// The structure of `{ A } op { B }`; `None` for `&&` and `||`.
-    pub(super) fn of(op: SpansetOp) -> Option<Structure> {
-        let relation = Relation::of(op, 0, 1)?;
+    /// The structure of `{ A } op { B }`.
+    pub(super) fn of(op: SpansetOp) -> Structure {
+        let Some(relation) = Relation::of(op, 0, 1) else {
+            let both = op == SpansetOp::And;
+            return Structure {
+                relation: None,
+                returns: Returns::Either { both },
+            };
+        };
         let returns = match relation.wanted {
             Wanted::LowerAlone => Returns::Alone(Side::Lower),
             Wanted::UpperAlone => Returns::Alone(Side::Upper),
@@ -66,12 +76,21 @@ impl Structure {
             Wanted::Pair if relation.upper == 1 => Returns::Paired(Side::Upper),
             Wanted::Pair => Returns::Paired(Side::Lower),
         };
-        Some(Structure { relation, returns })
+        Structure {
+            relation: Some(relation),
+            returns,
+        }
     }
 
     /// The place columns the scan must provide.
     pub(super) fn place_columns(&self) -> Vec<&'static str> {
-        crate::search::relations::place_columns(&[self.relation])
+        let relations: Vec<Relation> = self.relation.into_iter().collect();
+        crate::search::relations::place_columns(&relations)
+    }
+
+    /// The leaves on the upper and the lower side (`A` and `B` without a relation).
+    fn sides(&self) -> (usize, usize) {
+        self.relation.map_or((0, 1), |r| (r.upper, r.lower))
     }
 }
 
@@ -128,7 +147,7 @@ impl ReturnedSpans {
         self.queue
             .push_back((batch.clone(), vec![NOT_RETURNED; batch.num_rows()]));
         self.added += batch.num_rows();
-        let relation = self.structure.relation;
+        let (upper_leaf, lower_leaf) = self.structure.sides();
         for row in 0..batch.num_rows() {
             let number = first + row;
             let trace_id = columns.trace_ids.value(row);
@@ -138,12 +157,24 @@ impl ReturnedSpans {
             }
             let leaves = [columns.lhs, columns.rhs];
             let holds = |leaf: usize| leaves[leaf].is_valid(row) && leaves[leaf].value(row);
-            let (upper, lower) = (holds(relation.upper), holds(relation.lower));
+            let (upper, lower) = (holds(upper_leaf), holds(lower_leaf));
             if !(upper || lower) {
                 continue;
             }
             let part_row = u32::try_from(number - part_start(&self.part))
                 .map_err(|_| EngineError::Internal("trace part too large".into()))?;
+            let Some(relation) = self.structure.relation else {
+                // `&&` and `||` do not look at places.
+                self.members.push(Member {
+                    left: 0,
+                    right: 0,
+                    parent: 0,
+                    upper,
+                    lower,
+                    row: part_row,
+                });
+                continue;
+            };
             match columns.places.member(row, upper, lower, part_row) {
                 Some(member) => self.members.push(member),
                 // A span without a place pairs with nothing, and is always alone.
@@ -172,22 +203,23 @@ impl ReturnedSpans {
 
     /// Marks the returned spans of the current part.
     fn finish_part(&mut self) {
-        let kind = self.structure.relation.kind;
         let mut returned: Vec<(u32, u8)> = Vec::new();
-        let mut pair = |side: Side, alone: bool, mark: u8, members: &mut [Member]| {
-            kind.pair(members, side, &mut self.paired);
-            let found = members.iter().zip(&self.paired);
-            returned.extend(
-                found
-                    .filter(|(m, p)| side.of(m) && **p != alone)
-                    .map(|(m, _)| (m.row, mark)),
-            );
-        };
-        if !self.members.is_empty() {
+        if let Some(relation) = self.structure.relation
+            && !self.members.is_empty()
+        {
+            let mut pair = |side: Side, alone: bool, mark: u8, members: &mut [Member]| {
+                relation.kind.pair(members, side, &mut self.paired);
+                let found = members.iter().zip(&self.paired);
+                returned.extend(
+                    found
+                        .filter(|(m, p)| side.of(m) && **p != alone)
+                        .map(|(m, _)| (m.row, mark)),
+                );
+            };
             match self.structure.returns {
                 Returns::Paired(side) => pair(side, false, RETURNED, &mut self.members),
                 Returns::EitherPaired => {
-                    let lhs = match self.structure.relation.upper {
+                    let lhs = match relation.upper {
                         0 => Side::Upper,
                         _ => Side::Lower,
                     };
@@ -195,7 +227,11 @@ impl ReturnedSpans {
                     pair(lhs.other(), false, RETURNED, &mut self.members);
                 }
                 Returns::Alone(side) => pair(side, true, RETURNED, &mut self.members),
+                Returns::Either { .. } => {}
             }
+        }
+        if let Returns::Either { both } = self.structure.returns {
+            returned.extend(either(&self.members, both));
         }
         self.members.clear();
         let start = part_start(&self.part);
@@ -237,7 +273,7 @@ impl ReturnedSpans {
     fn returned_of(&self, batch: RecordBatch, marks: &[u8]) -> Result<RecordBatch, EngineError> {
         let kept = BooleanArray::from_iter(marks.iter().map(|&m| Some(m != NOT_RETURNED)));
         let batch = match self.structure.returns {
-            Returns::EitherPaired => {
+            Returns::EitherPaired | Returns::Either { .. } => {
                 let first =
                     BooleanArray::from_iter(marks.iter().map(|&m| Some(m == RETURNED_FIRST)));
                 let mut fields = batch.schema().fields().to_vec();
@@ -251,6 +287,24 @@ impl ReturnedSpans {
         };
         Ok(filter_record_batch(&batch, &kept).map_err(DataFusionError::from)?)
     }
+}
+
+/// The spans `{ A } && { B }` (`both`) or `{ A } || { B }` returns among `members` (`A` upper,
+/// `B` lower), with the side with fewer spans (`B` on a tie) listed first.
+fn either(members: &[Member], both: bool) -> Vec<(u32, u8)> {
+    let count = |side: Side| members.iter().filter(|m| side.of(m)).count();
+    let (a, b) = (count(Side::Upper), count(Side::Lower));
+    if both && (a == 0 || b == 0) {
+        return Vec::new();
+    }
+    let first = if a < b { Side::Upper } else { Side::Lower };
+    members
+        .iter()
+        .map(|m| match first.of(m) {
+            true => (m.row, RETURNED_FIRST),
+            false => (m.row, RETURNED),
+        })
+        .collect()
 }
 
 /// The number of the first row of `part` (0 without one).
@@ -419,8 +473,7 @@ mod tests {
 
     /// The batches handed on after each scan batch and at the end, and all returned spans.
     fn returned(op: SpansetOp) -> (Vec<usize>, Vec<i32>) {
-        let structure = Structure::of(op).expect("a structural operator");
-        let mut fold = ReturnedSpans::new(structure);
+        let mut fold = ReturnedSpans::new(Structure::of(op));
         let mut steps = Vec::new();
         let mut all = Vec::new();
         for b in scanned() {
@@ -453,5 +506,37 @@ mod tests {
         assert!(returned(SpansetOp::Parent).1.is_empty());
         // B spans that are the parent of no A span: all.
         assert_eq!(returned(SpansetOp::NotParent).1, [2, 3, 4, 5]);
+        // `&&` needs both sides in a trace part: trace 2 has no A span.
+        assert_eq!(returned(SpansetOp::And).1, [1, 2, 3]);
+        assert_eq!(returned(SpansetOp::Or).1, [1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn and_and_or_list_the_side_with_fewer_spans_first() {
+        let a = |row| Member {
+            left: 0,
+            right: 0,
+            parent: 0,
+            upper: true,
+            lower: false,
+            row,
+        };
+        let b = |row| Member {
+            upper: false,
+            lower: true,
+            ..a(row)
+        };
+        // One A span, two B spans: A first.
+        assert_eq!(
+            either(&[b(0), a(1), b(2)], true),
+            [(0, RETURNED), (1, RETURNED_FIRST), (2, RETURNED)]
+        );
+        // A tie: B first.
+        assert_eq!(
+            either(&[a(0), b(1)], false),
+            [(0, RETURNED), (1, RETURNED_FIRST)]
+        );
+        assert!(either(&[a(0)], true).is_empty());
+        assert_eq!(either(&[a(0)], false), [(0, RETURNED)]);
     }
 }
