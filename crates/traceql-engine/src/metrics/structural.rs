@@ -105,14 +105,14 @@ fn is_union(op: SpansetOp) -> bool {
     )
 }
 
-/// Keeps the spans a structural operator returns from scan batches that hold a block's
+/// Keeps the spans a spanset operator returns from scan batches that hold a block's
 /// matching spans in file order (a trace part's rows together), with the columns `trace_id`,
 /// [`LHS`], [`RHS`] and the place columns of [`Structure::place_columns`]. Batches come out in
 /// order once every trace part with rows in them is complete.
 pub(super) struct ReturnedSpans {
     structure: Structure,
-    /// Batches not handed on yet, each with which of its rows are returned (a [`Mark`] per
-    /// row).
+    /// Batches not handed on yet, each with which of its rows are returned ([`NOT_RETURNED`],
+    /// [`RETURNED`] or [`RETURNED_FIRST`] per row).
     queue: VecDeque<(RecordBatch, Vec<u8>)>,
     /// The number, among all rows added, of the first row of `queue`.
     base: usize,
@@ -120,8 +120,8 @@ pub(super) struct ReturnedSpans {
     added: usize,
     /// The current trace part's ID and the number of its first row.
     part: Option<(Vec<u8>, usize)>,
-    /// The current part's placed spans matching either filter (`row`: their number from the
-    /// part's first row).
+    /// The current part's spans matching either filter, only those with a place for a
+    /// structural operator (`row`: their number from the part's first row).
     members: Vec<Member>,
     paired: Vec<bool>,
 }
