@@ -250,3 +250,48 @@ async fn histogram_buckets_are_exact_at_every_power_of_two() {
         );
     }
 }
+
+/// A range that ends inside traces: their spans after the end are matched but not counted, and
+/// the exemplar of such a trace is picked among all its matching spans, as the reference does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exemplars_of_traces_crossing_the_range_end_are_the_references() {
+    let catalog = catalog(&traces()).await;
+    let traces = traces_in_block_order(&catalog).await;
+    let config = GeneratorConfig::default();
+    let start = config.start_unix_nano - 60_000_000_000;
+    // Range ends are whole steps: take the step boundaries that fall inside traces.
+    let step = 1_000_000_000;
+    let ends: Vec<u64> = traces
+        .iter()
+        .filter_map(|t| {
+            let starts = t.spans.iter().map(|s| s.start_time_unix_nano);
+            let (first, last) = (starts.clone().min()?, starts.max()?);
+            let boundary = first.div_ceil(step) * step;
+            (boundary < last).then_some(boundary)
+        })
+        .take(6)
+        .collect();
+    assert!(!ends.is_empty());
+    for end in ends {
+        for query in ["{ } | rate()", "{ kind = server } >> { } | rate()"] {
+            let mut request = MetricsRequest::range(query, start, end);
+            request.step = Some(step);
+            // Many narrow slices: the last trace in the range still finds room.
+            request.exemplars = 2000;
+            let columnar = metrics(&catalog, "t", &request).await.expect("columnar");
+            let reference = metrics_traces(traces.clone(), &request).expect("reference");
+            let exemplars = |r: &MetricsResult| {
+                r.series
+                    .iter()
+                    .map(|s| format!("{:?}", s.exemplars))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(series(&columnar), series(&reference), "{query} to {end}");
+            assert_eq!(
+                exemplars(&columnar),
+                exemplars(&reference),
+                "{query} to {end}"
+            );
+        }
+    }
+}

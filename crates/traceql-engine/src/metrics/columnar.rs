@@ -472,9 +472,11 @@ pub(super) async fn explain(
 }
 
 /// Offers one span per matching trace of the block (whose footer is `index`) to the exemplar
-/// budget, in row order. A row group is read only while the budget has room at some span start
-/// it holds (by its statistics): every offer from the rest would be refused, so skipping them
-/// keeps the exemplars those of a full scan.
+/// budget, in row order. As on the reference path, the span is picked among all the trace's
+/// matching spans, wherever they start (one outside the range is then refused). A row group is
+/// read only when some span of it starts in the range and while the budget has room at some
+/// span start it holds (by its statistics): every offer from the rest would be refused, so
+/// skipping them keeps the exemplars those of a full scan.
 async fn exemplars_of_block(
     session: &Session,
     catalog: &Catalog,
@@ -499,7 +501,7 @@ async fn exemplars_of_block(
     if let Some(m) = &block.measured {
         columns.push(value_expr(m).alias(EXEMPLAR_MEASURED));
     }
-    let filter = matching(block, intervals);
+    let filter = block.condition.clone();
     let read: Vec<Expr> = columns.iter().chain([&filter]).cloned().collect();
     let frame = session
         .block_with_schema(&block.meta, &scan_schema(index.schema(), &read, &[]))
@@ -512,7 +514,8 @@ async fn exemplars_of_block(
     let starts = index.span_starts()?;
     for ((number, summary), (first, last)) in summaries.into_iter().enumerate().zip(starts) {
         let (first, last) = (first.max(0) as u64, last.max(0) as u64);
-        if !acc.wants_exemplars_between(first, last) {
+        let in_range = last > intervals.start && first <= intervals.end;
+        if !in_range || !acc.wants_exemplars_between(first, last) {
             continue;
         }
         let group = Group {
