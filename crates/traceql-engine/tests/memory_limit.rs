@@ -7,14 +7,15 @@ use traceql_engine::EngineError;
 use traceql_engine::datafusion::error::DataFusionError;
 use traceql_engine::metrics::{MetricsRequest, metrics};
 use traceql_engine::search::{SearchRequest, search};
+use traceql_storage::catalog::Catalog;
 
 use common::generated_catalog;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_over_the_memory_limit_fails_clearly() {
     let catalog = generated_catalog(200).await;
-    // The reference path (a negated structural query) checks the limit per row group.
-    let mut request = SearchRequest::new("{ kind = server } !> { status = error }");
+    // The reference path (an event condition) checks the limit per row group.
+    let mut request = SearchRequest::new(r#"{ event:name = "exception" }"#);
     request.memory_limit = Some(50_000);
     let e = search(&catalog, "t", &request)
         .await
@@ -42,32 +43,23 @@ async fn a_query_over_the_memory_limit_fails_clearly() {
     );
 
     // The reference path (an event condition) checks the limit per row group.
-    let (start, end) = (1_690_000_000_000_000_000, 1_710_000_000_000_000_000);
-    let mut range = MetricsRequest::range(r#"{ event:name = "exception" } | rate()"#, start, end);
-    range.max_range = u64::MAX;
-    range.memory_limit = Some(50_000);
-    let e = metrics(&catalog, "t", &range)
-        .await
-        .expect_err("over limit");
+    let e = metrics_over_limit(&catalog, r#"{ event:name = "exception" } | rate()"#, 50_000).await;
     assert!(matches!(e, EngineError::MemoryLimit { .. }), "{e}");
-
     // A structural query holds a trace part's spans while it looks for partners: counted too.
-    let mut range = MetricsRequest::range("{ } >> { } | rate()", start, end);
-    range.max_range = u64::MAX;
-    range.memory_limit = Some(50_000);
-    let e = metrics(&catalog, "t", &range)
-        .await
-        .expect_err("over limit");
+    let e = metrics_over_limit(&catalog, "{ } >> { } | rate()", 50_000).await;
     assert!(pool_refused(&e), "{e}");
-
     // The columnar path runs under DataFusion's memory pool.
-    let mut range = MetricsRequest::range("{ } | rate() by (span.http.route, name)", start, end);
-    range.max_range = u64::MAX;
-    range.memory_limit = Some(1_000);
-    let e = metrics(&catalog, "t", &range)
-        .await
-        .expect_err("over limit");
+    let e = metrics_over_limit(&catalog, "{ } | rate() by (span.http.route, name)", 1_000).await;
     assert!(pool_refused(&e), "{e}");
+}
+
+/// The error of the metrics `query` over all the data under a memory limit of `limit` bytes.
+async fn metrics_over_limit(catalog: &Catalog, query: &str, limit: u64) -> EngineError {
+    let (start, end) = (1_690_000_000_000_000_000, 1_710_000_000_000_000_000);
+    let mut range = MetricsRequest::range(query, start, end);
+    range.max_range = u64::MAX;
+    range.memory_limit = Some(limit);
+    metrics(catalog, "t", &range).await.expect_err("over limit")
 }
 
 /// DataFusion's memory pool refused the query.

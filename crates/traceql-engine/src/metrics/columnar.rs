@@ -44,12 +44,19 @@ use crate::value::Val;
 #[derive(Clone)]
 struct BlockPlan {
     meta: BlockMeta,
-    /// The spans the scan keeps (with a structure: those matching either filter).
-    condition: Expr,
-    /// With a structure: the conditions of its two filters.
-    leaves: Vec<Expr>,
+    /// The conditions of the first stage's filters: one, or with a structure its two.
+    filters: Vec<Expr>,
     labels: Vec<Source>,
     measured: Option<Source>,
+}
+
+impl BlockPlan {
+    /// The spans the scan keeps: those matching any of the first stage's filters.
+    fn condition(&self) -> Expr {
+        let mut filters = self.filters.iter().cloned();
+        let first = filters.next().unwrap_or_else(|| lit(false));
+        filters.fold(first, Expr::or)
+    }
 }
 
 /// One metrics pipeline the columnar path runs exactly.
@@ -96,17 +103,11 @@ fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<Col
     let blocks = blocks
         .iter()
         .map(|meta| {
-            let leaves = (filters.iter())
-                .map(|f| lower_condition(f, meta))
-                .collect::<Option<Vec<_>>>()?;
             Some(BlockPlan {
                 meta: meta.clone(),
-                condition: leaves.iter().cloned().reduce(Expr::or)?,
-                leaves: if structure.is_some() {
-                    leaves
-                } else {
-                    Vec::new()
-                },
+                filters: (filters.iter())
+                    .map(|f| lower_condition(f, meta))
+                    .collect::<Option<_>>()?,
                 labels: by.iter().map(|f| resolve(f, meta)).collect::<Option<_>>()?,
                 measured: match &measured_field {
                     Some(f) => Some(resolve(f, meta)?),
@@ -176,8 +177,8 @@ pub(super) async fn run(
     if offers_wanted {
         // In block order, as the reference offers them.
         for (b, block_offers) in offers {
-            for picked in block_offers {
-                offer(columnar, &columnar.blocks[b], &[picked], acc)?;
+            for picked in &block_offers {
+                offer_span(columnar, &columnar.blocks[b], picked, acc)?;
             }
         }
         return Ok(());
@@ -247,7 +248,7 @@ impl Aggregation {
 
 /// Spans of the block that start in the query's range and match the condition.
 fn matching(block: &BlockPlan, intervals: Intervals) -> Expr {
-    in_range(intervals).and(block.condition.clone())
+    in_range(intervals).and(block.condition())
 }
 
 /// Spans that start in the query's range.
@@ -402,7 +403,7 @@ async fn grouped_frame(
         Some(structure) => {
             columns.push(ident(col::TRACE_ID).alias("trace_id"));
             columns.extend(place_exprs(&structure.place_columns())?);
-            for (leaf, name) in block.leaves.iter().zip([LHS, RHS]) {
+            for (leaf, name) in block.filters.iter().zip([LHS, RHS]) {
                 columns.push(leaf.clone().alias(name));
             }
             columns.push(in_range(intervals).alias(IN_RANGE));
@@ -413,7 +414,7 @@ async fn grouped_frame(
                     columns.push(value_expr(m).alias(EXEMPLAR_MEASURED));
                 }
             }
-            block.condition.clone()
+            block.condition()
         }
     };
     let read: Vec<Expr> = [filter.clone()]
@@ -501,7 +502,7 @@ async fn exemplars_of_block(
     if let Some(m) = &block.measured {
         columns.push(value_expr(m).alias(EXEMPLAR_MEASURED));
     }
-    let filter = block.condition.clone();
+    let filter = block.condition();
     let read: Vec<Expr> = columns.iter().chain([&filter]).cloned().collect();
     let frame = session
         .block_with_schema(&block.meta, &scan_schema(index.schema(), &read, &[]))
@@ -569,9 +570,19 @@ fn offer(
     let Some((first, first_row)) = rows.first() else {
         return Ok(());
     };
-    let trace_id = trace_ids(first)?.value(*first_row).to_vec();
-    let (batch, row) = &rows[exemplars::pick(&trace_id, rows.len())];
+    let picked = exemplars::pick(trace_ids(first)?.value(*first_row), rows.len());
+    offer_span(columnar, block, &rows[picked], acc)
+}
+
+/// Offers the span at `row` of `batch` as an exemplar.
+fn offer_span(
+    columnar: &ColumnarPlan,
+    block: &BlockPlan,
+    (batch, row): &Picked,
+    acc: &mut Accumulator,
+) -> Result<(), EngineError> {
     let row = *row;
+    let trace_id = trace_ids(batch)?.value(row).to_vec();
     let start = batch
         .column_by_name("start")
         .and_then(|c| c.as_primitive_opt::<Int64Type>())

@@ -348,8 +348,11 @@ pub(super) type Picked = (Arc<RecordBatch>, usize);
 pub(super) struct Offers {
     budget: Budget,
     intervals: Intervals,
-    /// The returned spans of the current trace part.
-    pending: Vec<Picked>,
+    /// The current trace part's ID.
+    trace_id: Vec<u8>,
+    /// Its returned spans the operator lists first ([`FIRST`]), then the others.
+    first: Vec<Picked>,
+    rest: Vec<Picked>,
     kept: Vec<Picked>,
 }
 
@@ -359,7 +362,9 @@ impl Offers {
         Offers {
             budget,
             intervals,
-            pending: Vec::new(),
+            trace_id: Vec::new(),
+            first: Vec::new(),
+            rest: Vec::new(),
             kept: Vec::new(),
         }
     }
@@ -368,13 +373,17 @@ impl Offers {
     pub(super) fn add(&mut self, batch: &RecordBatch) -> Result<(), EngineError> {
         let batch = Arc::new(batch.clone());
         let ids = trace_ids(&batch)?;
+        let first = batch.column_by_name(FIRST).and_then(|c| c.as_boolean_opt());
         for row in 0..batch.num_rows() {
-            if let Some((last, last_row)) = self.pending.last()
-                && trace_ids(last)?.value(*last_row) != ids.value(row)
-            {
+            if ids.value(row) != self.trace_id.as_slice() {
                 self.pick()?;
+                self.trace_id.clear();
+                self.trace_id.extend_from_slice(ids.value(row));
             }
-            self.pending.push((Arc::clone(&batch), row));
+            match first.is_some_and(|f| f.value(row)) {
+                true => self.first.push((Arc::clone(&batch), row)),
+                false => self.rest.push((Arc::clone(&batch), row)),
+            }
         }
         Ok(())
     }
@@ -385,22 +394,19 @@ impl Offers {
         Ok(self.kept)
     }
 
-    /// Picks the pending trace part's offer.
+    /// Picks the current trace part's offer, among its spans in the operator's order.
     fn pick(&mut self) -> Result<(), EngineError> {
-        let Some((first, first_row)) = self.pending.first() else {
+        let count = self.first.len() + self.rest.len();
+        if count == 0 {
             return Ok(());
+        }
+        let i = exemplars::pick(&self.trace_id, count);
+        let (batch, row) = match self.first.get(i) {
+            Some(picked) => picked.clone(),
+            None => self.rest[i - self.first.len()].clone(),
         };
-        let trace_id = trace_ids(first)?.value(*first_row).to_vec();
-        // The operator's order: left-hand spans first with a union operator, else row order.
-        let is_first = |(batch, row): &Picked| {
-            (batch.column_by_name(FIRST))
-                .and_then(|c| c.as_boolean_opt())
-                .is_some_and(|c| c.value(*row))
-        };
-        let (mut ordered, rest): (Vec<Picked>, Vec<Picked>) =
-            self.pending.drain(..).partition(is_first);
-        ordered.extend(rest);
-        let (batch, row) = ordered[exemplars::pick(&trace_id, ordered.len())].clone();
+        self.first.clear();
+        self.rest.clear();
         let start = batch
             .column_by_name("start")
             .and_then(|c| c.as_primitive_opt::<Int64Type>())
@@ -410,7 +416,6 @@ impl Offers {
         if self.intervals.index(start).is_some() && self.budget.take(start) {
             self.kept.push((batch, row));
         }
-        self.pending.clear();
         Ok(())
     }
 }

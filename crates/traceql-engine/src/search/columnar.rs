@@ -21,7 +21,7 @@ use traceql_storage::projection::Projection;
 use traceql_storage::read::{BlockIndex, RowGroupSummary};
 use traceql_storage::schema::{DedicatedColumn, DedicatedScope, col};
 use traceql_syntax::ast::{
-    Field, FieldExpr, Intrinsic, Pipeline, Scope, SpansetExpr, SpansetOp, Stage,
+    Field, FieldExpr, Intrinsic, Pipeline, Scope, SpansetExpr, SpansetFilter, SpansetOp, Stage,
 };
 
 use super::candidates_exec::TraceCandidatesExec;
@@ -75,6 +75,21 @@ impl Formula {
 struct Tests {
     leaves: Vec<FieldExpr>,
     relations: Vec<Relation>,
+}
+
+impl Tests {
+    /// Adds the leaf filter `f`; returns its number.
+    fn leaf(&mut self, f: &SpansetFilter) -> usize {
+        self.leaves.push(f.expr.clone());
+        self.leaves.len() - 1
+    }
+
+    /// Adds the relation `op` tests between leaves `lhs` and `rhs`, when it is structural;
+    /// returns its formula.
+    fn related(&mut self, op: SpansetOp, lhs: usize, rhs: usize) -> Option<Formula> {
+        self.relations.push(Relation::of(op, lhs, rhs)?);
+        Some(Formula::Related(self.relations.len() - 1))
+    }
 }
 
 /// The candidate test of a search, lowered for each block.
@@ -172,10 +187,7 @@ fn fetch_projection(fields: &[Field], meta: &BlockMeta) -> Projection {
 
 fn formula(e: &SpansetExpr, tests: &mut Tests) -> Option<Formula> {
     match e {
-        SpansetExpr::Filter(f) => {
-            tests.leaves.push(f.expr.clone());
-            Some(Formula::Leaf(tests.leaves.len() - 1))
-        }
+        SpansetExpr::Filter(f) => Some(Formula::Leaf(tests.leaf(f))),
         SpansetExpr::Op { op, lhs, rhs } if op.is_negated() => negated(*op, lhs, rhs, tests),
         SpansetExpr::Op { op, lhs, rhs } => {
             let parts = vec![formula(lhs, tests)?, formula(rhs, tests)?];
@@ -184,10 +196,9 @@ fn formula(e: &SpansetExpr, tests: &mut Tests) -> Option<Formula> {
             // the test of a pair may then pass where the pipeline's spans have none, never the
             // other way round.)
             if let [Formula::Leaf(l), Formula::Leaf(r)] = parts[..]
-                && let Some(related) = Relation::of(*op, l, r)
+                && let Some(related) = tests.related(*op, l, r)
             {
-                tests.relations.push(related);
-                return Some(Formula::Related(tests.relations.len() - 1));
+                return Some(related);
             }
             match op {
                 SpansetOp::Or => Some(Formula::Any(parts)),
@@ -236,16 +247,9 @@ fn negated(
     tests: &mut Tests,
 ) -> Option<Formula> {
     // `A` must be exact: with more spans on the partner side, fewer spans are alone.
-    if let SpansetExpr::Filter(_) = lhs
-        && let SpansetExpr::Filter(_) = rhs
-    {
-        let (Some(Formula::Leaf(l)), Some(Formula::Leaf(r))) =
-            (formula(lhs, tests), formula(rhs, tests))
-        else {
-            return None;
-        };
-        tests.relations.push(Relation::of(op, l, r)?);
-        return Some(Formula::Related(tests.relations.len() - 1));
+    if let (SpansetExpr::Filter(a), SpansetExpr::Filter(b)) = (lhs, rhs) {
+        let (l, r) = (tests.leaf(a), tests.leaf(b));
+        return tests.related(op, l, r);
     }
     if has_splitting_pipeline(lhs) {
         return None;

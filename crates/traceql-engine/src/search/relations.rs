@@ -142,7 +142,8 @@ pub fn place_columns(relations: &[Relation]) -> Vec<&'static str> {
 }
 
 /// A span with a place in the tree that matches a relation's upper leaf, lower leaf or both
-/// (bounds its relation does not read are 0).
+/// (bounds its relation does not read are 0). Metrics of `{ A } && { B }` and `{ A } || { B }`
+/// use it without a place, for any span of either side.
 #[derive(Clone, Copy, Debug)]
 pub struct Member {
     /// Its nested-set bounds.

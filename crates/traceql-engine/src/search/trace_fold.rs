@@ -127,15 +127,17 @@ impl TraceFold {
             let Some(places) = columns.places.as_ref() else {
                 continue;
             };
-            let placed = places.placed(row);
             let tests = self.relations.iter().zip(&mut self.members);
             for ((relation, members), alone) in tests.zip(&mut self.unplaced_alone) {
                 let upper = columns.leaves[relation.upper].value(row);
                 let lower = columns.leaves[relation.lower].value(row);
-                if !placed {
-                    *alone |= relation.holds_unplaced(upper, lower);
-                } else if upper || lower {
-                    members.extend(places.member(row, upper, lower, row_in_part));
+                if !(upper || lower) {
+                    continue;
+                }
+                match places.member(row, upper, lower, row_in_part) {
+                    Some(member) => members.push(member),
+                    // A span without a place relates to nothing, and is always alone.
+                    None => *alone |= relation.holds_unplaced(upper, lower),
                 }
             }
         }
@@ -297,7 +299,7 @@ impl<'a> Places<'a> {
     }
 
     /// Whether the span at `row` has a place (its place columns are all null or none is).
-    pub(crate) fn placed(&self, row: usize) -> bool {
+    fn placed(&self, row: usize) -> bool {
         [self.lefts, self.rights, self.parents]
             .into_iter()
             .flatten()
