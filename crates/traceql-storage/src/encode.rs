@@ -1,7 +1,5 @@
 //! Traces to Arrow record batches in the block schema.
 
-use std::collections::HashSet;
-
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 
@@ -13,6 +11,7 @@ use arrow::array::{
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, FieldRef, SchemaRef};
 use arrow::error::ArrowError;
+use rayon::prelude::*;
 
 use crate::meta::{GenericKeys, MAX_GENERIC_KEYS};
 use crate::model::{
@@ -100,20 +99,26 @@ pub fn choose_dedicated(
 ) -> Vec<DedicatedColumn> {
     let total_spans: usize = traces.iter().map(|t| t.spans.len()).sum();
     let stride = total_spans.div_ceil(DEDICATED_SAMPLE).max(1);
-    let mut stats: FxHashMap<(DedicatedScope, &str), KeyStats> = FxHashMap::default();
-    // Resources are shared by many spans: count each distinct one once, weighted.
-    let mut resources: FxHashMap<*const Resource, (&Resource, usize)> = FxHashMap::default();
-    let mut sampled = 0usize;
-    for span in traces.iter().flat_map(|t| &t.spans).step_by(stride) {
-        sampled += 1;
-        for kv in &span.attributes {
-            record(&mut stats, DedicatedScope::Span, kv, 1);
-        }
-        resources
-            .entry(Arc::as_ptr(&span.resource))
-            .or_insert((&span.resource, 0))
-            .1 += 1;
-    }
+    let sample: Vec<&Span> = traces
+        .iter()
+        .flat_map(|t| &t.spans)
+        .step_by(stride)
+        .collect();
+    let sampled = sample.len();
+    // Reading sampled spans is mostly waiting on memory: the chunks are counted on every core.
+    let KeySample {
+        mut stats,
+        resources,
+    } = sample
+        .par_chunks(SAMPLE_CHUNK)
+        .map(|chunk| {
+            let mut counts = KeySample::default();
+            for span in chunk {
+                counts.add(span);
+            }
+            counts
+        })
+        .reduce(KeySample::default, KeySample::merge);
     for (resource, weight) in resources.into_values() {
         for kv in &resource.attributes {
             record(&mut stats, DedicatedScope::Resource, kv, weight);
@@ -124,10 +129,8 @@ pub fn choose_dedicated(
     for scope in [DedicatedScope::Resource, DedicatedScope::Span] {
         let mut candidates: Vec<(&str, usize, ScalarType)> = stats
             .iter()
-            .filter(|((s, _), st)| {
-                *s == scope && !st.non_scalar && st.types.len() == 1 && st.count >= threshold
-            })
-            .filter_map(|((_, key), st)| st.types.iter().next().map(|t| (*key, st.count, *t)))
+            .filter(|((s, _), st)| *s == scope && st.count >= threshold)
+            .filter_map(|((_, key), st)| st.one_type.map(|t| (*key, st.count, t)))
             .collect();
         candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         if scope == DedicatedScope::Resource
@@ -149,12 +152,57 @@ pub fn choose_dedicated(
     chosen
 }
 
-/// How often a key appears in a block, and with which types.
-#[derive(Default)]
+/// Sampled spans counted together by one task of [`choose_dedicated`].
+const SAMPLE_CHUNK: usize = 4 * 1024;
+
+/// How often a key appears in a block's sample, and its type when all its values have one
+/// scalar type.
 struct KeyStats {
     count: usize,
-    types: HashSet<ScalarType>,
-    non_scalar: bool,
+    one_type: Option<ScalarType>,
+}
+
+impl KeyStats {
+    fn merge(&mut self, other: &KeyStats) {
+        self.count += other.count;
+        if self.one_type != other.one_type {
+            self.one_type = None;
+        }
+    }
+}
+
+/// The span attribute keys of sampled spans, and their distinct resources with how many of the
+/// sampled spans each produced (a resource's keys are counted once, weighted). Resources are
+/// told apart by address: spans decoded together share one.
+#[derive(Default)]
+struct KeySample<'a> {
+    stats: FxHashMap<(DedicatedScope, &'a str), KeyStats>,
+    resources: FxHashMap<usize, (&'a Resource, usize)>,
+}
+
+impl<'a> KeySample<'a> {
+    fn add(&mut self, span: &'a Span) {
+        for kv in &span.attributes {
+            record(&mut self.stats, DedicatedScope::Span, kv, 1);
+        }
+        self.resources
+            .entry(Arc::as_ptr(&span.resource) as usize)
+            .or_insert((&span.resource, 0))
+            .1 += 1;
+    }
+
+    fn merge(mut self, other: KeySample<'a>) -> KeySample<'a> {
+        for (key, stats) in other.stats {
+            self.stats
+                .entry(key)
+                .and_modify(|s| s.merge(&stats))
+                .or_insert(stats);
+        }
+        for (address, (resource, weight)) in other.resources {
+            self.resources.entry(address).or_insert((resource, 0)).1 += weight;
+        }
+        self
+    }
 }
 
 fn record<'a>(
@@ -163,13 +211,14 @@ fn record<'a>(
     kv: &'a KeyValue,
     weight: usize,
 ) {
-    let entry = stats.entry((scope, kv.key.as_str())).or_default();
+    let value_type = scalar_type(&kv.value);
+    let entry = stats.entry((scope, kv.key.as_str())).or_insert(KeyStats {
+        count: 0,
+        one_type: value_type,
+    });
     entry.count += weight;
-    match scalar_type(&kv.value) {
-        Some(t) => {
-            entry.types.insert(t);
-        }
-        None => entry.non_scalar = true,
+    if entry.one_type != value_type {
+        entry.one_type = None;
     }
 }
 
@@ -237,7 +286,7 @@ pub fn build_batch<'a>(
         .collect();
 
     for trace in traces {
-        for (span, pos) in trace.spans.iter().zip(&trace.positions) {
+        for (i, (span, pos)) in trace.spans.iter().zip(&trace.positions).enumerate() {
             trace_id.append_value(trace.trace_id)?;
             span_id.append_value(span.span_id)?;
             match span.parent_span_id {
@@ -263,7 +312,9 @@ pub fn build_batch<'a>(
             trace_duration.append_value(trace.end.saturating_sub(trace.start) as i64);
             root_service.append_option(trace.root_service.as_deref());
             root_name.append_option(trace.root_name.as_deref());
-            service_stats.append_value(&trace.service_stats);
+            // Once per trace: repeating a trace's stats on each of its rows cost every row a
+            // copy and a dictionary lookup of a long string.
+            service_stats.append_value(if i == 0 { &trace.service_stats } else { "" });
             resource_schema_url.append_value(&span.resource.schema_url);
             resource_dropped.append_value(span.resource.dropped_attributes_count);
             scope_name.append_value(&span.scope.name);

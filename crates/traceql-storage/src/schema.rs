@@ -59,8 +59,8 @@ pub mod col {
     pub const TRACE_ROOT_SERVICE: &str = "trace_root_service";
     /// `Utf8`, null when the trace has no root span.
     pub const TRACE_ROOT_NAME: &str = "trace_root_name";
-    /// `Utf8`: spans and errors per service of the trace, as JSON `[[service, spans, errors], …]`
-    /// (one value per trace, so Parquet's dictionary keeps it small).
+    /// `Utf8`: spans and errors per service of the trace, as JSON `[[service, spans, errors], …]`,
+    /// on the trace's first row only (its other rows hold "").
     pub const TRACE_SERVICE_STATS: &str = "trace_service_stats";
     /// `Utf8`.
     pub const RESOURCE_SCHEMA_URL: &str = "resource_schema_url";

@@ -248,9 +248,9 @@ enum EncodeError {
 }
 
 /// Builds one row group and encodes every column of it on every core: its traces are cut into
-/// one run per core, each built into a record batch in parallel, then the columns are encoded
-/// in parallel, each from the runs in order. Returns the encoded columns and the keys the
-/// batches put in their generic attribute lists.
+/// one run per core, each built into a record batch and cut into leaf columns in parallel, then
+/// the columns are encoded in parallel, each from the runs in order. Returns the encoded
+/// columns and the keys the batches put in their generic attribute lists.
 ///
 /// Row groups built and encoded one after another like this keep both cores busy to the end,
 /// where encoding whole row groups side by side left one core idle for the last of an odd
@@ -262,27 +262,29 @@ fn encode_row_group<'a>(
     writers: Vec<ArrowColumnWriter>,
 ) -> std::result::Result<(Vec<ArrowColumnChunk>, GenericKeySets<'a>), EncodeError> {
     let runs = runs(traces, rayon::current_num_threads());
-    let built: Vec<(RecordBatch, GenericKeySets<'a>)> = runs
+    let built: Vec<(Vec<ArrowLeafColumn>, GenericKeySets<'a>)> = runs
         .into_par_iter()
-        .map(|run| build_batch(schema, dedicated, run))
-        .collect::<std::result::Result<_, _>>()
-        .map_err(EncodeError::Arrow)?;
+        .map(|run| {
+            let (batch, keys) = build_batch(schema, dedicated, run).map_err(EncodeError::Arrow)?;
+            Ok((leaves_of(&batch).map_err(EncodeError::Parquet)?, keys))
+        })
+        .collect::<std::result::Result<_, EncodeError>>()?;
     let mut generic_keys = GenericKeySets::default();
     // Per column writer, its leaf of every run, in run order.
     let mut leaves: Vec<Vec<ArrowLeafColumn>> = writers.iter().map(|_| Vec::new()).collect();
-    for (batch, keys) in built {
+    for (run_leaves, keys) in built {
         generic_keys.merge(keys);
-        let mut next = leaves.iter_mut();
-        for (array, field) in batch.columns().iter().zip(schema.fields()) {
-            for leaf in compute_leaves(field, array).map_err(EncodeError::Parquet)? {
-                next.next()
-                    .ok_or_else(|| {
-                        EncodeError::Parquet(parquet::errors::ParquetError::General(
-                            "more leaves than column writers".into(),
-                        ))
-                    })?
-                    .push(leaf);
-            }
+        if run_leaves.len() != leaves.len() {
+            return Err(EncodeError::Parquet(
+                parquet::errors::ParquetError::General(format!(
+                    "{} leaves for {} column writers",
+                    run_leaves.len(),
+                    leaves.len()
+                )),
+            ));
+        }
+        for (leaf, column) in run_leaves.into_iter().zip(&mut leaves) {
+            column.push(leaf);
         }
     }
     let columns = writers
@@ -297,6 +299,15 @@ fn encode_row_group<'a>(
         .collect::<parquet::errors::Result<_>>()
         .map_err(EncodeError::Parquet)?;
     Ok((columns, generic_keys))
+}
+
+/// The leaf columns of `batch`, in the order of the Parquet schema's columns.
+fn leaves_of(batch: &RecordBatch) -> parquet::errors::Result<Vec<ArrowLeafColumn>> {
+    let mut leaves = Vec::new();
+    for (array, field) in batch.columns().iter().zip(batch.schema_ref().fields()) {
+        leaves.extend(compute_leaves(field, array)?);
+    }
+    Ok(leaves)
 }
 
 /// Cuts `traces` into about `count` runs of about as many spans each (a trace larger than a

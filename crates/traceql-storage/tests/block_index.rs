@@ -124,3 +124,71 @@ async fn a_catalog_reads_each_footer_once() {
         .expect("the garbage is read");
     assert!(error.to_string().contains("data.parquet"), "{error}");
 }
+
+/// A trace's service stats are stored once, on its first row (other rows hold ""), and count
+/// the spans and errors of each of its services.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_stats_are_stored_on_each_traces_first_row() {
+    use std::collections::BTreeMap;
+
+    use arrow::array::{AsArray, FixedSizeBinaryArray};
+    use futures::TryStreamExt;
+    use parquet::arrow::ProjectionMask;
+    use traceql_storage::model::StatusCode;
+    use traceql_storage::schema::col;
+
+    let catalog = Catalog::open("memory://block-index-service-stats").expect("catalog");
+    let options = WriteOptions {
+        row_group_spans: 300,
+        ..WriteOptions::default()
+    };
+    let (meta, traces) = generated_block(&catalog, 60, &options).await;
+    let index = BlockIndex::open(&catalog, &meta).await.expect("index");
+    let builder = index.builder();
+    let wanted = [col::TRACE_ID, col::TRACE_SERVICE_STATS].map(|c| {
+        builder
+            .schema()
+            .index_of(c)
+            .unwrap_or_else(|_| panic!("no {c} column"))
+    });
+    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
+    let batches: Vec<_> = builder
+        .with_projection(mask)
+        .build()
+        .expect("stream")
+        .try_collect()
+        .await
+        .expect("batches");
+
+    type Stats = BTreeMap<String, (u32, u32)>;
+    let mut expected: BTreeMap<Vec<u8>, Stats> = BTreeMap::new();
+    for trace in &traces {
+        let stats = expected.entry(trace.trace_id.to_vec()).or_default();
+        for span in &trace.spans {
+            let entry = stats
+                .entry(span.resource.service_name().to_string())
+                .or_default();
+            entry.0 += 1;
+            entry.1 += u32::from(span.status_code == StatusCode::Error);
+        }
+    }
+    let mut stored: BTreeMap<Vec<u8>, Stats> = BTreeMap::new();
+    let mut previous: Option<Vec<u8>> = None;
+    for batch in &batches {
+        let ids: &FixedSizeBinaryArray = batch.column(0).as_fixed_size_binary();
+        let stats = batch.column(1).as_string::<i32>();
+        for row in 0..batch.num_rows() {
+            let id = ids.value(row).to_vec();
+            if previous.as_ref() == Some(&id) {
+                assert_eq!(stats.value(row), "", "a later row of a trace holds stats");
+                continue;
+            }
+            let list: Vec<(String, u32, u32)> =
+                serde_json::from_str(stats.value(row)).expect("stats JSON");
+            let map = list.into_iter().map(|(s, n, e)| (s, (n, e))).collect();
+            assert!(stored.insert(id.clone(), map).is_none(), "trace rows apart");
+            previous = Some(id);
+        }
+    }
+    assert_eq!(stored, expected);
+}
