@@ -47,11 +47,15 @@ const COLUMNAR: &[&str] = &[
     "({ } | rate()) + ({ } >> { } | rate())",
     "{ status = error } && { kind = server } | rate() by (resource.service.name)",
     "{ kind = client } || { status = error } | count_over_time() by (kind)",
+    r#"{ name != nil } | compare({ status = error })"#,
+    r#"{ } | compare({ resource.service.name = "frontend" && duration > 20ms }, 3)"#,
+    "{ kind = server } | compare({ span.http.response.status_code >= 500 }, 1000)",
 ];
 
 const REFERENCE_ONLY: &[&str] = &[
     "{ } >> { status = error } && { kind = client } | rate()",
-    r#"{ name != nil } | compare({ status = error })"#,
+    "{ } >> { } | compare({ status = error })",
+    r#"{ } | compare({ event:name = "exception" })"#,
     r#"{ event:name = "exception" } | rate()"#,
     "{ } | rate() with(sample=0.5)",
     "{ duration * 2 > 1s } | rate()",
@@ -181,6 +185,66 @@ async fn other_queries_stay_on_the_reference_path() {
             execution_path(&catalog, "t", &request).await.expect("path"),
             ExecutionPath::Reference,
             "{query}"
+        );
+    }
+}
+
+/// `compare` counts what the generic lists hold as the reference does: keys without a column
+/// of their own, values of another type than their key's column, repeated keys, and values it
+/// leaves out (arrays); and it keeps to its window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn columnar_compare_counts_generic_attributes_as_the_reference() {
+    use traceql_storage::model::{KeyValue, Value};
+    let mut traces = valued(&(0..60).collect::<Vec<_>>());
+    for (n, trace) in traces.iter_mut().enumerate() {
+        let attributes = &mut trace.spans[0].attributes;
+        // `mixed` is an integer on most spans (its column's type) and a string on some.
+        let mixed = match n % 7 {
+            0 => Value::String(format!("s{}", n % 3)),
+            _ => Value::Int((n % 4) as i64),
+        };
+        attributes.push(KeyValue::new("mixed", mixed));
+        attributes.push(KeyValue::new("w", Value::Int(n as i64)));
+        attributes.push(KeyValue::new("v", Value::String("again".into())));
+        attributes.push(KeyValue::new("list", Value::Array(vec![Value::Int(1)])));
+        if n % 2 == 0 {
+            attributes.push(KeyValue::new("rare.double", Value::Double(n as f64 / 4.0)));
+            attributes.push(KeyValue::new("rare.bool", Value::Bool(n % 4 == 0)));
+        }
+    }
+    let catalog =
+        Catalog::open(&format!("memory://compare-{}", uuid::Uuid::new_v4())).expect("catalog");
+    let options = WriteOptions {
+        // Only keys on every span get a column of their own.
+        dedicated_min_fraction: 0.9,
+        ..WriteOptions::default()
+    };
+    write_block(&catalog, "t", traces.clone(), &options, vec![], 0)
+        .await
+        .expect("block");
+    let start = GeneratorConfig::default().start_unix_nano;
+    let (from, to) = (start + 10_000_000_000, start + 40_000_000_000);
+    for query in [
+        "{ } | compare({ span.w > 20 })".to_string(),
+        format!("{{ span.w > 3 }} | compare({{ span.w < 30 }}, 2, {from}, {to})"),
+    ] {
+        let mut request = MetricsRequest::range(&query, start, start + 120_000_000_000);
+        request.step = Some(15_000_000_000);
+        assert_eq!(
+            execution_path(&catalog, "t", &request).await.expect("path"),
+            ExecutionPath::Columnar,
+            "{query}"
+        );
+        let columnar = metrics(&catalog, "t", &request).await.expect("columnar");
+        let reference = metrics_traces(traces.clone(), &request).expect("reference");
+        assert_eq!(series(&columnar), series(&reference), "{query}");
+        let labels = format!("{:?}", series(&columnar));
+        for name in ["span.mixed", "span.rare.double", "span.rare.bool", "span.v"] {
+            assert!(labels.contains(name), "{query}: no {name} in {labels}");
+        }
+        assert!(
+            !labels.contains("span.list"),
+            "{query}: arrays are left out"
         );
     }
 }

@@ -59,7 +59,7 @@ fn filter() -> impl Strategy<Value = String> {
 
 /// A metrics query and whether its values are counts.
 fn query() -> impl Strategy<Value = (String, bool)> {
-    (
+    let series = (
         filter(),
         proptest::sample::select(FUNCTIONS),
         proptest::sample::select(BY),
@@ -67,7 +67,17 @@ fn query() -> impl Strategy<Value = (String, bool)> {
     )
         .prop_map(|(filter, (function, counts), by, second)| {
             (format!("{filter} | {function}{by}{second}"), counts)
-        })
+        });
+    // `compare` after a single filter (the first stage it runs on the columnar path with).
+    let compare = (
+        prop_oneof![Just("{ }".to_string()), layout::filter()],
+        layout::filter(),
+        proptest::sample::select(&[1u32, 2, 10][..]),
+    )
+        .prop_map(|(filter, selection, top)| {
+            (format!("{filter} | compare({selection}, {top})"), true)
+        });
+    prop_oneof![4 => series, 1 => compare]
 }
 
 /// A request over the whole generated range (split parts arrive up to `LATE_NANOS` later), or

@@ -24,6 +24,7 @@ use traceql_syntax::ast::{
 };
 
 use super::Plan;
+use super::columnar_compare::{self, ComparePlan};
 use super::exemplars::{self, Budget};
 use super::grouping::{BUCKET, Groups, MEASURED, SLOT, label_column};
 use super::interval::Intervals;
@@ -70,10 +71,18 @@ pub(super) struct ColumnarPlan {
     blocks: Vec<BlockPlan>,
 }
 
+/// How the columnar path runs one metrics pipeline.
+pub(super) enum PipelinePlan {
+    /// Every function but `compare`.
+    Series(ColumnarPlan),
+    /// `compare(…)`.
+    Compare(ComparePlan),
+}
+
 /// The columnar plans of every pipeline of `plan` over `blocks`, or `None` when some part of
 /// the query or of a block is beyond what the columnar path lowers (the caller then uses the
 /// reference path).
-pub(super) fn plan(plan: &Plan, blocks: &[BlockMeta]) -> Option<Vec<ColumnarPlan>> {
+pub(super) fn plan(plan: &Plan, blocks: &[BlockMeta]) -> Option<Vec<PipelinePlan>> {
     if plan.sampling.iter().any(|s| *s != Sampling::Exact) || plan.extrapolate {
         return None;
     }
@@ -83,7 +92,19 @@ pub(super) fn plan(plan: &Plan, blocks: &[BlockMeta]) -> Option<Vec<ColumnarPlan
         .collect()
 }
 
-fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<ColumnarPlan> {
+fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<PipelinePlan> {
+    let kind = &pipeline.function.kind;
+    if let MetricsFunctionKind::Compare { filter, window, .. } = kind {
+        let [Stage::Spanset(SpansetExpr::Filter(condition))] = pipeline.pipeline.stages.as_slice()
+        else {
+            return None;
+        };
+        if !pipeline.function.by.is_empty() {
+            return None;
+        }
+        let plan = columnar_compare::plan(&condition.expr, filter, *window, blocks)?;
+        return Some(PipelinePlan::Compare(plan));
+    }
     let (filters, structure) = match pipeline.pipeline.stages.as_slice() {
         [Stage::Spanset(SpansetExpr::Filter(filter))] => (vec![&filter.expr], None),
         [Stage::Spanset(SpansetExpr::Op { op, lhs, rhs })] => match (&**lhs, &**rhs) {
@@ -94,10 +115,6 @@ fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<Col
         },
         _ => return None,
     };
-    let kind = &pipeline.function.kind;
-    if matches!(kind, MetricsFunctionKind::Compare { .. }) {
-        return None;
-    }
     let measured_field = kind.field().cloned();
     let by = pipeline.function.by.clone();
     let blocks = blocks
@@ -116,7 +133,7 @@ fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<Col
             })
         })
         .collect::<Option<_>>()?;
-    Some(ColumnarPlan {
+    Some(PipelinePlan::Series(ColumnarPlan {
         by,
         measured_field,
         bucketed: matches!(
@@ -126,7 +143,7 @@ fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<Col
         ),
         structure,
         blocks,
-    })
+    }))
 }
 
 /// Runs `columnar` into `acc`, counting blocks and spans in `progress`.
@@ -251,8 +268,13 @@ fn matching(block: &BlockPlan, intervals: Intervals) -> Expr {
     in_range(intervals).and(block.condition())
 }
 
+/// A span's interval, for spans that start in the query's range.
+pub(super) fn slot(intervals: Intervals) -> Expr {
+    (ident(col::START_TIME) - lit(intervals.start as i64 + 1)) / lit(intervals.step as i64)
+}
+
 /// Spans that start in the query's range.
-fn in_range(intervals: Intervals) -> Expr {
+pub(super) fn in_range(intervals: Intervals) -> Expr {
     let start = ident(col::START_TIME);
     start
         .clone()
@@ -381,10 +403,7 @@ async fn grouped_frame(
     schema: &Schema,
     intervals: Intervals,
 ) -> Result<DataFrame, EngineError> {
-    let slot = ((ident(col::START_TIME) - lit(intervals.start as i64 + 1))
-        / lit(intervals.step as i64))
-    .alias(SLOT);
-    let mut columns = vec![slot];
+    let mut columns = vec![slot(intervals).alias(SLOT)];
     columns.extend(
         block
             .labels

@@ -44,13 +44,12 @@ impl Comparison {
         intervals: Intervals,
         weight: f64,
     ) -> Comparison {
-        let to_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
         Comparison {
             filter,
             top_n: top_n.map_or(DEFAULT_TOP_N, |n| {
                 usize::try_from(n).unwrap_or(DEFAULT_TOP_N)
             }),
-            window: window.map(|(s, e)| (to_u64(s), to_u64(e))),
+            window: window_bounds(window),
             intervals,
             weight,
             counts: BTreeMap::new(),
@@ -70,26 +69,39 @@ impl Comparison {
             return Ok(());
         };
         let in_window = self.window.is_none_or(|(s, e)| (s..=e).contains(&start));
-        let class = if in_window && holds(&self.filter.expr, view, i, regexes)? {
-            "selection"
-        } else {
-            "baseline"
-        };
-        let n = self.intervals.count();
+        let selected = in_window && holds(&self.filter.expr, view, i, regexes)?;
         for (name, v) in attributes(view, i) {
-            let counts = self.counts.entry((class, name)).or_default();
-            if counts.total.is_empty() {
-                counts.total = vec![0.0; n];
-            }
-            counts.total[slot] += weight;
-            let key = format!("{v:?}");
-            counts
-                .values
-                .entry(key)
-                .or_insert_with(|| (v, vec![0.0; n]))
-                .1[slot] += weight;
+            self.counts_of(selected, name, v, |counts| counts[slot] += weight);
         }
         Ok(())
+    }
+
+    /// Adds `counts` (one per interval) of spans of the selection (`selected`) or the baseline
+    /// whose attribute `name` has `value`, a value [`is_compared`].
+    pub(super) fn add_counts(&mut self, selected: bool, name: String, value: Val, counts: &[f64]) {
+        self.counts_of(selected, name, value, |c| {
+            for (total, n) in c.iter_mut().zip(counts) {
+                *total += n;
+            }
+        });
+    }
+
+    /// Applies `add` to the counts of `value` of attribute `name` in its class, and to the
+    /// attribute's totals.
+    fn counts_of(&mut self, selected: bool, name: String, value: Val, add: impl Fn(&mut [f64])) {
+        let class = if selected { "selection" } else { "baseline" };
+        let n = self.intervals.count();
+        let counts = self.counts.entry((class, name)).or_default();
+        if counts.total.is_empty() {
+            counts.total = vec![0.0; n];
+        }
+        add(&mut counts.total);
+        let key = format!("{value:?}");
+        add(&mut counts
+            .values
+            .entry(key)
+            .or_insert_with(|| (value, vec![0.0; n]))
+            .1);
     }
 
     /// The series: the `top_n` most frequent values per class and attribute, the totals, and
@@ -149,6 +161,21 @@ impl Comparison {
     }
 }
 
+/// `compare`'s window as unix nanoseconds (a negative bound reads as 0).
+pub(super) fn window_bounds(window: Option<(i64, i64)>) -> Option<(u64, u64)> {
+    let to_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
+    window.map(|(s, e)| (to_u64(s), to_u64(e)))
+}
+
+/// Whether `compare` counts a value: scalars, statuses and kinds (not nil, arrays or opaque
+/// values).
+pub(super) fn is_compared(value: &Val) -> bool {
+    matches!(
+        value,
+        Val::Str(_) | Val::Int(_) | Val::Float(_) | Val::Bool(_) | Val::Status(_) | Val::Kind(_)
+    )
+}
+
 /// The attributes `compare` breaks down: span and resource attributes with scalar values, and
 /// the span's name, status and kind.
 fn attributes(view: &TraceView, i: usize) -> Vec<(String, Val)> {
@@ -169,16 +196,6 @@ fn attributes(view: &TraceView, i: usize) -> Vec<(String, Val)> {
     ] {
         out.push((name.to_string(), ctx.intrinsic(intrinsic)));
     }
-    out.retain(|(_, v)| {
-        matches!(
-            v,
-            Val::Str(_)
-                | Val::Int(_)
-                | Val::Float(_)
-                | Val::Bool(_)
-                | Val::Status(_)
-                | Val::Kind(_)
-        )
-    });
+    out.retain(|(_, v)| is_compared(v));
     out
 }

@@ -238,7 +238,7 @@ fn view_cache_slot(view: u128) -> usize {
 }
 
 /// The distinct values of one label, numbered in the order they were first seen.
-struct LabelValues {
+pub(super) struct LabelValues {
     /// How the label's values read.
     source: Source,
     /// Each value.
@@ -253,7 +253,8 @@ struct LabelValues {
 }
 
 impl LabelValues {
-    fn new(source: Source) -> LabelValues {
+    /// Numbers values read by `source`.
+    pub(super) fn new(source: Source) -> LabelValues {
         LabelValues {
             source,
             values: Vec::new(),
@@ -264,7 +265,7 @@ impl LabelValues {
     }
 
     /// Sets `ids` to the number of each row's value of `array`.
-    fn number(&mut self, array: &ArrayRef, ids: &mut Vec<u32>) {
+    pub(super) fn number(&mut self, array: &ArrayRef, ids: &mut Vec<u32>) {
         ids.clear();
         ids.reserve(array.len());
         match array.data_type() {
@@ -377,7 +378,7 @@ impl LabelValues {
     }
 
     /// Bytes the values and their numbers hold, about.
-    fn memory_size(&self) -> usize {
+    pub(super) fn memory_size(&self) -> usize {
         let strings: usize = self
             .values
             .iter()
@@ -395,7 +396,7 @@ impl LabelValues {
     }
 
     /// Value number `id`.
-    fn value(&self, id: u32) -> Val {
+    pub(super) fn value(&self, id: u32) -> Val {
         self.values.get(id as usize).cloned().unwrap_or(Val::Nil)
     }
 }

@@ -5,6 +5,7 @@
 //! the finished series.
 
 mod columnar;
+mod columnar_compare;
 mod compare;
 mod exemplars;
 mod group_table;
@@ -39,6 +40,7 @@ use crate::error::{EngineError, ExecError};
 use crate::progress::Progress;
 use crate::reference::{Regexes, TraceView, run_pipeline};
 use crate::scan::scan_blocks;
+use columnar::PipelinePlan;
 use compare::Comparison;
 use sampling::Sampling;
 use series::Accumulator;
@@ -243,16 +245,28 @@ async fn run_metrics(
     match columnar::plan(&plan, &blocks) {
         Some(pipelines) => {
             progress.set_blocks_total(blocks.len() * pipelines.len());
+            let limit = request.memory_limit;
             for (columnar, measure) in pipelines.iter().zip(accumulators.iter_mut()) {
-                let Measure::Series(acc) = measure else {
-                    return Err(EngineError::Internal("compare on the columnar path".into()));
-                };
-                let exemplars = plan.exemplars > 0;
-                let limit = request.memory_limit;
-                columnar::run(
-                    columnar, catalog, intervals, exemplars, limit, acc, progress,
-                )
-                .await?;
+                match (columnar, measure) {
+                    (PipelinePlan::Series(columnar), Measure::Series(acc)) => {
+                        let exemplars = plan.exemplars > 0;
+                        columnar::run(
+                            columnar, catalog, intervals, exemplars, limit, acc, progress,
+                        )
+                        .await?
+                    }
+                    (PipelinePlan::Compare(columnar), Measure::Compare(comparison)) => {
+                        columnar_compare::run(
+                            columnar, catalog, intervals, limit, comparison, progress,
+                        )
+                        .await?
+                    }
+                    _ => {
+                        return Err(EngineError::Internal(
+                            "a columnar plan of another kind than its function".into(),
+                        ));
+                    }
+                }
             }
             // Each span is inspected once, however many pipelines read it.
             metrics.inspected_spans = blocks.iter().map(|b| b.span_count).sum();
@@ -307,9 +321,15 @@ pub async fn explain(
          below, run) whose rows are grouped by interval and labels in Rust\n",
         blocks.len()
     );
+    let limit = request.memory_limit;
     for (columnar, pipeline) in pipelines.iter().zip(&plan.pipelines) {
         out.push_str(&format!("pipeline: {pipeline}\n"));
-        out.push_str(&columnar::explain(columnar, catalog, intervals, request.memory_limit).await?);
+        out.push_str(&match columnar {
+            PipelinePlan::Series(c) => columnar::explain(c, catalog, intervals, limit).await?,
+            PipelinePlan::Compare(c) => {
+                columnar_compare::explain(c, catalog, intervals, limit).await?
+            }
+        });
     }
     Ok(out)
 }

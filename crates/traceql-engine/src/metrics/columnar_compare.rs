@@ -1,0 +1,495 @@
+//! `compare(...)` on the columnar path: `{ condition } | compare({ selection }, …)` lowered, per
+//! block, onto one filtered scan yielding each matching span's interval, whether the selection
+//! holds for it, and every attribute `compare` breaks down: the intrinsics and dedicated
+//! columns as columns, the other attributes as the generic key/value lists. Rust counts the
+//! values per class, attribute and interval, and hands the counts to the same [`Comparison`]
+//! the reference path fills.
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, RecordBatch, StructArray,
+};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, Schema};
+use datafusion::common::HashMap;
+use datafusion::prelude::{DataFrame, Expr, coalesce, ident, lit};
+use futures::StreamExt;
+use futures::future::try_join_all;
+use traceql_storage::catalog::Catalog;
+use traceql_storage::meta::BlockMeta;
+use traceql_storage::schema::{AttrType, DedicatedScope, ScalarType, attr, col};
+use traceql_syntax::ast::{Field, FieldExpr, Intrinsic, SpansetFilter};
+
+use super::columnar::{in_range, slot};
+use super::compare::{Comparison, is_compared, window_bounds};
+use super::grouping::LabelValues;
+use super::interval::Intervals;
+use crate::columnar::fields::{Source, Ty, resolve, value_expr};
+use crate::columnar::{Session, lower_condition, open_indexes, pruning, scan_schema};
+use crate::error::EngineError;
+use crate::progress::Progress;
+use crate::value::Val;
+
+/// Name of the scan's column holding a span's interval.
+const SLOT: &str = "slot";
+/// Name of the scan's column telling whether the selection holds for a span.
+const SELECTED: &str = "selected";
+/// The generic attribute lists `compare` reads, with the scope their keys are named in.
+const GENERIC_LISTS: [(&str, &str); 2] =
+    [(col::SPAN_ATTRS, "span"), (col::RESOURCE_ATTRS, "resource")];
+
+/// A `compare` the columnar path runs exactly: per block, its condition, selection and the
+/// attributes read from columns of their own.
+pub(super) struct ComparePlan {
+    blocks: Vec<CompareBlock>,
+}
+
+#[derive(Clone)]
+struct CompareBlock {
+    meta: BlockMeta,
+    /// The first stage's condition.
+    condition: Expr,
+    /// The selection, within the window when one is given; null reads as false.
+    selected: Expr,
+    /// The attributes with a column of their own, each with the name `compare` gives it.
+    columns: Vec<(String, Source)>,
+}
+
+/// The columnar plan of `{ condition } | compare(selection, …, window)` over `blocks`, or
+/// `None` when a condition does not lower in some block.
+pub(super) fn plan(
+    condition: &FieldExpr,
+    selection: &SpansetFilter,
+    window: Option<(i64, i64)>,
+    blocks: &[BlockMeta],
+) -> Option<ComparePlan> {
+    let window = window_bounds(window).map(|(s, e)| {
+        let start = ident(col::START_TIME);
+        let bound = |v: u64| lit(i64::try_from(v).unwrap_or(i64::MAX));
+        start.clone().gt_eq(bound(s)).and(start.lt_eq(bound(e)))
+    });
+    let blocks = blocks
+        .iter()
+        .map(|meta| {
+            let mut selected = lower_condition(&selection.expr, meta)?;
+            if let Some(window) = &window {
+                selected = window.clone().and(selected);
+            }
+            Some(CompareBlock {
+                meta: meta.clone(),
+                condition: lower_condition(condition, meta)?,
+                selected: coalesce(vec![selected, lit(false)]),
+                columns: attribute_columns(meta)?,
+            })
+        })
+        .collect::<Option<_>>()?;
+    Some(ComparePlan { blocks })
+}
+
+/// The name, status and kind intrinsics and every dedicated column of the block `meta`
+/// describes, named as `compare` labels them.
+fn attribute_columns(meta: &BlockMeta) -> Option<Vec<(String, Source)>> {
+    let mut columns = Vec::new();
+    for (name, intrinsic) in [
+        ("name", Intrinsic::Name),
+        ("status", Intrinsic::Status),
+        ("kind", Intrinsic::Kind),
+    ] {
+        columns.push((
+            name.to_string(),
+            resolve(&Field::Intrinsic(intrinsic), meta)?,
+        ));
+    }
+    for d in &meta.dedicated_columns {
+        let scope = match d.scope {
+            DedicatedScope::Span => "span",
+            DedicatedScope::Resource => "resource",
+        };
+        let ty = match d.value_type {
+            ScalarType::String => Ty::Str,
+            ScalarType::Int => Ty::Int,
+            ScalarType::Double => Ty::Float,
+            ScalarType::Bool => Ty::Bool,
+        };
+        let source = Source::Column {
+            expr: ident(d.column_name()),
+            ty,
+        };
+        columns.push((format!("{scope}.{}", d.key), source));
+    }
+    Some(columns)
+}
+
+/// Counts the attribute values of every block of `plan` into `comparison`, counting blocks and
+/// spans in `progress`.
+pub(super) async fn run(
+    plan: &ComparePlan,
+    catalog: &Catalog,
+    intervals: Intervals,
+    memory_limit: Option<u64>,
+    comparison: &mut Comparison,
+    progress: &Progress,
+) -> Result<(), EngineError> {
+    let (session, live, schemas) = prepare(plan, catalog, intervals, memory_limit).await?;
+    let tasks = live.iter().map(|&b| {
+        tokio::spawn(count_block(
+            session.clone(),
+            plan.blocks[b].clone(),
+            schemas[b].clone(),
+            intervals,
+        ))
+    });
+    let counted = try_join_all(tasks)
+        .await
+        .map_err(|e| EngineError::Internal(format!("compare task failed: {e}")))?;
+    for counts in counted {
+        counts?.add_to(comparison);
+    }
+    for block in &plan.blocks {
+        progress.add_spans(block.meta.span_count);
+        progress.block_done();
+    }
+    Ok(())
+}
+
+/// Runs the scan of every block of `plan` and describes each physical plan with the rows and
+/// time of every node (the counting in Rust follows it).
+pub(super) async fn explain(
+    plan: &ComparePlan,
+    catalog: &Catalog,
+    intervals: Intervals,
+    memory_limit: Option<u64>,
+) -> Result<String, EngineError> {
+    let (session, live, schemas) = prepare(plan, catalog, intervals, memory_limit).await?;
+    let mut out = String::from(
+        "compare: the scan yields each matching span's interval, whether the selection holds, \
+         its attribute columns and generic lists; Rust counts the values\n",
+    );
+    for (b, block) in plan.blocks.iter().enumerate() {
+        let (id, spans) = (&block.meta.block_id, block.meta.span_count);
+        if !live.contains(&b) {
+            out.push_str(&format!(
+                "block {id} ({spans} spans): no row group may match (statistics or bloom filters)\n"
+            ));
+            continue;
+        }
+        let frame = frame(&session, block, &schemas[b], intervals).await?;
+        let described = session.run_and_describe(frame, &block.meta).await?;
+        out.push_str(&format!("block {id} ({spans} spans):\n{described}"));
+    }
+    Ok(out)
+}
+
+/// The session that scans the blocks of `plan`, the numbers of the blocks with a row group
+/// whose statistics or bloom filters let the condition hold in the query's range, and the
+/// schema of every block's data file.
+async fn prepare(
+    plan: &ComparePlan,
+    catalog: &Catalog,
+    intervals: Intervals,
+    memory_limit: Option<u64>,
+) -> Result<(Session, Vec<usize>, Vec<Schema>), EngineError> {
+    let mut indexes = open_indexes(catalog, plan.blocks.iter().map(|b| &b.meta)).await?;
+    let session = Session::new(catalog, 1, memory_limit)?
+        .with_footers(&indexes)
+        .without_row_filters();
+    let conditions = (plan.blocks.iter())
+        .map(|b| in_range(intervals).and(b.condition.clone()))
+        .collect();
+    let may_match = pruning::row_groups_that_may_match(&session, &mut indexes, conditions).await?;
+    let live = pruning::blocks_with_a_match(&may_match);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let session = session.with_partitions(cores.div_ceil(live.len().max(1)));
+    let schemas = indexes.iter().map(|i| i.schema().clone()).collect();
+    Ok((session, live, schemas))
+}
+
+/// The block's matching spans that start in the query's range, each with its interval
+/// ([`SLOT`]), [`SELECTED`], one column per attribute column (`a0`, …) and the generic lists;
+/// the block's data file has `schema`.
+async fn frame(
+    session: &Session,
+    block: &CompareBlock,
+    schema: &Schema,
+    intervals: Intervals,
+) -> Result<DataFrame, EngineError> {
+    let mut columns = vec![
+        slot(intervals).alias(SLOT),
+        block.selected.clone().alias(SELECTED),
+    ];
+    columns.extend(
+        (block.columns.iter())
+            .enumerate()
+            .map(|(i, (_, source))| value_expr(source).alias(format!("a{i}"))),
+    );
+    columns.extend(GENERIC_LISTS.map(|(list, _)| ident(list)));
+    let filter = in_range(intervals).and(block.condition.clone());
+    let read: Vec<Expr> = columns.iter().chain([&filter]).cloned().collect();
+    Ok(session
+        .block_with_schema(&block.meta, &scan_schema(schema, &read, &[]))
+        .await?
+        .filter(filter)?
+        .select(columns)?)
+}
+
+/// Counts the attribute values of one block's matching spans.
+async fn count_block(
+    session: Session,
+    block: CompareBlock,
+    schema: Schema,
+    intervals: Intervals,
+) -> Result<BlockCounts, EngineError> {
+    let mut counts = BlockCounts::new(&block, intervals.count());
+    let mut stream = frame(&session, &block, &schema, intervals)
+        .await?
+        .execute_stream()
+        .await
+        .map_err(session.reading(&block.meta))?;
+    let reservation = session.reserve(&format!("compare counts of {}", block.meta.block_id));
+    while let Some(batch) = stream.next().await {
+        counts.add(&batch.map_err(session.reading(&block.meta))?)?;
+        reservation.try_resize(counts.memory_size())?;
+    }
+    Ok(counts)
+}
+
+/// Per class (selection, baseline) and interval: how many spans have each value.
+type ClassCounts = [Vec<f64>; 2];
+
+/// The counts of one block, per attribute and value.
+struct BlockCounts {
+    slots: usize,
+    /// The attributes with a column of their own: name, numbered values, counts per number.
+    columns: Vec<(String, LabelValues, HashMap<u32, ClassCounts>)>,
+    /// The generic attributes per list of [`GENERIC_LISTS`], by key.
+    generic: [HashMap<String, GenericValues>; 2],
+    /// Value numbers of the batch being counted.
+    ids: Vec<u32>,
+}
+
+impl BlockCounts {
+    fn new(block: &CompareBlock, slots: usize) -> BlockCounts {
+        BlockCounts {
+            slots,
+            columns: (block.columns.iter())
+                .map(|(name, source)| {
+                    let values = LabelValues::new(source.clone());
+                    (name.clone(), values, HashMap::default())
+                })
+                .collect(),
+            generic: [HashMap::default(), HashMap::default()],
+            ids: Vec::new(),
+        }
+    }
+
+    /// Counts the rows of `batch` (the columns of [`frame`]).
+    fn add(&mut self, batch: &RecordBatch) -> Result<(), EngineError> {
+        let missing = |name: &str| EngineError::Internal(format!("compare scan lacks {name}"));
+        let slots: &Int64Array = batch
+            .column_by_name(SLOT)
+            .and_then(|c| c.as_primitive_opt::<Int64Type>())
+            .ok_or_else(|| missing(SLOT))?;
+        let selected: &BooleanArray = batch
+            .column_by_name(SELECTED)
+            .and_then(|c| c.as_boolean_opt())
+            .ok_or_else(|| missing(SELECTED))?;
+        // The rows' cells in the counts: their interval, or none past the last.
+        let cells: Vec<Option<(usize, usize)>> = (0..batch.num_rows())
+            .map(|row| {
+                let slot = usize::try_from(slots.value(row)).ok()?;
+                let class = usize::from(!(selected.is_valid(row) && selected.value(row)));
+                (slot < self.slots).then_some((class, slot))
+            })
+            .collect();
+        let n = self.slots;
+        for (i, (_, values, counts)) in self.columns.iter_mut().enumerate() {
+            let array = batch
+                .column_by_name(&format!("a{i}"))
+                .ok_or_else(|| missing("an attribute column"))?;
+            values.number(array, &mut self.ids);
+            for (row, cell) in cells.iter().enumerate() {
+                if let (Some((class, slot)), false) = (cell, array.is_null(row)) {
+                    let counted = counts.entry(self.ids[row]).or_insert_with(|| zeros(n));
+                    counted[*class][*slot] += 1.0;
+                }
+            }
+        }
+        for (l, (list, _)) in GENERIC_LISTS.iter().enumerate() {
+            let array = batch.column_by_name(list).ok_or_else(|| missing(list))?;
+            self.add_generic(l, array, &cells)?;
+        }
+        Ok(())
+    }
+
+    /// Counts the scalar entries of `array`, the generic list number `l` of [`GENERIC_LISTS`].
+    fn add_generic(
+        &mut self,
+        l: usize,
+        array: &ArrayRef,
+        cells: &[Option<(usize, usize)>],
+    ) -> Result<(), EngineError> {
+        let lists: &ListArray = array
+            .as_list_opt::<i32>()
+            .ok_or_else(|| EngineError::Internal("generic attributes not a list".into()))?;
+        let generic = &mut self.generic[l];
+        let entries = Entries::of(lists.values().as_struct_opt())?;
+        let offsets = lists.value_offsets();
+        for (row, cell) in cells.iter().enumerate() {
+            let Some((class, slot)) = *cell else { continue };
+            for entry in offsets[row] as usize..offsets[row + 1] as usize {
+                let Some(value) = entries.value(entry) else {
+                    continue;
+                };
+                let key = entries.key(entry);
+                let values = match generic.get_mut(key) {
+                    Some(values) => values,
+                    None => generic.entry(key.to_string()).or_default(),
+                };
+                values.counts(value, self.slots)[class][slot] += 1.0;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the block's counts to `comparison`.
+    fn add_to(self, comparison: &mut Comparison) {
+        for (name, values, counts) in self.columns {
+            for (id, classes) in counts {
+                add_classes(comparison, &name, values.value(id), &classes);
+            }
+        }
+        for ((_, scope), generic) in GENERIC_LISTS.iter().zip(self.generic) {
+            for (key, values) in generic {
+                let name = format!("{scope}.{key}");
+                for (value, classes) in values.counts {
+                    add_classes(comparison, &name, value.into_val(), &classes);
+                }
+            }
+        }
+    }
+
+    /// Bytes the counts hold, about.
+    fn memory_size(&self) -> usize {
+        let cell = 2 * self.slots * size_of::<f64>();
+        let columns: usize = (self.columns.iter())
+            .map(|(_, values, counts)| values.memory_size() + counts.len() * (cell + 16))
+            .sum();
+        let generic: usize = (self.generic.iter().flatten())
+            .map(|(key, values)| key.len() + values.counts.len() * (cell + 48))
+            .sum();
+        columns + generic
+    }
+}
+
+fn zeros(slots: usize) -> ClassCounts {
+    [vec![0.0; slots], vec![0.0; slots]]
+}
+
+/// Adds the counts of `value` of attribute `name` per class to `comparison`, when `compare`
+/// counts such a value.
+fn add_classes(comparison: &mut Comparison, name: &str, value: Val, classes: &ClassCounts) {
+    if !is_compared(&value) {
+        return;
+    }
+    for (selected, counts) in [(true, &classes[0]), (false, &classes[1])] {
+        if counts.iter().any(|c| *c != 0.0) {
+            comparison.add_counts(selected, name.to_string(), value.clone(), counts);
+        }
+    }
+}
+
+/// The values of one generic attribute and their counts.
+#[derive(Default)]
+struct GenericValues {
+    counts: HashMap<GenericValue, ClassCounts>,
+}
+
+impl GenericValues {
+    fn counts(&mut self, value: GenericValue, slots: usize) -> &mut ClassCounts {
+        self.counts.entry(value).or_insert_with(|| zeros(slots))
+    }
+}
+
+/// A scalar value of a generic list entry (a float by its bits, so that it can be a key).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum GenericValue {
+    Str(String),
+    Int(i64),
+    Float(u64),
+    Bool(bool),
+}
+
+impl GenericValue {
+    fn into_val(self) -> Val {
+        match self {
+            GenericValue::Str(s) => Val::Str(s),
+            GenericValue::Int(i) => Val::Int(i),
+            GenericValue::Float(bits) => Val::Float(f64::from_bits(bits)),
+            GenericValue::Bool(b) => Val::Bool(b),
+        }
+    }
+}
+
+/// The child arrays of a generic attribute list's entries.
+struct Entries<'a> {
+    key: &'a ArrayRef,
+    ty: &'a ArrayRef,
+    str: &'a ArrayRef,
+    int: &'a ArrayRef,
+    double: &'a ArrayRef,
+    bool: &'a ArrayRef,
+}
+
+impl<'a> Entries<'a> {
+    fn of(entries: Option<&'a StructArray>) -> Result<Entries<'a>, EngineError> {
+        let entries = entries
+            .ok_or_else(|| EngineError::Internal("attribute entries not a struct".into()))?;
+        let child = |name: &str| {
+            entries
+                .column_by_name(name)
+                .ok_or_else(|| EngineError::Internal(format!("attribute entries lack {name}")))
+        };
+        Ok(Entries {
+            key: child(attr::KEY)?,
+            ty: child(attr::TYPE)?,
+            str: child(attr::STR)?,
+            int: child(attr::INT)?,
+            double: child(attr::DOUBLE)?,
+            bool: child(attr::BOOL)?,
+        })
+    }
+
+    fn key(&self, entry: usize) -> &'a str {
+        string_at(self.key, entry).unwrap_or_default()
+    }
+
+    /// The entry's value when it is a scalar.
+    fn value(&self, entry: usize) -> Option<GenericValue> {
+        let code = self
+            .ty
+            .as_primitive_opt::<datafusion::arrow::datatypes::UInt8Type>()?;
+        let valid = |a: &ArrayRef| a.is_valid(entry);
+        match AttrType::from_code(code.value(entry))? {
+            AttrType::String => string_at(self.str, entry).map(|s| GenericValue::Str(s.into())),
+            AttrType::Int if valid(self.int) => (self.int.as_primitive_opt::<Int64Type>())
+                .map(|a| GenericValue::Int(a.value(entry))),
+            AttrType::Double if valid(self.double) => (self.double)
+                .as_primitive_opt::<Float64Type>()
+                .map(|a| GenericValue::Float(a.value(entry).to_bits())),
+            AttrType::Bool if valid(self.bool) => {
+                (self.bool.as_boolean_opt()).map(|a| GenericValue::Bool(a.value(entry)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The string at `row` of a `Utf8` or `Utf8View` array, unless null.
+fn string_at(array: &ArrayRef, row: usize) -> Option<&str> {
+    if array.is_null(row) {
+        return None;
+    }
+    match array.data_type() {
+        DataType::Utf8 => Some(array.as_string::<i32>().value(row)),
+        DataType::Utf8View => Some(array.as_string_view().value(row)),
+        _ => None,
+    }
+}
