@@ -19,7 +19,7 @@ use traceql_storage::schema::{AttrType, DedicatedScope, ScalarType, attr, col};
 use traceql_syntax::ast::{Field, FieldExpr, Intrinsic, SpansetFilter};
 
 use super::columnar::{in_range, slot};
-use super::compare::{Comparison, is_compared, window_bounds};
+use super::compare::{Comparison, SlotCounts, is_compared, window_bounds};
 use super::grouping::LabelValues;
 use super::interval::Intervals;
 use crate::columnar::fields::{Source, Ty, resolve, value_expr};
@@ -251,14 +251,14 @@ async fn count_block(
     Ok(counts)
 }
 
-/// Per class (selection, baseline) and interval: how many spans have each value.
-type ClassCounts = [Vec<f64>; 2];
+/// Per class (selection, baseline): how many spans have a value, per interval.
+type ClassCounts = [SlotCounts; 2];
 
 /// The counts of one block, per attribute and value.
 struct BlockCounts {
     slots: usize,
-    /// The attributes with a column of their own: name, numbered values, counts per number.
-    columns: Vec<(String, LabelValues, HashMap<u32, ClassCounts>)>,
+    /// The attributes with a column of their own: name, numbered values, counts by number.
+    columns: Vec<(String, LabelValues, Vec<ClassCounts>)>,
     /// The generic attributes per list of [`GENERIC_LISTS`], by key.
     generic: [HashMap<String, GenericValues>; 2],
     /// Value numbers of the batch being counted.
@@ -272,7 +272,7 @@ impl BlockCounts {
             columns: (block.columns.iter())
                 .map(|(name, source)| {
                     let values = LabelValues::new(source.clone());
-                    (name.clone(), values, HashMap::default())
+                    (name.clone(), values, Vec::new())
                 })
                 .collect(),
             generic: [HashMap::default(), HashMap::default()],
@@ -299,16 +299,18 @@ impl BlockCounts {
                 (slot < self.slots).then_some((class, slot))
             })
             .collect();
-        let n = self.slots;
         for (i, (_, values, counts)) in self.columns.iter_mut().enumerate() {
             let array = batch
                 .column_by_name(&format!("a{i}"))
                 .ok_or_else(|| missing("an attribute column"))?;
             values.number(array, &mut self.ids);
-            for (row, cell) in cells.iter().enumerate() {
-                if let (Some((class, slot)), false) = (cell, array.is_null(row)) {
-                    let counted = counts.entry(self.ids[row]).or_insert_with(|| zeros(n));
-                    counted[*class][*slot] += 1.0;
+            for ((cell, &id), valid) in cells.iter().zip(&self.ids).zip(validity(array)) {
+                if let (Some((class, slot)), true) = (cell, valid) {
+                    let id = id as usize;
+                    if id >= counts.len() {
+                        counts.resize_with(id + 1, ClassCounts::default);
+                    }
+                    counts[id][*class].add(*slot, 1.0);
                 }
             }
         }
@@ -343,7 +345,7 @@ impl BlockCounts {
                     Some(values) => values,
                     None => generic.entry(key.to_string()).or_default(),
                 };
-                values.counts(value, self.slots)[class][slot] += 1.0;
+                values.counts.entry(value).or_default()[class].add(slot, 1.0);
             }
         }
         Ok(())
@@ -352,8 +354,8 @@ impl BlockCounts {
     /// Adds the block's counts to `comparison`.
     fn add_to(self, comparison: &mut Comparison) {
         for (name, values, counts) in self.columns {
-            for (id, classes) in counts {
-                add_classes(comparison, &name, values.value(id), &classes);
+            for (id, classes) in (0..).zip(&counts) {
+                add_classes(comparison, &name, values.value(id), classes);
             }
         }
         for ((_, scope), generic) in GENERIC_LISTS.iter().zip(self.generic) {
@@ -367,20 +369,27 @@ impl BlockCounts {
     }
 
     /// Bytes the counts hold, about.
+    /// (A value's counts are taken as one interval's: most values of attributes with many
+    /// occur in few intervals, and adding up every value's on each batch would cost more than
+    /// counting them.)
     fn memory_size(&self) -> usize {
-        let cell = 2 * self.slots * size_of::<f64>();
+        let value = size_of::<ClassCounts>() + size_of::<(usize, f64)>();
         let columns: usize = (self.columns.iter())
-            .map(|(_, values, counts)| values.memory_size() + counts.len() * (cell + 16))
+            .map(|(_, values, counts)| values.memory_size() + counts.len() * value)
             .sum();
         let generic: usize = (self.generic.iter().flatten())
-            .map(|(key, values)| key.len() + values.counts.len() * (cell + 48))
+            .map(|(key, values)| {
+                key.len() + values.counts.len() * (value + size_of::<GenericValue>() + 16)
+            })
             .sum();
         columns + generic
     }
 }
 
-fn zeros(slots: usize) -> ClassCounts {
-    [vec![0.0; slots], vec![0.0; slots]]
+/// Whether each row of `array` holds a value.
+fn validity(array: &ArrayRef) -> impl Iterator<Item = bool> {
+    let nulls = array.logical_nulls();
+    (0..array.len()).map(move |row| nulls.as_ref().is_none_or(|n| n.is_valid(row)))
 }
 
 /// Adds the counts of `value` of attribute `name` per class to `comparison`, when `compare`
@@ -390,7 +399,7 @@ fn add_classes(comparison: &mut Comparison, name: &str, value: Val, classes: &Cl
         return;
     }
     for (selected, counts) in [(true, &classes[0]), (false, &classes[1])] {
-        if counts.iter().any(|c| *c != 0.0) {
+        if !counts.is_empty() {
             comparison.add_counts(selected, name.to_string(), value.clone(), counts);
         }
     }
@@ -400,12 +409,6 @@ fn add_classes(comparison: &mut Comparison, name: &str, value: Val, classes: &Cl
 #[derive(Default)]
 struct GenericValues {
     counts: HashMap<GenericValue, ClassCounts>,
-}
-
-impl GenericValues {
-    fn counts(&mut self, value: GenericValue, slots: usize) -> &mut ClassCounts {
-        self.counts.entry(value).or_insert_with(|| zeros(slots))
-    }
 }
 
 /// A scalar value of a generic list entry (a float by its bits, so that it can be a key).

@@ -18,9 +18,58 @@ const DEFAULT_TOP_N: usize = 10;
 #[derive(Default)]
 struct AttributeCounts {
     /// Per value (keyed by its debug text, which keeps types apart): the value and its counts.
-    values: BTreeMap<String, (Val, Vec<f64>)>,
+    values: BTreeMap<String, (Val, SlotCounts)>,
     /// All spans of the class that have the attribute.
     total: Vec<f64>,
+}
+
+/// Counts per interval of one value, kept sparse: most values of an attribute with many (user
+/// IDs, URLs) occur in a few intervals, and a dense row per value took gigabytes.
+#[derive(Clone, Debug, Default)]
+pub(super) struct SlotCounts(Vec<(usize, f64)>);
+
+impl SlotCounts {
+    /// Adds `n` to the count of interval `slot`.
+    pub(super) fn add(&mut self, slot: usize, n: f64) {
+        // Spans come roughly in time order: most add to the interval added to last.
+        if let Some(last) = self.0.last_mut()
+            && last.0 == slot
+        {
+            last.1 += n;
+            return;
+        }
+        match self.0.iter_mut().find(|(s, _)| *s == slot) {
+            Some(entry) => entry.1 += n,
+            None => self.0.push((slot, n)),
+        }
+    }
+
+    /// Adds every count of `other`.
+    fn merge(&mut self, other: &SlotCounts) {
+        for &(slot, n) in &other.0 {
+            self.add(slot, n);
+        }
+    }
+
+    /// Whether every count is zero.
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.iter().all(|(_, n)| *n == 0.0)
+    }
+
+    fn sum(&self) -> f64 {
+        self.0.iter().map(|(_, n)| n).sum()
+    }
+
+    /// The counts of the `slots` intervals.
+    fn dense(&self, slots: usize) -> Vec<f64> {
+        let mut counts = vec![0.0; slots];
+        for &(slot, n) in &self.0 {
+            if let Some(c) = counts.get_mut(slot) {
+                *c += n;
+            }
+        }
+        counts
+    }
 }
 
 /// Accumulates a `compare(…)` function.
@@ -70,38 +119,41 @@ impl Comparison {
         };
         let in_window = self.window.is_none_or(|(s, e)| (s..=e).contains(&start));
         let selected = in_window && holds(&self.filter.expr, view, i, regexes)?;
+        let mut counts = SlotCounts::default();
+        counts.add(slot, weight);
         for (name, v) in attributes(view, i) {
-            self.counts_of(selected, name, v, |counts| counts[slot] += weight);
+            self.add_counts(selected, name, v, &counts);
         }
         Ok(())
     }
 
-    /// Adds `counts` (one per interval) of spans of the selection (`selected`) or the baseline
-    /// whose attribute `name` has `value`, a value [`is_compared`].
-    pub(super) fn add_counts(&mut self, selected: bool, name: String, value: Val, counts: &[f64]) {
-        self.counts_of(selected, name, value, |c| {
-            for (total, n) in c.iter_mut().zip(counts) {
-                *total += n;
-            }
-        });
-    }
-
-    /// Applies `add` to the counts of `value` of attribute `name` in its class, and to the
-    /// attribute's totals.
-    fn counts_of(&mut self, selected: bool, name: String, value: Val, add: impl Fn(&mut [f64])) {
+    /// Adds `counts` of spans of the selection (`selected`) or the baseline whose attribute
+    /// `name` has `value`, a value [`is_compared`].
+    pub(super) fn add_counts(
+        &mut self,
+        selected: bool,
+        name: String,
+        value: Val,
+        counts: &SlotCounts,
+    ) {
         let class = if selected { "selection" } else { "baseline" };
         let n = self.intervals.count();
-        let counts = self.counts.entry((class, name)).or_default();
-        if counts.total.is_empty() {
-            counts.total = vec![0.0; n];
+        let attribute = self.counts.entry((class, name)).or_default();
+        if attribute.total.is_empty() {
+            attribute.total = vec![0.0; n];
         }
-        add(&mut counts.total);
+        for &(slot, count) in &counts.0 {
+            if let Some(total) = attribute.total.get_mut(slot) {
+                *total += count;
+            }
+        }
         let key = format!("{value:?}");
-        add(&mut counts
-            .values
-            .entry(key)
-            .or_insert_with(|| (value, vec![0.0; n]))
-            .1);
+        match attribute.values.get_mut(&key) {
+            Some((_, kept)) => kept.merge(counts),
+            None => {
+                attribute.values.insert(key, (value, counts.clone()));
+            }
+        }
     }
 
     /// The series: the `top_n` most frequent values per class and attribute, the totals, and
@@ -121,23 +173,23 @@ impl Comparison {
         let mut out = Vec::new();
         let mut too_many = BTreeSet::new();
         for ((class, name), counts) in self.counts {
-            let mut values: Vec<(Val, Vec<f64>)> = counts.values.into_values().collect();
+            // Each value with its total over the intervals.
+            let mut values: Vec<(f64, Val, SlotCounts)> = (counts.values.into_values())
+                .map(|(v, c)| (c.sum(), v, c))
+                .collect();
             // Most frequent first; the sort is stable, so ties keep the values' key order.
-            values.sort_by(|a, b| {
-                let total = |c: &[f64]| c.iter().sum::<f64>();
-                total(&b.1).total_cmp(&total(&a.1))
-            });
+            values.sort_by(|a, b| b.0.total_cmp(&a.0));
             if values.len() > self.top_n {
                 too_many.insert(name.clone());
                 values.truncate(self.top_n);
             }
-            for (v, counts) in values {
+            for (_, v, value_counts) in values {
                 out.push(series(
                     vec![
                         label("__meta_type", Val::Str(class.into())),
                         label(&name, v),
                     ],
-                    &counts,
+                    &value_counts.dense(n),
                 ));
             }
             out.push(series(

@@ -250,6 +250,8 @@ pub(super) struct LabelValues {
     small: HashMap<u128, u32>,
     /// Numbers of longer strings.
     long: HashMap<Box<[u8]>, u32>,
+    /// Heap bytes of the string values and of the long strings' keys.
+    string_bytes: usize,
 }
 
 impl LabelValues {
@@ -261,6 +263,7 @@ impl LabelValues {
             null: None,
             small: HashMap::default(),
             long: HashMap::default(),
+            string_bytes: 0,
         }
     }
 
@@ -369,30 +372,25 @@ impl LabelValues {
         }
         let id = self.push(array, row);
         self.long.insert(bytes.into(), id);
+        self.string_bytes += bytes.len();
         id
     }
 
     fn push(&mut self, array: &ArrayRef, row: usize) -> u32 {
-        self.values.push(val_at(&self.source, array, row));
+        let value = val_at(&self.source, array, row);
+        if let Val::Str(s) = &value {
+            self.string_bytes += s.capacity();
+        }
+        self.values.push(value);
         (self.values.len() - 1) as u32
     }
 
     /// Bytes the values and their numbers hold, about.
     pub(super) fn memory_size(&self) -> usize {
-        let strings: usize = self
-            .values
-            .iter()
-            .map(|v| match v {
-                Val::Str(s) => s.capacity(),
-                _ => 0,
-            })
-            .sum();
-        let long: usize = self.long.keys().map(|k| k.len()).sum();
         self.values.capacity() * size_of::<Val>()
-            + strings
             + self.small.capacity() * size_of::<(u128, u32)>()
             + self.long.capacity() * size_of::<(Box<[u8]>, u32)>()
-            + long
+            + self.string_bytes
     }
 
     /// Value number `id`.
