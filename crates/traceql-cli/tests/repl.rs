@@ -182,7 +182,7 @@ fn explain_runs_the_query_and_shows_its_datafusion_plans() {
             ".explain { event:name = \"exception\" } | rate()\n",
             ".explain { status = error } >> { }\n",
             ".explain { } !> { }\n",
-            ".explain { event:name = \"exception\" }\n",
+            ".explain { event:name != \"no-such-event\" }\n",
             ".explain { duration > 1000h } >> { duration > 2000h }\n",
             ".explain { name = \"Q-no-such-span\" } >> { name = \"R-no-such-span\" }\n",
             ".explain { name = \"Q-no-such-span\" } | rate()\n",

@@ -34,10 +34,16 @@ const COLUMNAR: &[&str] = &[
     "({ kind = server } && { kind = client }) !> { status = error }",
     "({ status = error } | count() > 1) >> ({ kind = client })",
     "({ kind = server } | count() > 3) !~ ({ kind = client } | select(span.http.route))",
+    // Event and link conditions are loosened to "has events (links)" for the candidate test.
+    r#"{ event:name = "exception" }"#,
+    r#"{ status = error && event.exception.type =~ "Payment.*" }"#,
+    r#"{ event:name = "exception" || kind = server } && { kind = client }"#,
+    r#"{ kind = consumer && link:spanID =~ "[0-9a-f]+" }"#,
 ];
 
 const REFERENCE_ONLY: &[&str] = &[
-    r#"{ event:name = "exception" }"#,
+    r#"{ event:name != "exception" }"#,
+    r#"{ resource.service.name = "frontend" } > { event:name = "exception" }"#,
     "({ status = error } | by(resource.service.name)) && ({ kind = client })",
     "({ kind = server } | count() > 0) !>> ({ .x } | coalesce() | by(.y))",
 ];

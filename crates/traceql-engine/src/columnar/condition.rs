@@ -10,10 +10,12 @@ use std::ops::Not;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::functions::expr_fn::regexp_like;
-use datafusion::prelude::{Expr, cast, coalesce, lit, when};
+use datafusion::functions_nested::expr_fn::cardinality;
+use datafusion::prelude::{Expr, cast, coalesce, ident, lit, when};
 use traceql_storage::meta::BlockMeta;
+use traceql_storage::schema::col;
 use traceql_syntax::ast::{
-    BinaryOp, Field, FieldExpr, FieldExprKind, Kind, Static, Status, UnaryOp,
+    BinaryOp, Field, FieldExpr, FieldExprKind, Intrinsic, Kind, Scope, Static, Status, UnaryOp,
 };
 
 use super::fields::{Source, Ty, non_empty_equality_column, resolve};
@@ -23,6 +25,67 @@ use traceql_syntax::fold::anchored_pattern;
 /// evaluate it exactly (a field it cannot read, arithmetic, field-to-field comparisons).
 pub fn lower_condition(expr: &FieldExpr, meta: &BlockMeta) -> Option<Expr> {
     lower(expr, meta).map(|l| l.expr)
+}
+
+/// A condition that holds for every span `expr` holds for (and perhaps for others), for the
+/// block `meta` describes: `expr` lowered exactly where it can be, and loosened where it
+/// cannot. A comparison of an event (link) field with a literal other than nil holds only
+/// for a span with events (links): a span without reads nil there, and nil compares false.
+/// `None` when no condition narrower than `true` is known.
+pub fn lower_candidate_condition(expr: &FieldExpr, meta: &BlockMeta) -> Option<Expr> {
+    if let Some(exact) = lower(expr, meta) {
+        return Some(exact.or_false());
+    }
+    let FieldExprKind::Binary { op, lhs, rhs } = &expr.kind else {
+        return None;
+    };
+    match op {
+        BinaryOp::And => match (
+            lower_candidate_condition(lhs, meta),
+            lower_candidate_condition(rhs, meta),
+        ) {
+            (Some(l), Some(r)) => Some(l.and(r)),
+            (Some(one), None) | (None, Some(one)) => Some(one),
+            (None, None) => None,
+        },
+        BinaryOp::Or => {
+            Some(lower_candidate_condition(lhs, meta)?.or(lower_candidate_condition(rhs, meta)?))
+        }
+        BinaryOp::Eq
+        | BinaryOp::Lt
+        | BinaryOp::Lte
+        | BinaryOp::Gt
+        | BinaryOp::Gte
+        | BinaryOp::Regex => {
+            let literal = |e: &FieldExpr| e.as_static().is_some_and(|v| *v != Static::Nil);
+            let field = match (literal(lhs), literal(rhs)) {
+                (false, true) => lhs,
+                (true, false) => rhs,
+                _ => return None,
+            };
+            let list = nested_list(field)?;
+            Some(cardinality(ident(list)).gt(lit(0u64)))
+        }
+        _ => None,
+    }
+}
+
+/// The list column holding what `field` reads when it is an event or link field.
+fn nested_list(field: &FieldExpr) -> Option<&'static str> {
+    match &field.kind {
+        FieldExprKind::Attribute(a) => match a.scope {
+            Scope::Event => Some(col::EVENTS),
+            Scope::Link => Some(col::LINKS),
+            _ => None,
+        },
+        FieldExprKind::Intrinsic(Intrinsic::EventName | Intrinsic::EventTimeSinceStart) => {
+            Some(col::EVENTS)
+        }
+        FieldExprKind::Intrinsic(Intrinsic::LinkTraceId | Intrinsic::LinkSpanId) => {
+            Some(col::LINKS)
+        }
+        _ => None,
+    }
 }
 
 /// A lowered condition, and whether it can be null (not a boolean) for some span. Knowing

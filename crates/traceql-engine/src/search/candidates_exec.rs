@@ -18,6 +18,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
+use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::metrics::{
@@ -74,12 +75,15 @@ impl TraceCandidatesExec {
 
 /// Fails unless every node of `plan` passes each partition's rows on in the order its file
 /// scan reads them: a repartition or a merge would interleave the spans of different traces.
+/// (A plan DataFusion found to yield nothing, a contradiction such as
+/// `kind = server && kind = client`, keeps any order.)
 fn keeps_file_order(plan: &Arc<dyn ExecutionPlan>) -> Result<(), DataFusionError> {
     plan.apply(|node| {
         let in_order = node.downcast_ref::<DataSourceExec>().is_some()
             || node.downcast_ref::<FilterExec>().is_some()
             || node.downcast_ref::<ProjectionExec>().is_some()
-            || node.downcast_ref::<UnionExec>().is_some();
+            || node.downcast_ref::<UnionExec>().is_some()
+            || node.downcast_ref::<EmptyExec>().is_some();
         match in_order {
             true => Ok(TreeNodeRecursion::Continue),
             false => Err(DataFusionError::Plan(format!(

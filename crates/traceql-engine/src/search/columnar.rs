@@ -30,7 +30,8 @@ use super::trace_fold::{leaf_column, related_column};
 use super::windows::Windows;
 use super::{Results, Search, visit_pipeline_fields};
 use crate::columnar::{
-    Group, RowGroupScan, Session, lower_condition, open_indexes, pruning, scan_schema,
+    Group, RowGroupScan, Session, lower_candidate_condition, lower_condition, open_indexes,
+    pruning, scan_schema,
 };
 use crate::error::EngineError;
 use crate::progress::Progress;
@@ -112,13 +113,20 @@ pub(super) fn plan(pipeline: &Pipeline, blocks: &[BlockMeta]) -> Option<Columnar
     };
     let mut tests = Tests::default();
     let formula = formula(first, &mut tests)?;
+    // Without relations, a leaf matching more spans than it should only adds candidates (the
+    // reference evaluator then rules them out): a leaf may be loosened. A relation, negated,
+    // would find fewer spans alone.
+    let lower = match tests.relations.is_empty() {
+        true => lower_candidate_condition,
+        false => lower_condition,
+    };
     let blocks = blocks
         .iter()
         .map(|meta| {
             let lowered = tests
                 .leaves
                 .iter()
-                .map(|leaf| lower_condition(leaf, meta))
+                .map(|leaf| lower(leaf, meta))
                 .collect::<Option<Vec<_>>>()?;
             Some((meta.clone(), lowered))
         })

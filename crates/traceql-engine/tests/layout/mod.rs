@@ -147,6 +147,9 @@ const CONDITIONS: &[&str] = &[
     r#"span.db.system = "postgresql""#,
     r#"rootServiceName = "frontend""#,
     "span.http.route != nil",
+    // Search loosens these to "has events (links)" for its candidate test.
+    r#"event:name = "exception""#,
+    r#"event.exception.type =~ "Product.*" || link:spanID =~ "[0-9a-f]+""#,
 ];
 
 /// A spanset filter: one condition, or two joined by `&&` or `||`.
