@@ -359,7 +359,8 @@ impl Write for SharedBuffer {
 const STRING_BLOOM_NDV: u64 = 1_000;
 
 /// Parquet settings: statistics and page index everywhere, a bloom filter on `trace_id` sized
-/// for the traces of one row group and on the span name and every dedicated string column (see
+/// for the traces of one row group and on the span name, the root service and span name, and
+/// every dedicated string column (see
 /// [`STRING_BLOOM_NDV`]; filters are per row group, all written together before the footer so
 /// that a lookup reads them in one request), no dictionary for random IDs.
 fn writer_properties(
@@ -379,7 +380,7 @@ fn writer_properties(
         .iter()
         .filter(|d| d.value_type == ScalarType::String)
         .map(DedicatedColumn::column_name)
-        .chain([col::NAME.to_string()]);
+        .chain([col::NAME, col::TRACE_ROOT_SERVICE, col::TRACE_ROOT_NAME].map(String::from));
     let mut builder = WriterProperties::builder();
     for column in strings {
         let path = ColumnPath::from(column);

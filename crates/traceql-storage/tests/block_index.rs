@@ -42,8 +42,9 @@ async fn the_object_is_the_one_the_store_describes() {
     }
 }
 
-/// The span name and every dedicated string column carry a bloom filter per row group: it
-/// admits each value the row group holds and refuses (nearly always) one it does not.
+/// The span name, the root service and span name and every dedicated string column carry a
+/// bloom filter per row group: it admits each value the row group holds and refuses (nearly
+/// always) one it does not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn string_columns_have_bloom_filters_per_row_group() {
     use std::collections::BTreeSet;
@@ -71,7 +72,11 @@ async fn string_columns_have_bloom_filters_per_row_group() {
         .flat_map(|t| &t.spans)
         .map(|s| s.name.as_str())
         .collect();
-    for column in [col::NAME, "resource.service.name"] {
+    let roots = [col::TRACE_ROOT_SERVICE, col::TRACE_ROOT_NAME];
+    for column in [col::NAME, "resource.service.name"]
+        .into_iter()
+        .chain(roots)
+    {
         let filters = index
             .bloom_filters(leaf(column), &groups)
             .await
