@@ -189,6 +189,25 @@ async fn other_queries_stay_on_the_reference_path() {
     }
 }
 
+/// The response to `request` over `catalog`, after checking that it runs on the columnar path
+/// and returns the series the reference path returns over `traces`.
+async fn columnar_as_reference(
+    catalog: &Catalog,
+    traces: &[Trace],
+    request: &MetricsRequest,
+) -> MetricsResult {
+    let query = &request.query;
+    assert_eq!(
+        execution_path(catalog, "t", request).await.expect("path"),
+        ExecutionPath::Columnar,
+        "{query}"
+    );
+    let columnar = metrics(catalog, "t", request).await.expect("columnar");
+    let reference = metrics_traces(traces.to_vec(), request).expect("reference");
+    assert_eq!(series(&columnar), series(&reference), "{query}");
+    columnar
+}
+
 /// `compare` counts what the generic lists hold as the reference does: keys without a column
 /// of their own, values of another type than their key's column, repeated keys, and values it
 /// leaves out (arrays); and it keeps to its window.
@@ -230,14 +249,7 @@ async fn columnar_compare_counts_generic_attributes_as_the_reference() {
     ] {
         let mut request = MetricsRequest::range(&query, start, start + 120_000_000_000);
         request.step = Some(15_000_000_000);
-        assert_eq!(
-            execution_path(&catalog, "t", &request).await.expect("path"),
-            ExecutionPath::Columnar,
-            "{query}"
-        );
-        let columnar = metrics(&catalog, "t", &request).await.expect("columnar");
-        let reference = metrics_traces(traces.clone(), &request).expect("reference");
-        assert_eq!(series(&columnar), series(&reference), "{query}");
+        let columnar = columnar_as_reference(&catalog, &traces, &request).await;
         let labels = format!("{:?}", series(&columnar));
         for name in ["span.mixed", "span.rare.double", "span.rare.bool", "span.v"] {
             assert!(labels.contains(name), "{query}: no {name} in {labels}");
@@ -301,15 +313,7 @@ async fn histogram_buckets_are_exact_at_every_power_of_two() {
         "{ } | histogram_over_time(span.v)",
         "{ } | quantile_over_time(span.v, .5, .9)",
     ] {
-        let request = request(query);
-        assert_eq!(
-            execution_path(&catalog, "t", &request).await.expect("path"),
-            ExecutionPath::Columnar,
-            "{query}"
-        );
-        let columnar = metrics(&catalog, "t", &request).await.expect("columnar");
-        let reference = metrics_traces(traces.clone(), &request).expect("reference");
-        assert_eq!(series(&columnar), series(&reference), "{query}");
+        let columnar = columnar_as_reference(&catalog, &traces, &request(query)).await;
         // One series per bucket for the histogram, one per quantile otherwise.
         let expected = if query.contains("histogram") { 20 } else { 2 };
         assert!(

@@ -20,7 +20,7 @@ use traceql_syntax::ast::{Field, FieldExpr, Intrinsic, SpansetFilter};
 
 use super::columnar::{in_range, slot};
 use super::compare::{Comparison, SlotCounts, is_compared, window_bounds};
-use super::grouping::LabelValues;
+use super::grouping::{LabelValues, SLOT};
 use super::interval::Intervals;
 use crate::columnar::fields::{Source, Ty, resolve, value_expr};
 use crate::columnar::{Session, lower_condition, open_indexes, pruning, scan_schema};
@@ -28,8 +28,6 @@ use crate::error::EngineError;
 use crate::progress::Progress;
 use crate::value::Val;
 
-/// Name of the scan's column holding a span's interval.
-const SLOT: &str = "slot";
 /// Name of the scan's column telling whether the selection holds for a span.
 const SELECTED: &str = "selected";
 /// The generic attribute lists `compare` reads, with the scope their keys are named in.
@@ -42,6 +40,7 @@ pub(super) struct ComparePlan {
     blocks: Vec<CompareBlock>,
 }
 
+/// What one block contributes.
 #[derive(Clone)]
 struct CompareBlock {
     meta: BlockMeta,
@@ -354,24 +353,23 @@ impl BlockCounts {
     /// Adds the block's counts to `comparison`.
     fn add_to(self, comparison: &mut Comparison) {
         for (name, values, counts) in self.columns {
-            for (id, classes) in (0..).zip(&counts) {
-                add_classes(comparison, &name, values.value(id), classes);
-            }
+            add_attribute(
+                comparison,
+                &name,
+                (0..).zip(&counts).map(|(id, c)| (values.value(id), c)),
+            );
         }
         for ((_, scope), generic) in GENERIC_LISTS.iter().zip(self.generic) {
             for (key, values) in generic {
-                let name = format!("{scope}.{key}");
-                for (value, classes) in values.counts {
-                    add_classes(comparison, &name, value.into_val(), &classes);
-                }
+                let counted = values.counts.iter().map(|(v, c)| (v.clone().into_val(), c));
+                add_attribute(comparison, &format!("{scope}.{key}"), counted);
             }
         }
     }
 
-    /// Bytes the counts hold, about.
-    /// (A value's counts are taken as one interval's: most values of attributes with many
-    /// occur in few intervals, and adding up every value's on each batch would cost more than
-    /// counting them.)
+    /// Bytes the counts hold, about: a value's counts are taken as one interval's (most values
+    /// of an attribute with many occur in few intervals, and adding up every value's on each
+    /// batch would cost more than counting).
     fn memory_size(&self) -> usize {
         let value = size_of::<ClassCounts>() + size_of::<(usize, f64)>();
         let columns: usize = (self.columns.iter())
@@ -392,15 +390,22 @@ fn validity(array: &ArrayRef) -> impl Iterator<Item = bool> {
     (0..array.len()).map(move |row| nulls.as_ref().is_none_or(|n| n.is_valid(row)))
 }
 
-/// Adds the counts of `value` of attribute `name` per class to `comparison`, when `compare`
-/// counts such a value.
-fn add_classes(comparison: &mut Comparison, name: &str, value: Val, classes: &ClassCounts) {
-    if !is_compared(&value) {
-        return;
-    }
-    for (selected, counts) in [(true, &classes[0]), (false, &classes[1])] {
-        if !counts.is_empty() {
-            comparison.add_counts(selected, name.to_string(), value.clone(), counts);
+/// Adds the counts per class of each value of attribute `name` that `compare` counts to
+/// `comparison`.
+fn add_attribute<'a>(
+    comparison: &mut Comparison,
+    name: &str,
+    values: impl Iterator<Item = (Val, &'a ClassCounts)>,
+) {
+    let compared: Vec<(Val, &ClassCounts)> = values.filter(|(v, _)| is_compared(v)).collect();
+    for (class, selected) in [(0, true), (1, false)] {
+        let counted: Vec<(Val, &SlotCounts)> = (compared.iter())
+            .filter(|(_, c)| !c[class].is_empty())
+            .map(|(v, c)| (v.clone(), &c[class]))
+            .collect();
+        // An attribute no span of the class has gets no totals series in that class.
+        if !counted.is_empty() {
+            comparison.add_counts(selected, name.to_string(), counted);
         }
     }
 }

@@ -122,19 +122,18 @@ impl Comparison {
         let mut counts = SlotCounts::default();
         counts.add(slot, weight);
         for (name, v) in attributes(view, i) {
-            self.add_counts(selected, name, v, &counts);
+            self.add_counts(selected, name, [(v, &counts)]);
         }
         Ok(())
     }
 
-    /// Adds `counts` of spans of the selection (`selected`) or the baseline whose attribute
-    /// `name` has `value`, a value [`is_compared`].
-    pub(super) fn add_counts(
+    /// Adds, for each value of attribute `name` in `values` (each a value [`is_compared`]), the
+    /// counts of spans of the selection (`selected`) or the baseline that have it.
+    pub(super) fn add_counts<'a>(
         &mut self,
         selected: bool,
         name: String,
-        value: Val,
-        counts: &SlotCounts,
+        values: impl IntoIterator<Item = (Val, &'a SlotCounts)>,
     ) {
         let class = if selected { "selection" } else { "baseline" };
         let n = self.intervals.count();
@@ -142,16 +141,18 @@ impl Comparison {
         if attribute.total.is_empty() {
             attribute.total = vec![0.0; n];
         }
-        for &(slot, count) in &counts.0 {
-            if let Some(total) = attribute.total.get_mut(slot) {
-                *total += count;
+        for (value, counts) in values {
+            for &(slot, count) in &counts.0 {
+                if let Some(total) = attribute.total.get_mut(slot) {
+                    *total += count;
+                }
             }
-        }
-        let key = format!("{value:?}");
-        match attribute.values.get_mut(&key) {
-            Some((_, kept)) => kept.merge(counts),
-            None => {
-                attribute.values.insert(key, (value, counts.clone()));
+            let key = format!("{value:?}");
+            match attribute.values.get_mut(&key) {
+                Some((_, kept)) => kept.merge(counts),
+                None => {
+                    attribute.values.insert(key, (value, counts.clone()));
+                }
             }
         }
     }
