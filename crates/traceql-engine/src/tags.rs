@@ -15,7 +15,7 @@ use traceql_syntax::ast::{
 use traceql_syntax::{parse, parse_syntax};
 
 use crate::columnar::fields::{Source, resolve, val_at, value_expr};
-use crate::columnar::{Session, lower_condition};
+use crate::columnar::{Session, as_filter, lower_condition};
 use crate::error::EngineError;
 use crate::reference::{Regexes, TraceView, run_pipeline};
 use crate::value::Val;
@@ -220,7 +220,7 @@ async fn block_values(
         (Some(source), Some(condition)) => {
             let mut frame = session.block(block).await?;
             if let Some(c) = condition {
-                frame = frame.filter(c)?;
+                frame = frame.filter(as_filter(c))?;
             }
             let batches = frame
                 .aggregate(vec![value_expr(&source)], vec![])?

@@ -11,6 +11,7 @@ use std::ops::Not;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::functions::expr_fn::regexp_like;
 use datafusion::functions_nested::expr_fn::cardinality;
+use datafusion::logical_expr::{BinaryExpr, Operator};
 use datafusion::prelude::{Expr, cast, coalesce, ident, lit, when};
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::schema::col;
@@ -25,6 +26,30 @@ use traceql_syntax::fold::anchored_pattern;
 /// evaluate it exactly (a field it cannot read, arithmetic, field-to-field comparisons).
 pub fn lower_condition(expr: &FieldExpr, meta: &BlockMeta) -> Option<Expr> {
     lower(expr, meta).map(|l| l.expr)
+}
+
+/// `condition` as a filter's predicate. A filter drops the rows where its predicate is null
+/// as those where it is false, so within `&&` and `||` a `coalesce(x, false)` (which keeps a
+/// lowered comparison from being null, and which DataFusion plans as `x IS NOT NULL AND x`,
+/// evaluating `x` twice) keeps the same rows as `x`. Not below `!`, where null and false part.
+pub fn as_filter(condition: Expr) -> Expr {
+    match condition {
+        Expr::BinaryExpr(BinaryExpr { left, op, right })
+            if matches!(op, Operator::And | Operator::Or) =>
+        {
+            Expr::BinaryExpr(BinaryExpr::new(
+                Box::new(as_filter(*left)),
+                op,
+                Box::new(as_filter(*right)),
+            ))
+        }
+        Expr::ScalarFunction(f)
+            if f.name() == "coalesce" && f.args.len() == 2 && f.args[1] == lit(false) =>
+        {
+            as_filter(f.args[0].clone())
+        }
+        other => other,
+    }
 }
 
 /// A condition that holds for every span `expr` holds for (and perhaps for others), for the
@@ -333,5 +358,28 @@ fn kind_code(k: Kind) -> i8 {
         Kind::Client => 3,
         Kind::Producer => 4,
         Kind::Consumer => 5,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::prelude::col;
+
+    use super::*;
+
+    #[test]
+    fn a_filter_reads_coalesce_to_false_as_its_argument_within_and_and_or_only() {
+        let guarded = |c: &str| coalesce(vec![col(c).eq(lit(1)), lit(false)]);
+        let plain = |c: &str| col(c).eq(lit(1));
+        assert_eq!(
+            as_filter(guarded("a").and(guarded("b").or(guarded("c")))),
+            plain("a").and(plain("b").or(plain("c")))
+        );
+        // Below `!` a null and a false differ: `!x` keeps the guard.
+        let negated = guarded("a").not();
+        assert_eq!(as_filter(negated.clone()), negated);
+        // A coalesce to another value is not a guard.
+        let other = coalesce(vec![col("a").eq(lit(1)), lit(true)]);
+        assert_eq!(as_filter(other.clone()), other);
     }
 }

@@ -15,7 +15,7 @@ mod row_groups;
 mod scan_schema;
 mod session;
 
-pub use condition::{lower_candidate_condition, lower_condition};
+pub use condition::{as_filter, lower_candidate_condition, lower_condition};
 pub use footers::open_indexes;
 pub use row_groups::{Group, RowGroupScan};
 pub use scan_schema::scan_schema;

@@ -33,7 +33,7 @@ use super::series::Accumulator;
 use super::structural::{LHS, Offers, Picked, RHS, ReturnedSpans, Structure};
 use crate::columnar::fields::{Source, Ty, resolve, val_at, value_expr};
 use crate::columnar::{
-    Group, RowGroupScan, Session, lower_condition, open_indexes, pruning, scan_schema,
+    Group, RowGroupScan, Session, as_filter, lower_condition, open_indexes, pruning, scan_schema,
 };
 use crate::error::EngineError;
 use crate::progress::Progress;
@@ -443,7 +443,7 @@ async fn grouped_frame(
     Ok(session
         .block_with_schema(&block.meta, &scan_schema(schema, &read, &[]))
         .await?
-        .filter(filter)?
+        .filter(as_filter(filter))?
         .select(columns)?)
 }
 
@@ -526,7 +526,7 @@ async fn exemplars_of_block(
     let frame = session
         .block_with_schema(&block.meta, &scan_schema(index.schema(), &read, &[]))
         .await?
-        .filter(filter)?
+        .filter(as_filter(filter))?
         .select(columns)?;
     let summaries = index.row_groups()?;
     let path = catalog.data_path(&block.meta.tenant, &block.meta.block_id);

@@ -23,7 +23,7 @@ use super::compare::{Comparison, SlotCounts, is_compared, window_bounds};
 use super::grouping::{LabelValues, SLOT};
 use super::interval::Intervals;
 use crate::columnar::fields::{Source, Ty, resolve, value_expr};
-use crate::columnar::{Session, lower_condition, open_indexes, pruning, scan_schema};
+use crate::columnar::{Session, as_filter, lower_condition, open_indexes, pruning, scan_schema};
 use crate::error::EngineError;
 use crate::progress::Progress;
 use crate::value::Val;
@@ -225,7 +225,7 @@ async fn frame(
     Ok(session
         .block_with_schema(&block.meta, &scan_schema(schema, &read, &[]))
         .await?
-        .filter(filter)?
+        .filter(as_filter(filter))?
         .select(columns)?)
 }
 

@@ -30,8 +30,8 @@ use super::trace_fold::{leaf_column, related_column};
 use super::windows::Windows;
 use super::{Results, Search, visit_pipeline_fields};
 use crate::columnar::{
-    Group, RowGroupScan, Session, lower_candidate_condition, lower_condition, open_indexes,
-    pruning, scan_schema,
+    Group, RowGroupScan, Session, as_filter, lower_candidate_condition, lower_condition,
+    open_indexes, pruning, scan_schema,
 };
 use crate::error::EngineError;
 use crate::progress::Progress;
@@ -733,7 +733,7 @@ fn candidate_spans(
             .map(|(i, l)| nullif(l.clone(), lit(false)).alias(leaf_column(i))),
     );
     Ok(file
-        .filter(candidate_filter(leaves, end))?
+        .filter(as_filter(candidate_filter(leaves, end)))?
         .select(columns)?)
 }
 
