@@ -48,9 +48,29 @@ const REFERENCE_ONLY: &[&str] = &[
     "({ kind = server } | count() > 0) !>> ({ .x } | coalesce() | by(.y))",
 ];
 
+/// Conditions on attributes a block keeps only in its generic lists (written with one dedicated
+/// column per scope).
+const GENERIC: &[&str] = &[
+    r#"{ span.db.system = "postgresql" }"#,
+    "{ span.http.response.status_code >= 500 }",
+    "{ span.http.response.status_code = 200.0 && kind = server }",
+    r#"{ resource.k8s.cluster.name =~ "prod.*" && span.http.route != nil }"#,
+    "{ span.db.system = nil && kind = client }",
+    r#"{ span.http.request.method != "GET" } >> { status = error }"#,
+];
+
 /// Generated traces in two blocks, with one trace's spans split between them, in row groups of
 /// about `row_group_spans` spans.
 async fn catalog(row_group_spans: usize) -> Catalog {
+    let options = WriteOptions {
+        row_group_spans,
+        ..WriteOptions::default()
+    };
+    catalog_with(&options).await
+}
+
+/// [`catalog`], written with `options`.
+async fn catalog_with(options: &WriteOptions) -> Catalog {
     let catalog = Catalog::open(&format!(
         "memory://columnar-search-{}",
         uuid::Uuid::new_v4()
@@ -79,12 +99,8 @@ async fn catalog(row_group_spans: usize) -> Catalog {
         trace_id: split.trace_id,
         spans: second,
     });
-    let options = WriteOptions {
-        row_group_spans,
-        ..WriteOptions::default()
-    };
     for part in [a, b] {
-        write_block(&catalog, "t", part, &options, vec![], 0)
+        write_block(&catalog, "t", part, options, vec![], 0)
             .await
             .expect("block");
     }
@@ -94,14 +110,31 @@ async fn catalog(row_group_spans: usize) -> Catalog {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn columnar_search_returns_the_reference_response() {
     for row_group_spans in [WriteOptions::default().row_group_spans, 400] {
-        same_responses(&catalog(row_group_spans).await).await;
+        same_responses(&catalog(row_group_spans).await, COLUMNAR).await;
     }
 }
 
-async fn same_responses(catalog: &Catalog) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditions_on_generic_attributes_run_columnar() {
+    let options = WriteOptions {
+        dedicated_per_scope: 1,
+        ..WriteOptions::default()
+    };
+    let catalog = catalog_with(&options).await;
+    let metas = catalog.list_blocks("t").await.expect("blocks");
+    for meta in &metas {
+        let generic = meta.generic_keys.as_ref().expect("generic keys");
+        for key in ["db.system", "http.response.status_code", "http.route"] {
+            assert!(generic.span.iter().any(|k| k == key), "{key} has a column");
+        }
+    }
+    same_responses(&catalog, GENERIC).await;
+}
+
+async fn same_responses(catalog: &Catalog, queries: &[&str]) {
     let catalog = catalog.clone();
     let window = GeneratorConfig::default().start_unix_nano / 1_000_000_000;
-    for query in COLUMNAR {
+    for query in queries {
         for (limit, range) in [
             (20, None),
             (3, None),

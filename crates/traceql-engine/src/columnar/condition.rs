@@ -14,12 +14,13 @@ use datafusion::functions_nested::expr_fn::cardinality;
 use datafusion::logical_expr::{BinaryExpr, Operator};
 use datafusion::prelude::{Expr, cast, coalesce, ident, lit, when};
 use traceql_storage::meta::BlockMeta;
-use traceql_storage::schema::col;
+use traceql_storage::schema::{DedicatedScope, col};
 use traceql_syntax::ast::{
     BinaryOp, Field, FieldExpr, FieldExprKind, Intrinsic, Kind, Scope, Static, Status, UnaryOp,
 };
 
 use super::fields::{Source, Ty, non_empty_equality_column, resolve};
+use super::generic_attribute::{Read, generic_attribute};
 use traceql_syntax::fold::anchored_pattern;
 
 /// `expr` lowered for the block `meta` describes; `None` when the columnar path cannot
@@ -227,10 +228,56 @@ fn binary(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> O
 
 /// `field = nil` is absence, `field != nil` presence.
 fn present(field: &Field, meta: &BlockMeta) -> Option<Expr> {
-    Some(match resolve(field, meta)? {
+    let Some(source) = resolve(field, meta) else {
+        let (list, key) = generic_only(field, meta)?;
+        return Some(generic_attribute(Read::Present, list, key));
+    };
+    Some(match source {
         Source::Column { expr, .. } => expr.is_not_null(),
         Source::Missing => lit(false),
     })
+}
+
+/// `field op value` for an attribute kept only in its scope's generic list: the comparison
+/// as each type the span's first entry with the key may have (at most one holds).
+fn generic_compare(op: BinaryOp, field: &Field, value: &Static, meta: &BlockMeta) -> Option<Expr> {
+    let (list, key) = generic_only(field, meta)?;
+    let reads = [
+        (Read::Str, Ty::Str),
+        (Read::Int, Ty::Int),
+        (Read::Double, Ty::Float),
+        (Read::Bool, Ty::Bool),
+    ];
+    let mut parts = Vec::new();
+    for (read, ty) in reads {
+        let compared = typed_compare(op, generic_attribute(read, list, key), ty, value)?;
+        // A type the literal never compares with holds for no span.
+        if compared != lit(false) {
+            parts.push(coalesce(vec![compared, lit(false)]));
+        }
+    }
+    Some(
+        parts
+            .into_iter()
+            .reduce(Expr::or)
+            .unwrap_or_else(|| lit(false)),
+    )
+}
+
+/// The generic list column and key of `field` when it is a span or resource attribute that
+/// the block `meta` describes keeps only in that list (no column of its own).
+fn generic_only<'a>(field: &'a Field, meta: &BlockMeta) -> Option<(&'static str, &'a str)> {
+    let Field::Attribute(a) = field else {
+        return None;
+    };
+    let (scope, list) = match a.scope {
+        Scope::Span if !a.parent => (DedicatedScope::Span, col::SPAN_ATTRS),
+        Scope::Resource if !a.parent => (DedicatedScope::Resource, col::RESOURCE_ATTRS),
+        _ => return None,
+    };
+    let dedicated = (meta.dedicated_columns.iter()).any(|d| d.scope == scope && d.key == a.name);
+    let generic = meta.generic_keys.as_ref()?.contains(scope, &a.name);
+    (generic && !dedicated).then_some((list, a.name.as_str()))
 }
 
 /// A comparison of a field with a literal (either side); always true or false.
@@ -250,7 +297,10 @@ fn compare(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> 
         (_, _, Some(f), Some(v)) => (f, v, flipped(op)?),
         _ => return None,
     };
-    let Source::Column { expr, ty } = resolve(&field, meta)? else {
+    let Some(source) = resolve(&field, meta) else {
+        return generic_compare(op, &field, value, meta);
+    };
+    let Source::Column { expr, ty } = source else {
         return Some(lit(false));
     };
     // The caller reads null as false, so the bare column serves where it holds for the same rows.
