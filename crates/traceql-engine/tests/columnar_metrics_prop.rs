@@ -155,8 +155,8 @@ fn same_metrics(
 ) -> Result<(), TestCaseError> {
     runtime().block_on(async {
         let catalog = catalog(layout).await;
-        // A block whose attribute has no dedicated column keeps it in the generic list, which
-        // the columnar path does not lower: such layouts say nothing about the columnar path.
+        // A block whose label attribute has no dedicated column keeps it in the generic list,
+        // which the columnar path does not group by: such layouts say nothing about it.
         let path = execution_path(&catalog, "t", request).await.expect("path");
         prop_assume!(
             path == ExecutionPath::Columnar,
