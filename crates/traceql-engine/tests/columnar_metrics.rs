@@ -261,6 +261,52 @@ async fn columnar_compare_counts_generic_attributes_as_the_reference() {
     }
 }
 
+/// An unscoped attribute reads the span's value where the span has the key, whatever the value,
+/// else the resource's: on the columnar path as on the reference path, with the key in columns
+/// of its own and in the generic lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unscoped_attributes_read_the_spans_value_first_on_the_columnar_path() {
+    use std::sync::Arc;
+    use traceql_storage::model::{KeyValue, Resource, Value};
+    let mut traces = valued(&(0..40).collect::<Vec<_>>());
+    for (n, trace) in traces.iter_mut().enumerate() {
+        let span = &mut trace.spans[0];
+        // Every other span has its own `x`; every resource has one.
+        if n % 2 == 0 {
+            let value = if n % 4 == 0 { "s" } else { "r" };
+            span.attributes
+                .push(KeyValue::new("x", Value::String(value.into())));
+        }
+        let resource = if n % 3 == 0 { "r" } else { "q" };
+        span.resource = Arc::new(Resource {
+            attributes: vec![KeyValue::new("x", Value::String(resource.into()))],
+            ..Resource::default()
+        });
+    }
+    let start = GeneratorConfig::default().start_unix_nano;
+    for dedicated_per_scope in [0, 24] {
+        let catalog =
+            Catalog::open(&format!("memory://unscoped-{}", uuid::Uuid::new_v4())).expect("catalog");
+        let options = WriteOptions {
+            dedicated_per_scope,
+            ..WriteOptions::default()
+        };
+        write_block(&catalog, "t", traces.clone(), &options, vec![], 0)
+            .await
+            .expect("block");
+        for query in [
+            r#"{ .x = "r" } | count_over_time()"#,
+            r#"{ .x != "s" } | count_over_time()"#,
+            "{ .x != nil } | count_over_time()",
+        ] {
+            let mut request = MetricsRequest::range(query, start, start + 120_000_000_000);
+            request.step = Some(120_000_000_000);
+            let columnar = columnar_as_reference(&catalog, &traces, &request).await;
+            assert!(!columnar.series.is_empty(), "{query}");
+        }
+    }
+}
+
 /// One-span traces whose span has the integer attribute `v`.
 fn valued(values: &[i64]) -> Vec<Trace> {
     use std::sync::Arc;

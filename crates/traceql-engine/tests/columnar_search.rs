@@ -57,6 +57,9 @@ const GENERIC: &[&str] = &[
     r#"{ resource.k8s.cluster.name =~ "prod.*" && span.http.route != nil }"#,
     "{ span.db.system = nil && kind = client }",
     r#"{ span.http.request.method != "GET" } >> { status = error }"#,
+    // Unscoped: the span's value where the span has the key, else the resource's.
+    r#"{ .db.system = "postgresql" }"#,
+    r#"{ .http.route != nil && .k8s.cluster.name =~ "prod.*" }"#,
 ];
 
 /// Generated traces in two blocks, with one trace's spans split between them, in row groups of

@@ -16,7 +16,8 @@ use datafusion::prelude::{Expr, cast, coalesce, ident, lit, when};
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::schema::{DedicatedScope, col};
 use traceql_syntax::ast::{
-    BinaryOp, Field, FieldExpr, FieldExprKind, Intrinsic, Kind, Scope, Static, Status, UnaryOp,
+    Attribute, BinaryOp, Field, FieldExpr, FieldExprKind, Intrinsic, Kind, Scope, Static, Status,
+    UnaryOp,
 };
 
 use super::fields::{Source, Ty, non_empty_equality_column, resolve};
@@ -229,6 +230,9 @@ fn binary(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> O
 /// `field = nil` is absence, `field != nil` presence.
 fn present(field: &Field, meta: &BlockMeta) -> Option<Expr> {
     let Some(source) = resolve(field, meta) else {
+        if let Some((span, resource)) = unscoped(field) {
+            return Some(present(&span, meta)?.or(present(&resource, meta)?));
+        }
         let (list, key) = generic_only(field, meta)?;
         return Some(generic_attribute(Read::Present, list, key));
     };
@@ -236,6 +240,17 @@ fn present(field: &Field, meta: &BlockMeta) -> Option<Expr> {
         Source::Column { expr, .. } => expr.is_not_null(),
         Source::Missing => lit(false),
     })
+}
+
+/// The span and resource forms of `field` when it is an unscoped attribute (`.x`).
+fn unscoped(field: &Field) -> Option<(Field, Field)> {
+    match field {
+        Field::Attribute(a) if a.scope == Scope::Unscoped && !a.parent => {
+            let scoped = |scope| Field::Attribute(Attribute { scope, ..a.clone() });
+            Some((scoped(Scope::Span), scoped(Scope::Resource)))
+        }
+        _ => None,
+    }
 }
 
 /// `field op value` for an attribute kept only in its scope's generic list: the comparison
@@ -297,8 +312,23 @@ fn compare(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> 
         (_, _, Some(f), Some(v)) => (f, v, flipped(op)?),
         _ => return None,
     };
-    let Some(source) = resolve(&field, meta) else {
-        return generic_compare(op, &field, value, meta);
+    field_compare(op, &field, value, meta)
+}
+
+/// `field op value`, where `field` may be an attribute kept in a generic list, or unscoped.
+fn field_compare(op: BinaryOp, field: &Field, value: &Static, meta: &BlockMeta) -> Option<Expr> {
+    let Some(source) = resolve(field, meta) else {
+        if let Some((span, resource)) = unscoped(field) {
+            // The span's value where the span has the key (whatever it is), else the
+            // resource's.
+            return when(
+                present(&span, meta)?,
+                field_compare(op, &span, value, meta)?,
+            )
+            .otherwise(field_compare(op, &resource, value, meta)?)
+            .ok();
+        }
+        return generic_compare(op, field, value, meta);
     };
     let Source::Column { expr, ty } = source else {
         return Some(lit(false));
@@ -306,7 +336,7 @@ fn compare(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> 
     // The caller reads null as false, so the bare column serves where it holds for the same rows.
     let expr = match value {
         Static::String(s) if op == BinaryOp::Eq && !s.is_empty() => {
-            non_empty_equality_column(&field).unwrap_or(expr)
+            non_empty_equality_column(field).unwrap_or(expr)
         }
         _ => expr,
     };

@@ -147,6 +147,7 @@ const CONDITIONS: &[&str] = &[
     r#"span.db.system = "postgresql""#,
     r#"rootServiceName = "frontend""#,
     "span.http.route != nil",
+    r#".db.system = "postgresql""#,
     // Search loosens these to "has events (links)" for its candidate test.
     r#"event:name = "exception""#,
     r#"event.exception.type =~ "Product.*" || link:spanID =~ "[0-9a-f]+""#,
