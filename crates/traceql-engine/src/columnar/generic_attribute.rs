@@ -6,10 +6,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StringArray,
-};
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, UInt8Type};
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, UInt32Array};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::{DataType, UInt8Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -105,60 +104,29 @@ impl ScalarUDFImpl for GenericAttribute {
                 (start..end).find(|&e| keys.value(e) == key.as_str())
             })
             .collect();
-        // Per span, its first entry with the key where that entry has type `t` and a value in
-        // `column`.
-        let of_type = |t: AttrType, column: &ArrayRef| -> Vec<Option<usize>> {
-            (first.iter())
-                .map(|e| e.filter(|&e| types.value(e) == t as u8 && column.is_valid(e)))
-                .collect()
+        let (t, name) = match self.read {
+            Read::Present => {
+                let present = first.iter().map(|e| Some(e.is_some()));
+                return Ok(ColumnarValue::Array(Arc::new(
+                    present.collect::<BooleanArray>(),
+                )));
+            }
+            Read::Str => (AttrType::String, attr::STR),
+            Read::Int => (AttrType::Int, attr::INT),
+            Read::Double => (AttrType::Double, attr::DOUBLE),
+            Read::Bool => (AttrType::Bool, attr::BOOL),
         };
-        let values: ArrayRef = match self.read {
-            Read::Present => Arc::new(
-                (first.iter())
-                    .map(|e| Some(e.is_some()))
-                    .collect::<BooleanArray>(),
-            ),
-            Read::Str => {
-                let column = child(attr::STR)?;
-                let Some(strings) = column.as_string_opt::<i32>() else {
-                    return mistyped(attr::STR);
-                };
-                let values = of_type(AttrType::String, column)
-                    .into_iter()
-                    .map(|e| e.map(|e| strings.value(e)));
-                Arc::new(values.collect::<StringArray>())
-            }
-            Read::Int => {
-                let column = child(attr::INT)?;
-                let Some(ints) = column.as_primitive_opt::<Int64Type>() else {
-                    return mistyped(attr::INT);
-                };
-                let values = of_type(AttrType::Int, column)
-                    .into_iter()
-                    .map(|e| e.map(|e| ints.value(e)));
-                Arc::new(values.collect::<Int64Array>())
-            }
-            Read::Double => {
-                let column = child(attr::DOUBLE)?;
-                let Some(doubles) = column.as_primitive_opt::<Float64Type>() else {
-                    return mistyped(attr::DOUBLE);
-                };
-                let values = of_type(AttrType::Double, column)
-                    .into_iter()
-                    .map(|e| e.map(|e| doubles.value(e)));
-                Arc::new(values.collect::<Float64Array>())
-            }
-            Read::Bool => {
-                let column = child(attr::BOOL)?;
-                let Some(booleans) = column.as_boolean_opt() else {
-                    return mistyped(attr::BOOL);
-                };
-                let values = of_type(AttrType::Bool, column)
-                    .into_iter()
-                    .map(|e| e.map(|e| booleans.value(e)));
-                Arc::new(values.collect::<BooleanArray>())
-            }
-        };
+        // The column of the read's type holds the value of an entry of that type.
+        let column = child(name)?;
+        if column.data_type() != &self.return_type(&[])? {
+            return mistyped(name);
+        }
+        // Per span, its first entry with the key where that entry has the type and a value.
+        let indices: UInt32Array = (first.iter())
+            .map(|e| e.filter(|&e| types.value(e) == t as u8 && column.is_valid(e)))
+            .map(|e| e.and_then(|e| u32::try_from(e).ok()))
+            .collect();
+        let values = take(column.as_ref(), &indices, None)?;
         Ok(ColumnarValue::Array(values))
     }
 }
