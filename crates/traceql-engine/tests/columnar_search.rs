@@ -43,6 +43,8 @@ const COLUMNAR: &[&str] = &[
 
 const REFERENCE_ONLY: &[&str] = &[
     r#"{ event:name != "exception" }"#,
+    // A comparison with an array holds for any element: keys with array values are left out.
+    r#"{ span.app.product.ids = "p-1" }"#,
     r#"{ resource.service.name = "frontend" } > { event:name = "exception" }"#,
     "({ status = error } | by(resource.service.name)) && ({ kind = client })",
     "({ kind = server } | count() > 0) !>> ({ .x } | coalesce() | by(.y))",

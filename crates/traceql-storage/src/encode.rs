@@ -335,7 +335,7 @@ pub fn build_batch<'a>(
                                 values.push((i, &kv.value))
                             }
                             _ => {
-                                generic_keys.insert(DedicatedScope::Resource, &kv.key);
+                                generic_keys.insert(DedicatedScope::Resource, kv);
                                 generic.push(kv);
                             }
                         }
@@ -353,7 +353,7 @@ pub fn build_batch<'a>(
                         false
                     }
                     _ => {
-                        generic_keys.insert(DedicatedScope::Span, &kv.key);
+                        generic_keys.insert(DedicatedScope::Span, kv);
                         true
                     }
                 }
@@ -411,24 +411,36 @@ pub fn build_batch<'a>(
 }
 
 /// The keys that batches put in their generic attribute lists, per scope: keys without a
-/// dedicated column, values of another type than their column, and repeated keys. Gathered
-/// while the batches are built; past [`MAX_GENERIC_KEYS`] only the overflow is remembered.
+/// dedicated column, values of another type than their column, and repeated keys; and which of
+/// them hold arrays there. Gathered while the batches are built; past [`MAX_GENERIC_KEYS`] only
+/// the overflow is remembered.
 #[derive(Debug, Default)]
 pub struct GenericKeySets<'a> {
     span: FxHashSet<&'a str>,
     resource: FxHashSet<&'a str>,
+    span_arrays: FxHashSet<&'a str>,
+    resource_arrays: FxHashSet<&'a str>,
     overflow: bool,
 }
 
 impl<'a> GenericKeySets<'a> {
-    fn insert(&mut self, scope: DedicatedScope, key: &'a str) {
+    /// Records `kv`, put in the generic list of `scope`.
+    fn insert(&mut self, scope: DedicatedScope, kv: &'a KeyValue) {
+        self.insert_key(scope, &kv.key, matches!(kv.value, Value::Array(_)));
+    }
+
+    fn insert_key(&mut self, scope: DedicatedScope, key: &'a str, array: bool) {
         if self.overflow {
             return;
         }
-        match scope {
-            DedicatedScope::Span => self.span.insert(key),
-            DedicatedScope::Resource => self.resource.insert(key),
+        let (keys, arrays) = match scope {
+            DedicatedScope::Span => (&mut self.span, &mut self.span_arrays),
+            DedicatedScope::Resource => (&mut self.resource, &mut self.resource_arrays),
         };
+        keys.insert(key);
+        if array {
+            arrays.insert(key);
+        }
         if self.span.len() + self.resource.len() > MAX_GENERIC_KEYS {
             *self = GenericKeySets::overflowed();
         }
@@ -446,11 +458,18 @@ impl<'a> GenericKeySets<'a> {
         if other.overflow {
             *self = GenericKeySets::overflowed();
         }
-        for key in other.span {
-            self.insert(DedicatedScope::Span, key);
-        }
-        for key in other.resource {
-            self.insert(DedicatedScope::Resource, key);
+        let scopes = [
+            (DedicatedScope::Span, other.span, other.span_arrays),
+            (
+                DedicatedScope::Resource,
+                other.resource,
+                other.resource_arrays,
+            ),
+        ];
+        for (scope, keys, arrays) in scopes {
+            for key in keys {
+                self.insert_key(scope, key, arrays.contains(key));
+            }
         }
     }
 
@@ -464,6 +483,8 @@ impl<'a> GenericKeySets<'a> {
         (!self.overflow).then(|| GenericKeys {
             span: sorted(self.span),
             resource: sorted(self.resource),
+            span_arrays: Some(sorted(self.span_arrays)),
+            resource_arrays: Some(sorted(self.resource_arrays)),
         })
     }
 }
@@ -871,10 +892,10 @@ mod tests {
     fn keys<'a>(span: &[&'a str], resource: &[&'a str]) -> GenericKeySets<'a> {
         let mut sets = GenericKeySets::default();
         span.iter()
-            .for_each(|k| sets.insert(DedicatedScope::Span, k));
+            .for_each(|k| sets.insert_key(DedicatedScope::Span, k, false));
         resource
             .iter()
-            .for_each(|k| sets.insert(DedicatedScope::Resource, k));
+            .for_each(|k| sets.insert_key(DedicatedScope::Resource, k, false));
         sets
     }
 

@@ -64,6 +64,15 @@ pub struct GenericKeys {
     pub span: Vec<String>,
     /// Resource attribute keys, sorted.
     pub resource: Vec<String>,
+    /// The span keys some of whose values in the generic list are arrays, sorted; `None` for
+    /// blocks written before this was recorded. A comparison with an array holds for any of
+    /// its elements, so a reader taking such a key's values as scalars would miss matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_arrays: Option<Vec<String>>,
+    /// The resource keys some of whose values in the generic list are arrays, sorted (as
+    /// [`GenericKeys::span_arrays`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_arrays: Option<Vec<String>>,
 }
 
 impl GenericKeys {
@@ -74,6 +83,18 @@ impl GenericKeys {
             DedicatedScope::Resource => &self.resource,
         };
         keys.binary_search_by(|k| k.as_str().cmp(key)).is_ok()
+    }
+
+    /// True when the block records that no value of `key` of `scope` in the generic list is
+    /// an array.
+    pub fn has_no_arrays(&self, scope: DedicatedScope, key: &str) -> bool {
+        let arrays = match scope {
+            DedicatedScope::Span => &self.span_arrays,
+            DedicatedScope::Resource => &self.resource_arrays,
+        };
+        arrays
+            .as_ref()
+            .is_some_and(|keys| keys.binary_search_by(|k| k.as_str().cmp(key)).is_err())
     }
 }
 

@@ -85,3 +85,36 @@ async fn generated_blocks_with_and_without_dedicated_columns() {
         check_every_block(&catalog, note).await;
     }
 }
+
+/// A block's meta lists, per scope, exactly the generic keys some of whose values are arrays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_meta_lists_the_generic_keys_with_array_values() {
+    use std::collections::BTreeSet;
+    use traceql_storage::model::Value;
+
+    let catalog = Catalog::open("memory://keys-arrays").expect("catalog");
+    let options = WriteOptions {
+        dedicated_per_scope: 0,
+        ..WriteOptions::default()
+    };
+    let traces = Generator::new(GeneratorConfig::default()).traces(0..150);
+    let meta = write_block(&catalog, "t", traces.clone(), &options, vec![], 0)
+        .await
+        .expect("block");
+    let arrays = |kvs: &[traceql_storage::model::KeyValue]| -> BTreeSet<String> {
+        kvs.iter()
+            .filter(|kv| matches!(kv.value, Value::Array(_)))
+            .map(|kv| kv.key.clone())
+            .collect()
+    };
+    let spans = traces.iter().flat_map(|t| &t.spans);
+    let span: BTreeSet<String> = spans.clone().flat_map(|s| arrays(&s.attributes)).collect();
+    let resource: BTreeSet<String> = spans.flat_map(|s| arrays(&s.resource.attributes)).collect();
+    assert!(!span.is_empty(), "the generator writes array attributes");
+    let keys = meta.generic_keys.expect("generic keys");
+    let listed = |keys: Option<Vec<String>>| -> BTreeSet<String> {
+        keys.expect("recorded").into_iter().collect()
+    };
+    assert_eq!(listed(keys.span_arrays), span);
+    assert_eq!(listed(keys.resource_arrays), resource);
+}

@@ -280,7 +280,8 @@ fn generic_compare(op: BinaryOp, field: &Field, value: &Static, meta: &BlockMeta
 }
 
 /// The generic list column and key of `field` when it is a span or resource attribute that
-/// the block `meta` describes keeps only in that list (no column of its own).
+/// the block `meta` describes keeps only in that list (no column of its own), and never as an
+/// array there.
 fn generic_only<'a>(field: &'a Field, meta: &BlockMeta) -> Option<(&'static str, &'a str)> {
     let Field::Attribute(a) = field else {
         return None;
@@ -291,8 +292,10 @@ fn generic_only<'a>(field: &'a Field, meta: &BlockMeta) -> Option<(&'static str,
         _ => return None,
     };
     let dedicated = (meta.dedicated_columns.iter()).any(|d| d.scope == scope && d.key == a.name);
-    let generic = meta.generic_keys.as_ref()?.contains(scope, &a.name);
-    (generic && !dedicated).then_some((list, a.name.as_str()))
+    let keys = meta.generic_keys.as_ref()?;
+    // A comparison with an array holds for any element: such values are left to the reference.
+    let scalar = keys.contains(scope, &a.name) && keys.has_no_arrays(scope, &a.name);
+    (scalar && !dedicated).then_some((list, a.name.as_str()))
 }
 
 /// A comparison of a field with a literal (either side); always true or false.
