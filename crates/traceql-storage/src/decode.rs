@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, AsArray, BinaryArray, BooleanArray, FixedSizeBinaryArray, Float64Array, Int8Array,
-    Int64Array, ListArray, RecordBatch, StringArray, StructArray, UInt8Array, UInt32Array,
+    Int64Array, ListArray, RecordBatch, StringArray, StructArray, UInt32Array,
 };
 
+use crate::generic_list::{GenericEntries, Scalar};
 use crate::meta::BlockMeta;
 use crate::model::{Event, KeyValue, Link, Resource, Scope, Span, SpanKind, StatusCode, Value};
 use crate::otlp::value_from_json;
@@ -307,13 +308,8 @@ impl<'a> Dedicated<'a> {
 
 /// A generic attribute list column (`List<Struct<key, type, str, …>>`), children typed.
 struct AttrList<'a> {
-    list: &'a ListArray,
-    key: &'a StringArray,
-    ty: &'a UInt8Array,
-    str: &'a StringArray,
-    int: &'a Int64Array,
-    double: &'a Float64Array,
-    bool: &'a BooleanArray,
+    /// Keys, types and scalar values.
+    scalars: GenericEntries<'a>,
     bytes: &'a BinaryArray,
     str_array: NestedList<'a, StringArray>,
     int_array: NestedList<'a, Int64Array>,
@@ -351,13 +347,7 @@ impl<'a> AttrList<'a> {
             .as_struct_opt()
             .ok_or("attribute list of unexpected type")?;
         Ok(AttrList {
-            list,
-            key: child(entries, attr::KEY)?,
-            ty: child(entries, attr::TYPE)?,
-            str: child(entries, attr::STR)?,
-            int: child(entries, attr::INT)?,
-            double: child(entries, attr::DOUBLE)?,
-            bool: child(entries, attr::BOOL)?,
+            scalars: GenericEntries::new(list).ok_or("attribute list of unexpected type")?,
             bytes: child(entries, attr::BYTES)?,
             str_array: NestedList::new(entries, attr::STR_ARRAY)?,
             int_array: NestedList::new(entries, attr::INT_ARRAY)?,
@@ -369,18 +359,23 @@ impl<'a> AttrList<'a> {
 
     /// The entries of row `row`, in stored order.
     fn decode(&self, row: usize) -> Decode<Vec<KeyValue>> {
-        offsets(self.list, row).map(|j| self.entry(j)).collect()
+        self.scalars.of_row(row).map(|j| self.entry(j)).collect()
     }
 
     fn entry(&self, j: usize) -> Decode<KeyValue> {
-        let code = self.ty.value(j);
+        let code = self.scalars.type_code(j);
         let ty =
             AttrType::from_code(code).ok_or_else(|| format!("unknown attribute type {code}"))?;
         let value = match ty {
-            AttrType::String => Value::String(self.str.value(j).to_string()),
-            AttrType::Int => Value::Int(self.int.value(j)),
-            AttrType::Double => Value::Double(self.double.value(j)),
-            AttrType::Bool => Value::Bool(self.bool.value(j)),
+            AttrType::String | AttrType::Int | AttrType::Double | AttrType::Bool => {
+                match self.scalars.scalar(j) {
+                    Some(Scalar::String(s)) => Value::String(s.to_string()),
+                    Some(Scalar::Int(i)) => Value::Int(i),
+                    Some(Scalar::Double(d)) => Value::Double(d),
+                    Some(Scalar::Bool(b)) => Value::Bool(b),
+                    None => return Err(format!("attribute entry {j} lacks its {ty:?} value")),
+                }
+            }
             AttrType::Bytes => Value::Bytes(self.bytes.value(j).to_vec()),
             AttrType::StringArray => {
                 let a = &self.str_array;
@@ -415,32 +410,35 @@ impl<'a> AttrList<'a> {
             }
         };
         Ok(KeyValue {
-            key: self.key.value(j).to_string(),
+            key: self.scalars.key(j).to_string(),
             value,
         })
     }
 
     /// Rows `a` and `b` hold the same entries in the same order.
     fn same(&self, a: usize, b: usize) -> bool {
-        let (ra, rb) = (offsets(self.list, a), offsets(self.list, b));
+        let (ra, rb) = (self.scalars.of_row(a), self.scalars.of_row(b));
         ra.len() == rb.len() && ra.zip(rb).all(|(x, y)| self.same_entry(x, y))
     }
 
     fn same_entry(&self, x: usize, y: usize) -> bool {
-        if self.key.value(x) != self.key.value(y) || self.ty.value(x) != self.ty.value(y) {
+        let code = self.scalars.type_code(x);
+        if self.scalars.key(x) != self.scalars.key(y) || code != self.scalars.type_code(y) {
             return false;
         }
         let same_list = |l: &ListArray, values: &dyn Fn(usize, usize) -> bool| {
             let (rx, ry) = (offsets(l, x), offsets(l, y));
             rx.len() == ry.len() && rx.zip(ry).all(|(p, q)| values(p, q))
         };
-        match AttrType::from_code(self.ty.value(x)) {
-            Some(AttrType::String) => self.str.value(x) == self.str.value(y),
-            Some(AttrType::Int) => self.int.value(x) == self.int.value(y),
-            Some(AttrType::Double) => {
-                self.double.value(x).to_bits() == self.double.value(y).to_bits()
+        match AttrType::from_code(code) {
+            Some(AttrType::String | AttrType::Int | AttrType::Double | AttrType::Bool) => {
+                match (self.scalars.scalar(x), self.scalars.scalar(y)) {
+                    (Some(Scalar::Double(a)), Some(Scalar::Double(b))) => {
+                        a.to_bits() == b.to_bits()
+                    }
+                    (a, b) => a == b,
+                }
             }
-            Some(AttrType::Bool) => self.bool.value(x) == self.bool.value(y),
             Some(AttrType::Bytes) => self.bytes.value(x) == self.bytes.value(y),
             Some(AttrType::StringArray) => {
                 let v = self.str_array.values;

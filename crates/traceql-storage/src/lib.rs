@@ -19,6 +19,7 @@ pub mod encode;
 pub mod error;
 mod footers;
 pub mod generator;
+pub mod generic_list;
 pub mod ingest;
 pub mod keys;
 pub mod meta;

@@ -16,11 +16,10 @@ use datafusion::prelude::{Expr, cast, coalesce, ident, lit, when};
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::schema::{DedicatedScope, col};
 use traceql_syntax::ast::{
-    Attribute, BinaryOp, Field, FieldExpr, FieldExprKind, Intrinsic, Kind, Scope, Static, Status,
-    UnaryOp,
+    Attribute, BinaryOp, Field, FieldExpr, FieldExprKind, Kind, Scope, Static, Status, UnaryOp,
 };
 
-use super::fields::{Source, Ty, non_empty_equality_column, resolve};
+use super::fields::{Source, Ty, nested_list, non_empty_equality_column, resolve};
 use super::generic_attribute::{Read, generic_attribute};
 use traceql_syntax::fold::anchored_pattern;
 
@@ -90,26 +89,8 @@ pub fn lower_candidate_condition(expr: &FieldExpr, meta: &BlockMeta) -> Option<E
                 (true, false) => rhs,
                 _ => return None,
             };
-            let list = nested_list(field)?;
+            let list = nested_list(&field_of(field)?)?;
             Some(cardinality(ident(list)).gt(lit(0u64)))
-        }
-        _ => None,
-    }
-}
-
-/// The list column holding what `field` reads when it is an event or link field.
-fn nested_list(field: &FieldExpr) -> Option<&'static str> {
-    match &field.kind {
-        FieldExprKind::Attribute(a) => match a.scope {
-            Scope::Event => Some(col::EVENTS),
-            Scope::Link => Some(col::LINKS),
-            _ => None,
-        },
-        FieldExprKind::Intrinsic(Intrinsic::EventName | Intrinsic::EventTimeSinceStart) => {
-            Some(col::EVENTS)
-        }
-        FieldExprKind::Intrinsic(Intrinsic::LinkTraceId | Intrinsic::LinkSpanId) => {
-            Some(col::LINKS)
         }
         _ => None,
     }
@@ -300,11 +281,6 @@ fn generic_only<'a>(field: &'a Field, meta: &BlockMeta) -> Option<(&'static str,
 
 /// A comparison of a field with a literal (either side); always true or false.
 fn compare(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> Option<Expr> {
-    let field_of = |e: &FieldExpr| match &e.kind {
-        FieldExprKind::Intrinsic(i) => Some(Field::Intrinsic(*i)),
-        FieldExprKind::Attribute(a) => Some(Field::Attribute(a.clone())),
-        _ => None,
-    };
     let (field, value, op) = match (
         field_of(lhs),
         rhs.as_static(),
@@ -316,6 +292,15 @@ fn compare(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> 
         _ => return None,
     };
     field_compare(op, &field, value, meta)
+}
+
+/// The field `e` reads, when it is a bare intrinsic or attribute.
+fn field_of(e: &FieldExpr) -> Option<Field> {
+    match &e.kind {
+        FieldExprKind::Intrinsic(i) => Some(Field::Intrinsic(*i)),
+        FieldExprKind::Attribute(a) => Some(Field::Attribute(a.clone())),
+        _ => None,
+    }
 }
 
 /// `field op value`, where `field` may be an attribute kept in a generic list, or unscoped.

@@ -6,7 +6,7 @@ use datafusion::prelude::{Expr, cast, coalesce, ident, lit};
 use datafusion::scalar::ScalarValue;
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::{SpanKind, StatusCode};
-use traceql_storage::schema::{DedicatedScope, ScalarType, col};
+use traceql_storage::schema::{DedicatedColumn, DedicatedScope, ScalarType, col};
 use traceql_syntax::ast::{Attribute, Field, Intrinsic, Scope};
 
 use crate::reference::{kind, status};
@@ -139,7 +139,28 @@ fn scoped(scope: DedicatedScope, key: &str, meta: &BlockMeta) -> Option<Source> 
     else {
         return Some(Source::Missing);
     };
-    Some(Source::Column {
+    Some(dedicated_source(d))
+}
+
+/// The list column holding what `field` reads when it is an event or link field.
+pub fn nested_list(field: &Field) -> Option<&'static str> {
+    match field {
+        Field::Attribute(a) => match a.scope {
+            Scope::Event => Some(col::EVENTS),
+            Scope::Link => Some(col::LINKS),
+            _ => None,
+        },
+        Field::Intrinsic(Intrinsic::EventName | Intrinsic::EventTimeSinceStart) => {
+            Some(col::EVENTS)
+        }
+        Field::Intrinsic(Intrinsic::LinkTraceId | Intrinsic::LinkSpanId) => Some(col::LINKS),
+        Field::Intrinsic(_) => None,
+    }
+}
+
+/// The values of the dedicated column `d`.
+pub fn dedicated_source(d: &DedicatedColumn) -> Source {
+    Source::Column {
         expr: ident(d.column_name()),
         ty: match d.value_type {
             ScalarType::String => Ty::Str,
@@ -147,7 +168,7 @@ fn scoped(scope: DedicatedScope, key: &str, meta: &BlockMeta) -> Option<Source> 
             ScalarType::Double => Ty::Float,
             ScalarType::Bool => Ty::Bool,
         },
-    })
+    }
 }
 
 /// A field's values (a label, a measured value, a tag value) as a column of one of a few plain

@@ -6,15 +6,16 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, BooleanArray, UInt32Array};
-use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{DataType, UInt8Type};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StringArray,
+};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::{Expr, ident, lit};
-use traceql_storage::schema::{AttrType, attr};
+use traceql_storage::generic_list::{GenericEntries, Scalar};
 
 /// What a generic attribute read yields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,54 +80,53 @@ impl ScalarUDFImpl for GenericAttribute {
             return exec_err!("{} needs a literal key", self.name());
         };
         let list = list.to_array(args.number_rows)?;
-        let Some(lists) = list.as_list_opt::<i32>() else {
-            return exec_err!("{} reads a list, not {}", self.name(), list.data_type());
+        let Some(entries) = list.as_list_opt::<i32>().and_then(GenericEntries::new) else {
+            return exec_err!("{} reads a generic attribute list", self.name());
         };
-        let Some(entries) = lists.values().as_struct_opt() else {
-            return exec_err!("{} reads a list of entries", self.name());
+        // Per span, its first entry with the key; the value of that entry, when a scalar.
+        let first: Vec<Option<usize>> =
+            (0..list.len()).map(|row| entries.first(row, key)).collect();
+        let scalars = || first.iter().map(|e| e.and_then(|e| entries.scalar(e)));
+        let values: ArrayRef = match self.read {
+            Read::Present => Arc::new(
+                first
+                    .iter()
+                    .map(|e| Some(e.is_some()))
+                    .collect::<BooleanArray>(),
+            ),
+            Read::Str => Arc::new(
+                (scalars())
+                    .map(|v| match v {
+                        Some(Scalar::String(s)) => Some(s),
+                        _ => None,
+                    })
+                    .collect::<StringArray>(),
+            ),
+            Read::Int => Arc::new(
+                (scalars())
+                    .map(|v| match v {
+                        Some(Scalar::Int(i)) => Some(i),
+                        _ => None,
+                    })
+                    .collect::<Int64Array>(),
+            ),
+            Read::Double => Arc::new(
+                (scalars())
+                    .map(|v| match v {
+                        Some(Scalar::Double(d)) => Some(d),
+                        _ => None,
+                    })
+                    .collect::<Float64Array>(),
+            ),
+            Read::Bool => Arc::new(
+                (scalars())
+                    .map(|v| match v {
+                        Some(Scalar::Bool(b)) => Some(b),
+                        _ => None,
+                    })
+                    .collect::<BooleanArray>(),
+            ),
         };
-        let child = |name: &str| match entries.column_by_name(name) {
-            Some(c) => Ok(c),
-            None => exec_err!("generic attribute entries lack {name}"),
-        };
-        let mistyped = |name: &str| exec_err!("generic attribute entries' {name} of another type");
-        let (Some(keys), Some(types)) = (
-            child(attr::KEY)?.as_string_opt::<i32>(),
-            child(attr::TYPE)?.as_primitive_opt::<UInt8Type>(),
-        ) else {
-            return mistyped("keys or types");
-        };
-        // Per span, its first entry with the key.
-        let offsets = lists.value_offsets();
-        let first: Vec<Option<usize>> = (0..lists.len())
-            .map(|row| {
-                let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-                (start..end).find(|&e| keys.value(e) == key.as_str())
-            })
-            .collect();
-        let (t, name) = match self.read {
-            Read::Present => {
-                let present = first.iter().map(|e| Some(e.is_some()));
-                return Ok(ColumnarValue::Array(Arc::new(
-                    present.collect::<BooleanArray>(),
-                )));
-            }
-            Read::Str => (AttrType::String, attr::STR),
-            Read::Int => (AttrType::Int, attr::INT),
-            Read::Double => (AttrType::Double, attr::DOUBLE),
-            Read::Bool => (AttrType::Bool, attr::BOOL),
-        };
-        // The column of the read's type holds the value of an entry of that type.
-        let column = child(name)?;
-        if column.data_type() != &self.return_type(&[])? {
-            return mistyped(name);
-        }
-        // Per span, its first entry with the key where that entry has the type and a value.
-        let indices: UInt32Array = (first.iter())
-            .map(|e| e.filter(|&e| types.value(e) == t as u8 && column.is_valid(e)))
-            .map(|e| e.and_then(|e| u32::try_from(e).ok()))
-            .collect();
-        let values = take(column.as_ref(), &indices, None)?;
         Ok(ColumnarValue::Array(values))
     }
 }

@@ -215,50 +215,65 @@ pub(super) async fn run(
 }
 
 /// What the aggregation of a columnar plan works from.
-struct Aggregation {
+pub(super) struct Aggregation {
     /// The footers of every block of the plan, in its order.
-    indexes: Vec<BlockIndex>,
+    pub(super) indexes: Vec<BlockIndex>,
     /// The numbers of the blocks with a row group whose statistics or bloom filters let the
     /// block's condition hold in the query's range: the only ones worth aggregating.
-    live: Vec<usize>,
+    pub(super) live: Vec<usize>,
     /// The session that aggregates the live blocks, each in a task of its own.
-    session: Session,
+    pub(super) session: Session,
 }
 
 impl Aggregation {
     /// Reads the footers of the blocks of `columnar`, keeps the blocks that may match and
-    /// sets up their session: one that hands DataFusion the footers and evaluates the
-    /// condition after decoding rather than as a row filter, bounded by `memory_limit`. Its
-    /// plans have only the partitions the cores need beyond one per live block: with as many
-    /// blocks as cores, a single partition per block spares every plan its repartitioning
-    /// (count by service on 11 blocks and 2 cores: ~340 -> ~290 ms).
+    /// sets up their session (see [`Aggregation::over`]); a structural first stage reads each
+    /// block in one partition, in file order, so that a trace part's spans arrive together
+    /// (the batches of several partitions would interleave).
     async fn prepare(
         columnar: &ColumnarPlan,
         catalog: &Catalog,
         intervals: Intervals,
         memory_limit: Option<u64>,
     ) -> Result<Aggregation, EngineError> {
-        let mut indexes = open_indexes(catalog, columnar.blocks.iter().map(|b| &b.meta)).await?;
+        let blocks = columnar
+            .blocks
+            .iter()
+            .map(|b| (&b.meta, matching(b, intervals)));
+        let aggregation = Aggregation::over(catalog, blocks, memory_limit).await?;
+        Ok(match columnar.structure {
+            Some(_) => Aggregation {
+                session: aggregation.session.with_partitions(1).in_file_order(),
+                ..aggregation
+            },
+            None => aggregation,
+        })
+    }
+
+    /// Reads the footers of `blocks` (each with the condition of its spans worth reading),
+    /// keeps the blocks that may match and sets up their session: one that hands DataFusion
+    /// the footers and evaluates the condition after decoding rather than as a row filter,
+    /// bounded by `memory_limit`. Its plans have only the partitions the cores need beyond one
+    /// per live block: with as many blocks as cores, a single partition per block spares every
+    /// plan its repartitioning (count by service on 11 blocks and 2 cores: ~340 -> ~290 ms).
+    pub(super) async fn over<'a>(
+        catalog: &Catalog,
+        blocks: impl Iterator<Item = (&'a BlockMeta, Expr)>,
+        memory_limit: Option<u64>,
+    ) -> Result<Aggregation, EngineError> {
+        let (metas, conditions): (Vec<&BlockMeta>, Vec<Expr>) = blocks.unzip();
+        let mut indexes = open_indexes(catalog, metas.into_iter()).await?;
         let session = Session::new(catalog, 1, memory_limit)?
             .with_footers(&indexes)
             .without_row_filters();
-        let conditions = (columnar.blocks.iter())
-            .map(|block| matching(block, intervals))
-            .collect();
         let may_match =
             pruning::row_groups_that_may_match(&session, &mut indexes, conditions).await?;
         let live = pruning::blocks_with_a_match(&may_match);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let session = match columnar.structure {
-            // The spans of a trace part must arrive together: one partition per block, read in
-            // file order.
-            Some(_) => session.in_file_order(),
-            None => session.with_partitions(cores.div_ceil(live.len().max(1))),
-        };
         Ok(Aggregation {
+            session: session.with_partitions(cores.div_ceil(live.len().max(1))),
             indexes,
             live,
-            session,
         })
     }
 }

@@ -5,25 +5,24 @@
 //! values per class, attribute and interval, and hands the counts to the same [`Comparison`]
 //! the reference path fills.
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, RecordBatch, StructArray,
-};
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, Schema};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch};
+use datafusion::arrow::datatypes::{Int64Type, Schema};
 use datafusion::common::HashMap;
 use datafusion::prelude::{DataFrame, Expr, coalesce, ident, lit};
 use futures::StreamExt;
 use futures::future::try_join_all;
 use traceql_storage::catalog::Catalog;
+use traceql_storage::generic_list::{GenericEntries, Scalar};
 use traceql_storage::meta::BlockMeta;
-use traceql_storage::schema::{AttrType, DedicatedScope, ScalarType, attr, col};
+use traceql_storage::schema::col;
 use traceql_syntax::ast::{Field, FieldExpr, Intrinsic, SpansetFilter};
 
-use super::columnar::{in_range, slot};
+use super::columnar::{Aggregation, in_range, slot};
 use super::compare::{Comparison, SlotCounts, is_compared, window_bounds};
 use super::grouping::{LabelValues, SLOT};
 use super::interval::Intervals;
-use crate::columnar::fields::{Source, Ty, resolve, value_expr};
-use crate::columnar::{Session, as_filter, lower_condition, open_indexes, pruning, scan_schema};
+use crate::columnar::fields::{Source, dedicated_source, resolve, value_expr};
+use crate::columnar::{Session, as_filter, lower_condition, scan_schema};
 use crate::error::EngineError;
 use crate::progress::Progress;
 use crate::value::Val;
@@ -97,23 +96,8 @@ fn attribute_columns(meta: &BlockMeta) -> Option<Vec<(String, Source)>> {
             resolve(&Field::Intrinsic(intrinsic), meta)?,
         ));
     }
-    for d in &meta.dedicated_columns {
-        let scope = match d.scope {
-            DedicatedScope::Span => "span",
-            DedicatedScope::Resource => "resource",
-        };
-        let ty = match d.value_type {
-            ScalarType::String => Ty::Str,
-            ScalarType::Int => Ty::Int,
-            ScalarType::Double => Ty::Float,
-            ScalarType::Bool => Ty::Bool,
-        };
-        let source = Source::Column {
-            expr: ident(d.column_name()),
-            ty,
-        };
-        columns.push((format!("{scope}.{}", d.key), source));
-    }
+    // A dedicated column's name is the one `compare` gives its attribute (`span.<key>`).
+    columns.extend((meta.dedicated_columns.iter()).map(|d| (d.column_name(), dedicated_source(d))));
     Some(columns)
 }
 
@@ -127,12 +111,16 @@ pub(super) async fn run(
     comparison: &mut Comparison,
     progress: &Progress,
 ) -> Result<(), EngineError> {
-    let (session, live, schemas) = prepare(plan, catalog, intervals, memory_limit).await?;
+    let Aggregation {
+        indexes,
+        live,
+        session,
+    } = prepare(plan, catalog, intervals, memory_limit).await?;
     let tasks = live.iter().map(|&b| {
         tokio::spawn(count_block(
             session.clone(),
             plan.blocks[b].clone(),
-            schemas[b].clone(),
+            indexes[b].schema().clone(),
             intervals,
         ))
     });
@@ -157,7 +145,11 @@ pub(super) async fn explain(
     intervals: Intervals,
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
-    let (session, live, schemas) = prepare(plan, catalog, intervals, memory_limit).await?;
+    let Aggregation {
+        indexes,
+        live,
+        session,
+    } = prepare(plan, catalog, intervals, memory_limit).await?;
     let mut out = String::from(
         "compare: the scan yields each matching span's interval, whether the selection holds, \
          its attribute columns and generic lists; Rust counts the values\n",
@@ -170,35 +162,27 @@ pub(super) async fn explain(
             ));
             continue;
         }
-        let frame = frame(&session, block, &schemas[b], intervals).await?;
+        let frame = frame(&session, block, indexes[b].schema(), intervals).await?;
         let described = session.run_and_describe(frame, &block.meta).await?;
         out.push_str(&format!("block {id} ({spans} spans):\n{described}"));
     }
     Ok(out)
 }
 
-/// The session that scans the blocks of `plan`, the numbers of the blocks with a row group
-/// whose statistics or bloom filters let the condition hold in the query's range, and the
-/// schema of every block's data file.
+/// The footers, live blocks and session that scan the blocks of `plan`.
 async fn prepare(
     plan: &ComparePlan,
     catalog: &Catalog,
     intervals: Intervals,
     memory_limit: Option<u64>,
-) -> Result<(Session, Vec<usize>, Vec<Schema>), EngineError> {
-    let mut indexes = open_indexes(catalog, plan.blocks.iter().map(|b| &b.meta)).await?;
-    let session = Session::new(catalog, 1, memory_limit)?
-        .with_footers(&indexes)
-        .without_row_filters();
-    let conditions = (plan.blocks.iter())
-        .map(|b| in_range(intervals).and(b.condition.clone()))
-        .collect();
-    let may_match = pruning::row_groups_that_may_match(&session, &mut indexes, conditions).await?;
-    let live = pruning::blocks_with_a_match(&may_match);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let session = session.with_partitions(cores.div_ceil(live.len().max(1)));
-    let schemas = indexes.iter().map(|i| i.schema().clone()).collect();
-    Ok((session, live, schemas))
+) -> Result<Aggregation, EngineError> {
+    let blocks = (plan.blocks.iter()).map(|b| (&b.meta, matching(b, intervals)));
+    Aggregation::over(catalog, blocks, memory_limit).await
+}
+
+/// Spans of the block that start in the query's range and match its condition.
+fn matching(block: &CompareBlock, intervals: Intervals) -> Expr {
+    in_range(intervals).and(block.condition.clone())
 }
 
 /// The block's matching spans that start in the query's range, each with its interval
@@ -220,7 +204,7 @@ async fn frame(
             .map(|(i, (_, source))| value_expr(source).alias(format!("a{i}"))),
     );
     columns.extend(GENERIC_LISTS.map(|(list, _)| ident(list)));
-    let filter = in_range(intervals).and(block.condition.clone());
+    let filter = matching(block, intervals);
     let read: Vec<Expr> = columns.iter().chain([&filter]).cloned().collect();
     Ok(session
         .block_with_schema(&block.meta, &scan_schema(schema, &read, &[]))
@@ -258,8 +242,8 @@ struct BlockCounts {
     slots: usize,
     /// The attributes with a column of their own: name, numbered values, counts by number.
     columns: Vec<(String, LabelValues, Vec<ClassCounts>)>,
-    /// The generic attributes per list of [`GENERIC_LISTS`], by key.
-    generic: [HashMap<String, GenericValues>; 2],
+    /// The generic attributes per list of [`GENERIC_LISTS`], by key: their values' counts.
+    generic: [HashMap<String, HashMap<GenericValue, ClassCounts>>; 2],
     /// Value numbers of the batch being counted.
     ids: Vec<u32>,
 }
@@ -327,16 +311,14 @@ impl BlockCounts {
         array: &ArrayRef,
         cells: &[Option<(usize, usize)>],
     ) -> Result<(), EngineError> {
-        let lists: &ListArray = array
-            .as_list_opt::<i32>()
+        let entries = (array.as_list_opt::<i32>())
+            .and_then(GenericEntries::new)
             .ok_or_else(|| EngineError::Internal("generic attributes not a list".into()))?;
         let generic = &mut self.generic[l];
-        let entries = Entries::of(lists.values().as_struct_opt())?;
-        let offsets = lists.value_offsets();
         for (row, cell) in cells.iter().enumerate() {
             let Some((class, slot)) = *cell else { continue };
-            for entry in offsets[row] as usize..offsets[row + 1] as usize {
-                let Some(value) = entries.value(entry) else {
+            for entry in entries.of_row(row) {
+                let Some(value) = entries.scalar(entry) else {
                     continue;
                 };
                 let key = entries.key(entry);
@@ -344,7 +326,8 @@ impl BlockCounts {
                     Some(values) => values,
                     None => generic.entry(key.to_string()).or_default(),
                 };
-                values.counts.entry(value).or_default()[class].add(slot, 1.0);
+                let counts = values.entry(GenericValue::from(value)).or_default();
+                counts[class].add(slot, 1.0);
             }
         }
         Ok(())
@@ -361,7 +344,7 @@ impl BlockCounts {
         }
         for ((_, scope), generic) in GENERIC_LISTS.iter().zip(self.generic) {
             for (key, values) in generic {
-                let counted = values.counts.iter().map(|(v, c)| (v.clone().into_val(), c));
+                let counted = values.iter().map(|(v, c)| (v.clone().into_val(), c));
                 add_attribute(comparison, &format!("{scope}.{key}"), counted);
             }
         }
@@ -377,7 +360,7 @@ impl BlockCounts {
             .sum();
         let generic: usize = (self.generic.iter().flatten())
             .map(|(key, values)| {
-                key.len() + values.counts.len() * (value + size_of::<GenericValue>() + 16)
+                key.len() + values.len() * (value + size_of::<GenericValue>() + 16)
             })
             .sum();
         columns + generic
@@ -410,12 +393,6 @@ fn add_attribute<'a>(
     }
 }
 
-/// The values of one generic attribute and their counts.
-#[derive(Default)]
-struct GenericValues {
-    counts: HashMap<GenericValue, ClassCounts>,
-}
-
 /// A scalar value of a generic list entry (a float by its bits, so that it can be a key).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum GenericValue {
@@ -423,6 +400,17 @@ enum GenericValue {
     Int(i64),
     Float(u64),
     Bool(bool),
+}
+
+impl From<Scalar<'_>> for GenericValue {
+    fn from(value: Scalar<'_>) -> GenericValue {
+        match value {
+            Scalar::String(s) => GenericValue::Str(s.to_string()),
+            Scalar::Int(i) => GenericValue::Int(i),
+            Scalar::Double(d) => GenericValue::Float(d.to_bits()),
+            Scalar::Bool(b) => GenericValue::Bool(b),
+        }
+    }
 }
 
 impl GenericValue {
@@ -433,71 +421,5 @@ impl GenericValue {
             GenericValue::Float(bits) => Val::Float(f64::from_bits(bits)),
             GenericValue::Bool(b) => Val::Bool(b),
         }
-    }
-}
-
-/// The child arrays of a generic attribute list's entries.
-struct Entries<'a> {
-    key: &'a ArrayRef,
-    ty: &'a ArrayRef,
-    str: &'a ArrayRef,
-    int: &'a ArrayRef,
-    double: &'a ArrayRef,
-    bool: &'a ArrayRef,
-}
-
-impl<'a> Entries<'a> {
-    fn of(entries: Option<&'a StructArray>) -> Result<Entries<'a>, EngineError> {
-        let entries = entries
-            .ok_or_else(|| EngineError::Internal("attribute entries not a struct".into()))?;
-        let child = |name: &str| {
-            entries
-                .column_by_name(name)
-                .ok_or_else(|| EngineError::Internal(format!("attribute entries lack {name}")))
-        };
-        Ok(Entries {
-            key: child(attr::KEY)?,
-            ty: child(attr::TYPE)?,
-            str: child(attr::STR)?,
-            int: child(attr::INT)?,
-            double: child(attr::DOUBLE)?,
-            bool: child(attr::BOOL)?,
-        })
-    }
-
-    fn key(&self, entry: usize) -> &'a str {
-        string_at(self.key, entry).unwrap_or_default()
-    }
-
-    /// The entry's value when it is a scalar.
-    fn value(&self, entry: usize) -> Option<GenericValue> {
-        let code = self
-            .ty
-            .as_primitive_opt::<datafusion::arrow::datatypes::UInt8Type>()?;
-        let valid = |a: &ArrayRef| a.is_valid(entry);
-        match AttrType::from_code(code.value(entry))? {
-            AttrType::String => string_at(self.str, entry).map(|s| GenericValue::Str(s.into())),
-            AttrType::Int if valid(self.int) => (self.int.as_primitive_opt::<Int64Type>())
-                .map(|a| GenericValue::Int(a.value(entry))),
-            AttrType::Double if valid(self.double) => (self.double)
-                .as_primitive_opt::<Float64Type>()
-                .map(|a| GenericValue::Float(a.value(entry).to_bits())),
-            AttrType::Bool if valid(self.bool) => {
-                (self.bool.as_boolean_opt()).map(|a| GenericValue::Bool(a.value(entry)))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// The string at `row` of a `Utf8` or `Utf8View` array, unless null.
-fn string_at(array: &ArrayRef, row: usize) -> Option<&str> {
-    if array.is_null(row) {
-        return None;
-    }
-    match array.data_type() {
-        DataType::Utf8 => Some(array.as_string::<i32>().value(row)),
-        DataType::Utf8View => Some(array.as_string_view().value(row)),
-        _ => None,
     }
 }

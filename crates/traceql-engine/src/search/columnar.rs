@@ -21,7 +21,7 @@ use traceql_storage::projection::Projection;
 use traceql_storage::read::{BlockIndex, RowGroupSummary};
 use traceql_storage::schema::{DedicatedColumn, DedicatedScope, col};
 use traceql_syntax::ast::{
-    Field, FieldExpr, Intrinsic, Pipeline, Scope, SpansetExpr, SpansetFilter, SpansetOp, Stage,
+    Field, FieldExpr, Pipeline, Scope, SpansetExpr, SpansetFilter, SpansetOp, Stage,
 };
 
 use super::candidates_exec::TraceCandidatesExec;
@@ -29,6 +29,7 @@ use super::relations::{Relation, place_columns};
 use super::trace_fold::{leaf_column, related_column};
 use super::windows::Windows;
 use super::{Results, Search, visit_pipeline_fields};
+use crate::columnar::fields::nested_list;
 use crate::columnar::{
     Group, RowGroupScan, Session, as_filter, lower_candidate_condition, lower_condition,
     open_indexes, pruning, scan_schema,
@@ -155,14 +156,12 @@ pub(super) fn plan(pipeline: &Pipeline, blocks: &[BlockMeta]) -> Option<Columnar
 fn fetch_projection(fields: &[Field], meta: &BlockMeta) -> Projection {
     let (mut events, mut links, mut scope_attributes) = (false, false, false);
     for field in fields {
-        match field {
-            Field::Attribute(a) if a.scope == Scope::Event => events = true,
-            Field::Attribute(a) if a.scope == Scope::Link => links = true,
-            Field::Attribute(a) if a.scope == Scope::Instrumentation => scope_attributes = true,
-            Field::Intrinsic(Intrinsic::EventName | Intrinsic::EventTimeSinceStart) => {
-                events = true
+        match (nested_list(field), field) {
+            (Some(col::EVENTS), _) => events = true,
+            (Some(col::LINKS), _) => links = true,
+            (_, Field::Attribute(a)) if a.scope == Scope::Instrumentation => {
+                scope_attributes = true
             }
-            Field::Intrinsic(Intrinsic::LinkTraceId | Intrinsic::LinkSpanId) => links = true,
             _ => {}
         }
     }
