@@ -156,34 +156,28 @@ pub(super) async fn run(
     acc: &mut Accumulator,
     progress: &Progress,
 ) -> Result<(), EngineError> {
-    let Aggregation {
-        indexes,
-        live,
-        session,
-    } = Aggregation::prepare(columnar, catalog, intervals, memory_limit).await?;
-    // Every block's grouping is a task of its own: blocks are planned, scanned and grouped on
-    // all cores at once; their groups are added in block order. A structural first stage
-    // also gathers the block's exemplar offers as it goes.
+    let aggregation = Aggregation::prepare(columnar, catalog, intervals, memory_limit).await?;
+    // Their groups are added in block order. A structural first stage also gathers the
+    // block's exemplar offers as it goes.
     let offers_wanted = exemplars_wanted && columnar.structure.is_some();
-    let tasks = live.iter().map(|&b| {
-        tokio::spawn(group_block(
-            session.clone(),
-            BlockScan {
-                bucketed: columnar.bucketed,
-                structure: columnar.structure,
-                budget: offers_wanted.then(|| acc.fresh_budget()),
-            },
-            columnar.blocks[b].clone(),
-            indexes[b].schema().clone(),
-            intervals,
-        ))
-    });
-    let grouped = try_join_all(tasks)
-        .await
-        .map_err(|e| EngineError::Internal(format!("grouping task failed: {e}")))?;
+    let scan = BlockScan {
+        bucketed: columnar.bucketed,
+        structure: columnar.structure,
+        budget: offers_wanted.then(|| acc.fresh_budget()),
+    };
+    let grouped = aggregation
+        .per_live_block(|session, b, schema| {
+            group_block(
+                session,
+                scan.clone(),
+                columnar.blocks[b].clone(),
+                schema,
+                intervals,
+            )
+        })
+        .await?;
     let mut offers = Vec::new();
-    for (&b, block) in live.iter().zip(grouped) {
-        let (groups, block_offers) = block?;
+    for (b, (groups, block_offers)) in grouped {
         groups.add_to(&columnar.by, acc);
         offers.push((b, block_offers));
     }
@@ -201,6 +195,7 @@ pub(super) async fn run(
         return Ok(());
     }
     if exemplars_wanted {
+        let Aggregation { indexes, live, .. } = aggregation;
         // One partition keeps the rows in file order, so a trace's rows arrive together.
         let ordered = Session::new(catalog, 1, memory_limit)?.with_footers(&indexes);
         for &b in &live {
@@ -248,6 +243,33 @@ impl Aggregation {
             },
             None => aggregation,
         })
+    }
+
+    /// Runs `task` (given the session, the block's number and its data file's schema) for
+    /// every live block, each in a task of its own: the blocks are planned, scanned and folded
+    /// on all cores at once. Returns each block's number and result, in block order.
+    pub(super) async fn per_live_block<T, Task>(
+        &self,
+        task: impl Fn(Session, usize, Schema) -> Task,
+    ) -> Result<Vec<(usize, T)>, EngineError>
+    where
+        Task: Future<Output = Result<T, EngineError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let tasks = (self.live.iter()).map(|&b| {
+            tokio::spawn(task(
+                self.session.clone(),
+                b,
+                self.indexes[b].schema().clone(),
+            ))
+        });
+        let results = try_join_all(tasks)
+            .await
+            .map_err(|e| EngineError::Internal(format!("block task failed: {e}")))?;
+        (self.live.iter().copied())
+            .zip(results)
+            .map(|(b, result)| Ok((b, result?)))
+            .collect()
     }
 
     /// Reads the footers of `blocks` (each with the condition of its spans worth reading),

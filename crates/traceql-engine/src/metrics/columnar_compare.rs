@@ -10,7 +10,6 @@ use datafusion::arrow::datatypes::{Int64Type, Schema};
 use datafusion::common::HashMap;
 use datafusion::prelude::{DataFrame, Expr, coalesce, ident, lit};
 use futures::StreamExt;
-use futures::future::try_join_all;
 use traceql_storage::catalog::Catalog;
 use traceql_storage::generic_list::{GenericEntries, Scalar};
 use traceql_storage::meta::BlockMeta;
@@ -111,24 +110,13 @@ pub(super) async fn run(
     comparison: &mut Comparison,
     progress: &Progress,
 ) -> Result<(), EngineError> {
-    let Aggregation {
-        indexes,
-        live,
-        session,
-    } = prepare(plan, catalog, intervals, memory_limit).await?;
-    let tasks = live.iter().map(|&b| {
-        tokio::spawn(count_block(
-            session.clone(),
-            plan.blocks[b].clone(),
-            indexes[b].schema().clone(),
-            intervals,
-        ))
-    });
-    let counted = try_join_all(tasks)
-        .await
-        .map_err(|e| EngineError::Internal(format!("compare task failed: {e}")))?;
-    for counts in counted {
-        counts?.add_to(comparison);
+    let counted = (prepare(plan, catalog, intervals, memory_limit).await?)
+        .per_live_block(|session, b, schema| {
+            count_block(session, plan.blocks[b].clone(), schema, intervals)
+        })
+        .await?;
+    for (_, counts) in counted {
+        counts.add_to(comparison);
     }
     for block in &plan.blocks {
         progress.add_spans(block.meta.span_count);
