@@ -14,12 +14,11 @@ use datafusion::functions_nested::expr_fn::cardinality;
 use datafusion::logical_expr::{BinaryExpr, Operator};
 use datafusion::prelude::{Expr, cast, coalesce, ident, lit, when};
 use traceql_storage::meta::BlockMeta;
-use traceql_storage::schema::{DedicatedScope, col};
 use traceql_syntax::ast::{
     Attribute, BinaryOp, Field, FieldExpr, FieldExprKind, Kind, Scope, Static, Status, UnaryOp,
 };
 
-use super::fields::{Source, Ty, nested_list, non_empty_equality_column, resolve};
+use super::fields::{Source, Ty, generic_only, nested_list, non_empty_equality_column, resolve};
 use super::generic_attribute::{Read, generic_attribute};
 use traceql_syntax::fold::anchored_pattern;
 
@@ -260,25 +259,6 @@ fn generic_compare(op: BinaryOp, field: &Field, value: &Static, meta: &BlockMeta
     )
 }
 
-/// The generic list column and key of `field` when it is a span or resource attribute that
-/// the block `meta` describes keeps only in that list (no column of its own), and never as an
-/// array there.
-fn generic_only<'a>(field: &'a Field, meta: &BlockMeta) -> Option<(&'static str, &'a str)> {
-    let Field::Attribute(a) = field else {
-        return None;
-    };
-    let (scope, list) = match a.scope {
-        Scope::Span if !a.parent => (DedicatedScope::Span, col::SPAN_ATTRS),
-        Scope::Resource if !a.parent => (DedicatedScope::Resource, col::RESOURCE_ATTRS),
-        _ => return None,
-    };
-    let dedicated = (meta.dedicated_columns.iter()).any(|d| d.scope == scope && d.key == a.name);
-    let keys = meta.generic_keys.as_ref()?;
-    // A comparison with an array holds for any element: such values are left to the reference.
-    let scalar = keys.contains(scope, &a.name) && keys.has_no_arrays(scope, &a.name);
-    (scalar && !dedicated).then_some((list, a.name.as_str()))
-}
-
 /// A comparison of a field with a literal (either side); always true or false.
 fn compare(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> Option<Expr> {
     let (field, value, op) = match (
@@ -389,6 +369,8 @@ fn typed_compare(op: BinaryOp, column: Expr, ty: Ty, value: &Static) -> Option<E
         (Ty::Bool, Static::Bool(b)) => equality(column, lit(*b)),
         (Ty::Status, Static::Status(s)) => equality(column, lit(status_code(*s))),
         (Ty::Kind, Static::Kind(k)) => equality(column, lit(kind_code(*k))),
+        // A value of any type compares as its type: not a single comparison.
+        (Ty::Any, _) => None,
         _ => mismatch(),
     }
 }

@@ -1,7 +1,8 @@
 //! Where a field's values live in one block, as a DataFusion expression, and their type.
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StructArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int8Type, Int64Type};
+use datafusion::functions::core::expr_fn::get_field;
 use datafusion::prelude::{Expr, cast, coalesce, ident, lit};
 use datafusion::scalar::ScalarValue;
 use traceql_storage::meta::BlockMeta;
@@ -9,6 +10,9 @@ use traceql_storage::model::{SpanKind, StatusCode};
 use traceql_storage::schema::{DedicatedColumn, DedicatedScope, ScalarType, col};
 use traceql_syntax::ast::{Attribute, Field, Intrinsic, Scope};
 
+use super::generic_attribute::{
+    ANY_BOOL, ANY_DOUBLE, ANY_INT, ANY_STR, Read, any_type, generic_attribute,
+};
 use crate::reference::{kind, status};
 use crate::value::Val;
 
@@ -29,6 +33,9 @@ pub enum Ty {
     Status,
     /// Int8 span kind code.
     Kind,
+    /// A generic attribute's value, whatever its scalar type: a struct with one child per type
+    /// (see [`Read::Any`]).
+    Any,
 }
 
 /// A field's values in one block.
@@ -52,6 +59,39 @@ pub fn resolve(field: &Field, meta: &BlockMeta) -> Option<Source> {
         Field::Intrinsic(i) => intrinsic(*i),
         Field::Attribute(a) => attribute(a, meta),
     }
+}
+
+/// How `field` reads as a value (a metrics label or measured value): as [`resolve`] has it, or
+/// for an attribute kept only in its scope's generic list (see [`generic_only`]), the first
+/// entry with its key, of whatever scalar type ([`Ty::Any`]).
+pub fn resolve_value(field: &Field, meta: &BlockMeta) -> Option<Source> {
+    resolve(field, meta).or_else(|| {
+        let (list, key) = generic_only(field, meta)?;
+        Some(Source::Column {
+            expr: generic_attribute(Read::Any, list, key),
+            ty: Ty::Any,
+        })
+    })
+}
+
+/// The generic list column and key of `field` when it is a span or resource attribute that
+/// the block `meta` describes keeps only in that list (no column of its own), and never as an
+/// array there.
+pub fn generic_only<'a>(field: &'a Field, meta: &BlockMeta) -> Option<(&'static str, &'a str)> {
+    let Field::Attribute(a) = field else {
+        return None;
+    };
+    let (scope, list) = match a.scope {
+        Scope::Span if !a.parent => (DedicatedScope::Span, col::SPAN_ATTRS),
+        Scope::Resource if !a.parent => (DedicatedScope::Resource, col::RESOURCE_ATTRS),
+        _ => return None,
+    };
+    let dedicated = (meta.dedicated_columns.iter()).any(|d| d.scope == scope && d.key == a.name);
+    let keys = meta.generic_keys.as_ref()?;
+    // A comparison with an array holds for any element, and an array is no label: such values
+    // are left to the reference.
+    let scalar = keys.contains(scope, &a.name) && keys.has_no_arrays(scope, &a.name);
+    (scalar && !dedicated).then_some((list, a.name.as_str()))
 }
 
 fn intrinsic(i: Intrinsic) -> Option<Source> {
@@ -176,8 +216,38 @@ pub fn dedicated_source(d: &DedicatedColumn) -> Source {
 /// each value is copied into: 10 M spans by service name ~310 -> ~260 ms).
 pub fn value_expr(source: &Source) -> Expr {
     match source {
+        Source::Column { expr, ty: Ty::Any } => expr.clone(),
         Source::Column { expr, ty } => cast(expr.clone(), plain_type(*ty)),
         Source::Missing => lit(ScalarValue::Null),
+    }
+}
+
+/// The integer (or duration) values of `source` as an Int64 column: null for values of other
+/// types.
+pub fn integer_expr(source: &Source) -> Expr {
+    match source {
+        Source::Column {
+            expr,
+            ty: Ty::Int | Ty::Duration,
+        } => cast(expr.clone(), DataType::Int64),
+        Source::Column { expr, ty: Ty::Any } => get_field(expr.clone(), ANY_INT),
+        _ => cast(lit(ScalarValue::Null), DataType::Int64),
+    }
+}
+
+/// The numeric values of `source` (integers, doubles, durations in nanoseconds) as a Float64
+/// column: null for values of other types, which a measured value leaves out.
+pub fn numeric_expr(source: &Source) -> Expr {
+    match source {
+        Source::Column {
+            expr,
+            ty: Ty::Int | Ty::Duration | Ty::Float,
+        } => cast(expr.clone(), DataType::Float64),
+        Source::Column { expr, ty: Ty::Any } => coalesce(vec![
+            cast(get_field(expr.clone(), ANY_INT), DataType::Float64),
+            get_field(expr.clone(), ANY_DOUBLE),
+        ]),
+        _ => cast(lit(ScalarValue::Null), DataType::Float64),
     }
 }
 
@@ -188,6 +258,7 @@ fn plain_type(ty: Ty) -> DataType {
         Ty::Str => DataType::Utf8View,
         Ty::Bool => DataType::Boolean,
         Ty::Status | Ty::Kind => DataType::Int8,
+        Ty::Any => any_type(),
     }
 }
 
@@ -218,6 +289,22 @@ pub fn val_at(source: &Source, array: &ArrayRef, row: usize) -> Val {
             .map(|a: &BooleanArray| Val::Bool(a.value(row))),
         Ty::Status => int8().map(|c| Val::Status(status(StatusCode::from_code(i32::from(c))))),
         Ty::Kind => int8().map(|c| Val::Kind(kind(SpanKind::from_code(i32::from(c))))),
+        Ty::Any => array.as_struct_opt().and_then(|any| any_at(any, row)),
     };
     found.unwrap_or(Val::Nil)
+}
+
+/// The value at `row` of a [`Ty::Any`] column: its one set child.
+fn any_at(any: &StructArray, row: usize) -> Option<Val> {
+    let child = |name: &str| any.column_by_name(name).filter(|c| c.is_valid(row));
+    if let Some(c) = child(ANY_STR) {
+        return Some(Val::Str(c.as_string_opt::<i32>()?.value(row).to_string()));
+    }
+    if let Some(c) = child(ANY_INT) {
+        return Some(Val::Int(c.as_primitive_opt::<Int64Type>()?.value(row)));
+    }
+    if let Some(c) = child(ANY_DOUBLE) {
+        return Some(Val::Float(c.as_primitive_opt::<Float64Type>()?.value(row)));
+    }
+    child(ANY_BOOL).and_then(|c| Some(Val::Bool(c.as_boolean_opt()?.value(row))))
 }

@@ -1,15 +1,16 @@
 //! An attribute kept in a block's generic key/value list (a key without a column of its own),
-//! read in a condition: a scalar function over the list column that yields, per span, the
-//! value of the first entry with the key, as one type (null where that entry has another) or
-//! whether there is such an entry. The first entry is the reference's value: the list keeps a
-//! span's attributes in their order.
+//! read in a condition, a metrics label or a measured value: a scalar function over the list
+//! column that yields, per span, the value of the first entry with the key, as one type (null
+//! where that entry has another), as every scalar type at once, or whether there is such an
+//! entry. The first entry is the reference's value: the list keeps a span's attributes in their
+//! order.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StringArray, StructArray,
 };
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -30,6 +31,34 @@ pub enum Read {
     Bool,
     /// Whether the span has the key, whatever its value (`Boolean`, never null).
     Present,
+    /// The value whatever its scalar type: a struct of the [`Read::Str`], [`Read::Int`],
+    /// [`Read::Double`] and [`Read::Bool`] reads as children [`ANY_STR`], [`ANY_INT`],
+    /// [`ANY_DOUBLE`] and [`ANY_BOOL`] (at most one of them set; the struct itself never null).
+    Any,
+}
+
+/// The string child of a [`Read::Any`] value.
+pub const ANY_STR: &str = "str";
+/// The integer child of a [`Read::Any`] value.
+pub const ANY_INT: &str = "int";
+/// The double child of a [`Read::Any`] value.
+pub const ANY_DOUBLE: &str = "double";
+/// The boolean child of a [`Read::Any`] value.
+pub const ANY_BOOL: &str = "bool";
+
+/// The type of a [`Read::Any`] value.
+pub fn any_type() -> DataType {
+    DataType::Struct(any_fields())
+}
+
+/// The children of a [`Read::Any`] value.
+fn any_fields() -> Fields {
+    Fields::from(vec![
+        Field::new(ANY_STR, DataType::Utf8, true),
+        Field::new(ANY_INT, DataType::Int64, true),
+        Field::new(ANY_DOUBLE, DataType::Float64, true),
+        Field::new(ANY_BOOL, DataType::Boolean, true),
+    ])
 }
 
 /// `read` of attribute `key` from the generic list column `list`.
@@ -56,6 +85,7 @@ impl ScalarUDFImpl for GenericAttribute {
             Read::Double => "generic_double",
             Read::Bool => "generic_bool",
             Read::Present => "generic_present",
+            Read::Any => "generic_any",
         }
     }
 
@@ -69,6 +99,7 @@ impl ScalarUDFImpl for GenericAttribute {
             Read::Int => DataType::Int64,
             Read::Double => DataType::Float64,
             Read::Bool | Read::Present => DataType::Boolean,
+            Read::Any => any_type(),
         })
     }
 
@@ -87,6 +118,46 @@ impl ScalarUDFImpl for GenericAttribute {
         let first: Vec<Option<usize>> =
             (0..list.len()).map(|row| entries.first(row, key)).collect();
         let scalars = || first.iter().map(|e| e.and_then(|e| entries.scalar(e)));
+        let strings = || -> ArrayRef {
+            Arc::new(
+                (scalars())
+                    .map(|v| match v {
+                        Some(Scalar::String(s)) => Some(s),
+                        _ => None,
+                    })
+                    .collect::<StringArray>(),
+            )
+        };
+        let ints = || -> ArrayRef {
+            Arc::new(
+                (scalars())
+                    .map(|v| match v {
+                        Some(Scalar::Int(i)) => Some(i),
+                        _ => None,
+                    })
+                    .collect::<Int64Array>(),
+            )
+        };
+        let doubles = || -> ArrayRef {
+            Arc::new(
+                (scalars())
+                    .map(|v| match v {
+                        Some(Scalar::Double(d)) => Some(d),
+                        _ => None,
+                    })
+                    .collect::<Float64Array>(),
+            )
+        };
+        let booleans = || -> ArrayRef {
+            Arc::new(
+                (scalars())
+                    .map(|v| match v {
+                        Some(Scalar::Bool(b)) => Some(b),
+                        _ => None,
+                    })
+                    .collect::<BooleanArray>(),
+            )
+        };
         let values: ArrayRef = match self.read {
             Read::Present => Arc::new(
                 first
@@ -94,38 +165,15 @@ impl ScalarUDFImpl for GenericAttribute {
                     .map(|e| Some(e.is_some()))
                     .collect::<BooleanArray>(),
             ),
-            Read::Str => Arc::new(
-                (scalars())
-                    .map(|v| match v {
-                        Some(Scalar::String(s)) => Some(s),
-                        _ => None,
-                    })
-                    .collect::<StringArray>(),
-            ),
-            Read::Int => Arc::new(
-                (scalars())
-                    .map(|v| match v {
-                        Some(Scalar::Int(i)) => Some(i),
-                        _ => None,
-                    })
-                    .collect::<Int64Array>(),
-            ),
-            Read::Double => Arc::new(
-                (scalars())
-                    .map(|v| match v {
-                        Some(Scalar::Double(d)) => Some(d),
-                        _ => None,
-                    })
-                    .collect::<Float64Array>(),
-            ),
-            Read::Bool => Arc::new(
-                (scalars())
-                    .map(|v| match v {
-                        Some(Scalar::Bool(b)) => Some(b),
-                        _ => None,
-                    })
-                    .collect::<BooleanArray>(),
-            ),
+            Read::Str => strings(),
+            Read::Int => ints(),
+            Read::Double => doubles(),
+            Read::Bool => booleans(),
+            Read::Any => Arc::new(StructArray::try_new(
+                any_fields(),
+                vec![strings(), ints(), doubles(), booleans()],
+                None,
+            )?),
         };
         Ok(ColumnarValue::Array(values))
     }

@@ -10,7 +10,7 @@
 mod condition;
 pub mod fields;
 mod footers;
-mod generic_attribute;
+pub mod generic_attribute;
 pub mod pruning;
 mod row_groups;
 mod scan_schema;

@@ -31,7 +31,9 @@ use super::interval::Intervals;
 use super::sampling::Sampling;
 use super::series::Accumulator;
 use super::structural::{LHS, Offers, Picked, RHS, ReturnedSpans, Structure};
-use crate::columnar::fields::{Source, Ty, resolve, val_at, value_expr};
+use crate::columnar::fields::{
+    Source, Ty, integer_expr, numeric_expr, resolve_value, val_at, value_expr,
+};
 use crate::columnar::{
     Group, RowGroupScan, Session, as_filter, lower_condition, open_indexes, pruning, scan_schema,
 };
@@ -125,9 +127,11 @@ fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<Pip
                 filters: (filters.iter())
                     .map(|f| lower_condition(f, meta))
                     .collect::<Option<_>>()?,
-                labels: by.iter().map(|f| resolve(f, meta)).collect::<Option<_>>()?,
+                labels: (by.iter())
+                    .map(|f| resolve_value(f, meta))
+                    .collect::<Option<_>>()?,
                 measured: match &measured_field {
-                    Some(f) => Some(resolve(f, meta)?),
+                    Some(f) => Some(resolve_value(f, meta)?),
                     None => None,
                 },
             })
@@ -324,22 +328,25 @@ pub(super) fn in_range(intervals: Intervals) -> Expr {
 const FLOAT_BUCKET_LIMIT: u32 = 40;
 
 /// The reference's histogram bucket of an integer or duration value: the next power of two
-/// (as `u64::next_power_of_two`), null below 2 and for other types.
+/// (as `u64::next_power_of_two`), null below 2 and for other types (of a generic attribute,
+/// for each span whose value has another type).
 fn power_of_two_bucket(source: &Source) -> Expr {
     let null = || cast(lit(ScalarValue::Null), DataType::UInt64);
     let Source::Column {
-        expr,
-        ty: Ty::Int | Ty::Duration,
+        ty: Ty::Int | Ty::Duration | Ty::Any,
+        ..
     } = source
     else {
         return null();
     };
-    let v = cast(expr.clone(), DataType::Int64);
+    let v = integer_expr(source);
     let float_bucket = cast(
         power(lit(2.0), ceil(log2(cast(v.clone(), DataType::Float64)))),
         DataType::UInt64,
     );
-    let mut case = when(v.clone().lt(lit(2i64)), null()).when(
+    // A span without a value (or, of a generic attribute, with a value of another type) has
+    // no bucket: null compares to nothing and would fall through to the last bucket.
+    let mut case = when(v.clone().is_null().or(v.clone().lt(lit(2i64))), null()).when(
         v.clone().lt_eq(lit(1i64 << FLOAT_BUCKET_LIMIT)),
         float_bucket,
     );
@@ -451,7 +458,7 @@ async fn grouped_frame(
     match (&block.measured, scan.bucketed) {
         (Some(m), true) => columns.push(power_of_two_bucket(m).alias(BUCKET)),
         (None, true) => columns.push(cast(lit(ScalarValue::Null), DataType::UInt64).alias(BUCKET)),
-        (Some(m), false) => columns.push(cast(value_expr(m), DataType::Float64).alias(MEASURED)),
+        (Some(m), false) => columns.push(numeric_expr(m).alias(MEASURED)),
         (None, false) => {}
     }
     let filter = match &scan.structure {

@@ -16,6 +16,7 @@ use traceql_syntax::ast::Field;
 use super::group_table::{GroupKey, GroupTable, add_span};
 use super::series::{Accumulator, Partial};
 use crate::columnar::fields::{Source, val_at};
+use crate::columnar::generic_attribute::{ANY_BOOL, ANY_DOUBLE, ANY_INT, ANY_STR};
 use crate::error::EngineError;
 use crate::value::Val;
 
@@ -118,10 +119,11 @@ impl Groups {
             else {
                 continue;
             };
+            // A span without a bucket (no value, a value below 2 or not an integer) still
+            // makes its series, as on the reference path: bucket 0 stands for none.
             let bucket = match buckets {
-                Some(b) if b.is_null(row) => continue,
-                Some(b) => b.value(row),
-                None => 0,
+                Some(b) if b.is_valid(row) => b.value(row),
+                _ => 0,
             };
             let combo = combos.map_or(0, |c| c[row]);
             let value = measured.filter(|m| m.is_valid(row)).map(|m| m.value(row));
@@ -322,6 +324,7 @@ impl LabelValues {
                 let booleans = array.as_boolean();
                 self.number_small(array, ids, |row| u128::from(booleans.value(row)));
             }
+            DataType::Struct(_) => self.number_any(array, ids),
             // Other types read as nil: one number for all of their rows.
             _ => {
                 for row in 0..array.len() {
@@ -329,6 +332,42 @@ impl LabelValues {
                     ids.push(id);
                 }
             }
+        }
+    }
+
+    /// Sets `ids` to the number of each row's value of `array`, a generic attribute's values
+    /// of any type ([`Ty::Any`](crate::columnar::fields::Ty::Any)): a string by its bytes, a
+    /// number or boolean by its bits tagged with its type, a row with no child set as null.
+    fn number_any(&mut self, array: &ArrayRef, ids: &mut Vec<u32>) {
+        let any = array.as_struct();
+        let child = |name: &str| any.column_by_name(name);
+        let (Some(str), Some(int), Some(double), Some(bool)) = (
+            child(ANY_STR).and_then(|c| c.as_string_opt::<i32>()),
+            child(ANY_INT).and_then(|c| c.as_primitive_opt::<Int64Type>()),
+            child(ANY_DOUBLE).and_then(|c| c.as_primitive_opt::<Float64Type>()),
+            child(ANY_BOOL).and_then(|c| c.as_boolean_opt()),
+        ) else {
+            // Not a generic attribute's values: nil, as other types.
+            for row in 0..array.len() {
+                let id = self.null_id(array, row);
+                ids.push(id);
+            }
+            return;
+        };
+        let tagged = |tag: u128, bits: u64| (tag << 64) | u128::from(bits);
+        for row in 0..array.len() {
+            let id = if str.is_valid(row) {
+                self.long_id(str.value(row).as_bytes(), array, row)
+            } else if int.is_valid(row) {
+                self.small_id(tagged(1, int.value(row) as u64), array, row)
+            } else if double.is_valid(row) {
+                self.small_id(tagged(2, double.value(row).to_bits()), array, row)
+            } else if bool.is_valid(row) {
+                self.small_id(tagged(3, u64::from(bool.value(row))), array, row)
+            } else {
+                self.null_id(array, row)
+            };
+            ids.push(id);
         }
     }
 
