@@ -37,6 +37,9 @@ pub enum ExecutionPath {
     /// The reference evaluator over every decoded trace (what the columnar path does not
     /// lower yet).
     Reference,
+    /// The reference evaluator over the traces a scan with the query's conditions pushed down
+    /// finds (metrics the columnar path does not lower, whose first stages are filters).
+    Candidates,
 }
 
 pub use error::{EngineError, ExecError};

@@ -27,17 +27,12 @@ pub(crate) async fn scan_blocks(
     for block in blocks {
         let mut reader = BlockReader::open(catalog, block).await?;
         while let Some(group) = reader.next_row_group().await? {
-            if let Some(limit) = memory_limit {
-                let needed = group.decoded_bytes as u64
-                    + group.traces.iter().map(Trace::heap_estimate).sum::<u64>();
-                if needed > limit {
-                    return Err(EngineError::MemoryLimit {
-                        limit,
-                        needed,
-                        block: block.block_id.clone(),
-                    });
-                }
-            }
+            within_memory(
+                memory_limit,
+                group.decoded_bytes as u64,
+                &group.traces,
+                block.block_id.clone(),
+            )?;
             let mut remaining = group.traces.into_iter();
             loop {
                 let chunk: Vec<Trace> = remaining.by_ref().take(YIELD_EVERY).collect();
@@ -52,4 +47,26 @@ pub(crate) async fn scan_blocks(
         progress.block_done();
     }
     Ok(())
+}
+
+/// Fails with [`EngineError::MemoryLimit`] when `bytes` of decoded columns and the `traces`
+/// decoded from them (of the block `block`) exceed `limit` bytes.
+pub(crate) fn within_memory(
+    limit: Option<u64>,
+    bytes: u64,
+    traces: &[Trace],
+    block: String,
+) -> Result<(), EngineError> {
+    let Some(limit) = limit else {
+        return Ok(());
+    };
+    let needed = bytes + traces.iter().map(Trace::heap_estimate).sum::<u64>();
+    match needed > limit {
+        true => Err(EngineError::MemoryLimit {
+            limit,
+            needed,
+            block,
+        }),
+        false => Ok(()),
+    }
 }

@@ -4,6 +4,7 @@
 //! series, fed with the spans its spanset pipeline returns. Second stages and arithmetic run on
 //! the finished series.
 
+mod candidates;
 mod columnar;
 mod columnar_compare;
 mod compare;
@@ -272,10 +273,18 @@ async fn run_metrics(
             metrics.inspected_spans = blocks.iter().map(|b| b.span_count).sum();
         }
         None => {
-            scan_blocks(catalog, &blocks, progress, request.memory_limit, |chunk| {
-                feed(&plan, &mut accumulators, chunk, &mut metrics, &mut regexes)
-            })
-            .await?;
+            let visit = |chunk| feed(&plan, &mut accumulators, chunk, &mut metrics, &mut regexes);
+            match candidates::plan(&plan.pipelines, &blocks) {
+                Some(candidates) => {
+                    candidates::run(&candidates, catalog, request.memory_limit, progress, visit)
+                        .await?;
+                    // Every span is inspected by the candidate scan.
+                    metrics.inspected_spans = blocks.iter().map(|b| b.span_count).sum();
+                }
+                None => {
+                    scan_blocks(catalog, &blocks, progress, request.memory_limit, visit).await?
+                }
+            }
         }
     }
     // Every block was read to the end.
@@ -295,6 +304,7 @@ pub async fn execution_path(
     let blocks = live_blocks(catalog, tenant, intervals).await?;
     Ok(match columnar::plan(&plan, &blocks) {
         Some(_) => ExecutionPath::Columnar,
+        None if candidates::plan(&plan.pipelines, &blocks).is_some() => ExecutionPath::Candidates,
         None => ExecutionPath::Reference,
     })
 }
@@ -310,6 +320,14 @@ pub async fn explain(
     let intervals = intervals(request)?;
     let blocks = live_blocks(catalog, tenant, intervals).await?;
     let Some(pipelines) = columnar::plan(&plan, &blocks) else {
+        if candidates::plan(&plan.pipelines, &blocks).is_some() {
+            return Ok(format!(
+                "path: reference evaluator over candidate traces of {} block(s): a scan with \
+                 the first stages' conditions pushed down finds the traces with a span that may \
+                 match a filter; only those are read and evaluated\n",
+                blocks.len()
+            ));
+        }
         return Ok(format!(
             "path: reference evaluator over {} block(s) (the query uses something the columnar \
              path does not lower yet)\n",

@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::{DataType, Int64Type, Schema, UInt32Type};
 use datafusion::prelude::{DataFrame, Expr, cast, ident, lit, nullif, when};
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
-use traceql_storage::model::{SERVICE_NAME, Trace, TraceId};
+use traceql_storage::model::{SERVICE_NAME, TraceId};
 use traceql_storage::nested_set::NO_POSITION;
 use traceql_storage::projection::Projection;
 use traceql_storage::read::{BlockIndex, RowGroupSummary};
@@ -38,6 +38,7 @@ use crate::error::EngineError;
 use crate::progress::Progress;
 use crate::reference::{Regexes, trace_id_hex};
 use crate::response::TraceSearchMetadata;
+use crate::scan::within_memory;
 use crate::trace_by_id::parse_trace_id;
 
 /// The most traces fetched and evaluated together; a batch is the search's `limit` within
@@ -153,7 +154,7 @@ pub(super) fn plan(pipeline: &Pipeline, blocks: &[BlockMeta]) -> Option<Columnar
 /// What a fetched trace of the block `meta` decodes for a query reading `fields`: events, links
 /// and instrumentation-scope attributes only when it reads them, and the dedicated columns of
 /// the keys it names (and `service.name`, which service statistics and root services read).
-fn fetch_projection(fields: &[Field], meta: &BlockMeta) -> Projection {
+pub(crate) fn fetch_projection(fields: &[Field], meta: &BlockMeta) -> Projection {
     let (mut events, mut links, mut scope_attributes) = (false, false, false);
     for field in fields {
         match (nested_list(field), field) {
@@ -847,26 +848,4 @@ fn fixed_binary<'a>(
         .column_by_name(name)
         .and_then(|c| c.as_fixed_size_binary_opt())
         .ok_or_else(|| EngineError::Internal(format!("{name} is not FixedSizeBinary")))
-}
-
-/// Fails with [`EngineError::MemoryLimit`] when traces fetched from `block` (decoded from
-/// batches of `bytes`) do not fit in `limit` bytes (DataFusion's pool does not see them).
-fn within_memory(
-    limit: Option<u64>,
-    bytes: u64,
-    traces: &[Trace],
-    block: String,
-) -> Result<(), EngineError> {
-    let Some(limit) = limit else {
-        return Ok(());
-    };
-    let needed = bytes + traces.iter().map(Trace::heap_estimate).sum::<u64>();
-    match needed > limit {
-        true => Err(EngineError::MemoryLimit {
-            limit,
-            needed,
-            block,
-        }),
-        false => Ok(()),
-    }
 }
