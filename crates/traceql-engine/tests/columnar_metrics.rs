@@ -54,6 +54,12 @@ const COLUMNAR: &[&str] = &[
     "{ } | avg_over_time(span.app.order.amount) by (resource.service.name)",
     "{ } | avg_over_time(span.http.route)",
     "{ } | quantile_over_time(span.http.route, .5)",
+    "{ } | rate() with(sample=0.5)",
+    "{ status = error } | count_over_time() by (resource.service.name) with(sample=0.3)",
+    "{ kind = server } | sum_over_time(duration) with(span_sample=0.25)",
+    "{ } | avg_over_time(duration) by (kind) with(trace_sample=0.4)",
+    "{ } | histogram_over_time(duration) with(sample=0.2)",
+    "{ kind = server } >> { status = error } | rate() with(sample=0.5)",
 ];
 
 /// Queries the columnar path does not lower whose first stages are filters: the reference
@@ -66,8 +72,8 @@ const CANDIDATES: &[&str] = &[
     "{ status = error } >> { kind = client } && { kind = server } | rate()",
     "{ status = error } | count() > 1 | count_over_time() by (resource.service.name)",
     "{ kind = server } >> { status = error } | compare({ span.http.response.status_code >= 500 })",
-    "{ status = error } | rate() with(sample=0.5)",
-    "{ kind = client } | quantile_over_time(duration, .5) with(span_sample=0.3)",
+    "{ kind = server } >> { status = error } | rate() with(span_sample=0.5)",
+    "{ status = error } | compare({ kind = server }) with(sample=0.5)",
     r#"{ kind = consumer && link:spanID =~ "[0-9a-f]+" } | count_over_time()"#,
 ];
 
@@ -75,7 +81,7 @@ const REFERENCE_ONLY: &[&str] = &[
     "{ } >> { status = error } && { kind = client } | rate()",
     "{ } >> { } | compare({ status = error })",
     r#"{ } | compare({ event:name = "exception" })"#,
-    "{ } | rate() with(sample=0.5)",
+    "{ } | compare({ kind = server }) with(sample=0.5)",
     "{ duration * 2 > 1s } | rate()",
     r#"{ event:name != "exception" } | rate()"#,
 ];

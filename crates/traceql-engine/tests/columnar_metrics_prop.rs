@@ -48,6 +48,16 @@ const BY: &[&str] = &[
 
 const SECOND_STAGES: &[&str] = &["", " | topk(2)", " | bottomk(2)"];
 
+/// Sampling hints (none, most often).
+const HINTS: &[&str] = &[
+    "",
+    "",
+    "",
+    " with(sample=0.5)",
+    " with(span_sample=0.3)",
+    " with(trace_sample=0.4)",
+];
+
 /// Spanset operators between two filters (the first stage the columnar path lowers besides a
 /// single filter).
 const STRUCTURAL: &[&str] = &[
@@ -71,9 +81,10 @@ fn query() -> impl Strategy<Value = (String, bool)> {
         proptest::sample::select(FUNCTIONS),
         proptest::sample::select(BY),
         proptest::sample::select(SECOND_STAGES),
+        proptest::sample::select(HINTS),
     )
-        .prop_map(|(filter, (function, counts), by, second)| {
-            (format!("{filter} | {function}{by}{second}"), counts)
+        .prop_map(|(filter, (function, counts), by, second, hint)| {
+            (format!("{filter} | {function}{by}{second}{hint}"), counts)
         });
     // `compare` after a single filter (the first stage it runs on the columnar path with).
     let compare = (

@@ -49,16 +49,23 @@ struct BlockPlan {
     meta: BlockMeta,
     /// The conditions of the first stage's filters: one, or with a structure its two.
     filters: Vec<Expr>,
+    /// With a sampling hint, the spans it keeps.
+    kept: Option<Expr>,
     labels: Vec<Source>,
     measured: Option<Source>,
 }
 
 impl BlockPlan {
-    /// The spans the scan keeps: those matching any of the first stage's filters.
+    /// The spans the scan keeps: those matching any of the first stage's filters (and kept
+    /// by the sampling).
     fn condition(&self) -> Expr {
         let mut filters = self.filters.iter().cloned();
         let first = filters.next().unwrap_or_else(|| lit(false));
-        filters.fold(first, Expr::or)
+        let matching = filters.fold(first, Expr::or);
+        match &self.kept {
+            Some(kept) => matching.and(kept.clone()),
+            None => matching,
+        }
     }
 }
 
@@ -85,18 +92,24 @@ pub(super) enum PipelinePlan {
 /// the query or of a block is beyond what the columnar path lowers (the caller then uses the
 /// reference path).
 pub(super) fn plan(plan: &Plan, blocks: &[BlockMeta]) -> Option<Vec<PipelinePlan>> {
-    if plan.sampling.iter().any(|s| *s != Sampling::Exact) || plan.extrapolate {
+    if plan.extrapolate {
         return None;
     }
-    plan.pipelines
-        .iter()
-        .map(|p| pipeline_plan(p, blocks))
+    (plan.pipelines.iter().zip(&plan.sampling))
+        .map(|(p, sampling)| pipeline_plan(p, *sampling, blocks))
         .collect()
 }
 
-fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<PipelinePlan> {
+fn pipeline_plan(
+    pipeline: &MetricsPipeline,
+    sampling: Sampling,
+    blocks: &[BlockMeta],
+) -> Option<PipelinePlan> {
     let kind = &pipeline.function.kind;
     if let MetricsFunctionKind::Compare { filter, window, .. } = kind {
+        if sampling != Sampling::Exact {
+            return None;
+        }
         let [Stage::Spanset(SpansetExpr::Filter(condition))] = pipeline.pipeline.stages.as_slice()
         else {
             return None;
@@ -117,6 +130,11 @@ fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<Pip
         },
         _ => return None,
     };
+    // Spans sampled out of a structure's result are still part of the structure: the scan
+    // cannot leave them out.
+    if structure.is_some() && matches!(sampling, Sampling::Spans(_)) {
+        return None;
+    }
     let measured_field = kind.field().cloned();
     let by = pipeline.function.by.clone();
     let blocks = blocks
@@ -127,6 +145,7 @@ fn pipeline_plan(pipeline: &MetricsPipeline, blocks: &[BlockMeta]) -> Option<Pip
                 filters: (filters.iter())
                     .map(|f| lower_condition(f, meta))
                     .collect::<Option<_>>()?,
+                kept: sampling.kept(),
                 labels: (by.iter())
                     .map(|f| resolve_value(f, meta))
                     .collect::<Option<_>>()?,

@@ -6,8 +6,21 @@
 //! of that fraction. Minimums, maximums, averages and quantiles need no scaling. Extrapolation
 //! instead weighs each span by the sampling its own `tracestate` records, for data that was
 //! sampled before it was stored.
+//!
+//! The columnar path makes the same choice in its scan: [`Sampling::kept`] is a predicate on
+//! the trace and span ID columns.
 
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, FixedSizeBinaryArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result as DfResult, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::{Expr, ident};
 use traceql_storage::model::{SpanId, TraceId};
+use traceql_storage::schema::col;
 use traceql_syntax::ast::{Pipeline, Query, SpansetExpr, Stage, Static};
 
 /// What a sampled query keeps.
@@ -67,6 +80,83 @@ impl Sampling {
             Sampling::Spans(p) => below(hash(span_id, hash(trace_id, 0)), p),
             _ => true,
         }
+    }
+}
+
+impl Sampling {
+    /// A predicate on a block's rows that holds for the spans this sampling keeps, as
+    /// [`Sampling::keeps_trace`] and [`Sampling::keeps_span`] decide; `None` when it keeps
+    /// every span.
+    pub(super) fn kept(self) -> Option<Expr> {
+        let (p, args) = match self {
+            Sampling::Exact => return None,
+            Sampling::Traces(p) => (p, vec![ident(col::TRACE_ID)]),
+            Sampling::Spans(p) => (p, vec![ident(col::TRACE_ID), ident(col::SPAN_ID)]),
+        };
+        let function = Kept {
+            spans: matches!(self, Sampling::Spans(_)),
+            probability_bits: p.to_bits(),
+            signature: Signature::any(args.len(), Volatility::Immutable),
+        };
+        Some(ScalarUDF::from(function).call(args))
+    }
+}
+
+/// The scalar function behind [`Sampling::kept`]: trace IDs (and span IDs, when sampling
+/// spans) in, whether the row is kept out.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Kept {
+    /// Spans are sampled (else traces).
+    spans: bool,
+    /// The probability's bits (a float is neither `Eq` nor `Hash`).
+    probability_bits: u64,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Kept {
+    fn name(&self) -> &str {
+        match self.spans {
+            true => "sampled_span",
+            false => "sampled_trace",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let ids: Vec<Arc<dyn Array>> = (args.args.iter())
+            .map(|a| a.to_array(rows))
+            .collect::<DfResult<_>>()?;
+        let binary = |i: usize| -> DfResult<&FixedSizeBinaryArray> {
+            match ids.get(i).and_then(|a| a.as_fixed_size_binary_opt()) {
+                Some(a) => Ok(a),
+                None => exec_err!("{} reads fixed-size binary IDs", self.name()),
+            }
+        };
+        let p = f64::from_bits(self.probability_bits);
+        let traces = binary(0)?;
+        let kept: BooleanArray = match self.spans {
+            false => (0..rows)
+                .map(|row| Some(below(hash(traces.value(row), 0), p)))
+                .collect(),
+            true => {
+                let spans = binary(1)?;
+                (0..rows)
+                    .map(|row| {
+                        let trace = hash(traces.value(row), 0);
+                        Some(below(hash(spans.value(row), trace), p))
+                    })
+                    .collect()
+            }
+        };
+        Ok(ColumnarValue::Array(Arc::new(kept)))
     }
 }
 
