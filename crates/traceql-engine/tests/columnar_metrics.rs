@@ -60,30 +60,34 @@ const COLUMNAR: &[&str] = &[
     "{ } | avg_over_time(duration) by (kind) with(trace_sample=0.4)",
     "{ } | histogram_over_time(duration) with(sample=0.2)",
     "{ kind = server } >> { status = error } | rate() with(sample=0.5)",
+    r#"{ event:name = "exception" } | rate()"#,
+    r#"{ event:name = "exception" } | count_over_time() by (resource.service.name)"#,
+    r#"{ status = error && event.exception.type =~ "Payment.*" } | rate() by (name)"#,
+    r#"{ status = error && event:name != "no-such-event" } | rate()"#,
+    r#"{ kind = consumer && link:spanID =~ "[0-9a-f]+" } | count_over_time()"#,
+    r#"{ event:name = "exception" } > { } | rate()"#,
+    r#"{ } | compare({ event:name = "exception" })"#,
+    r#"{ event.exception.type != nil } | compare({ resource.service.name = "payment" }, 5)"#,
 ];
 
 /// Queries the columnar path does not lower whose first stages are filters: the reference
 /// evaluator over the traces a scan of their conditions finds.
 const CANDIDATES: &[&str] = &[
-    r#"{ event:name = "exception" } | rate()"#,
-    r#"{ event:name = "exception" } | count_over_time() by (resource.service.name)"#,
-    r#"{ status = error && event.exception.type =~ "Payment.*" } | rate() by (name)"#,
-    r#"{ status = error && event:name != "no-such-event" } | rate()"#,
+    r#"{ event:name = "exception" } | count() > 1 | rate()"#,
+    r#"{ status = error && !(event:name = "x" && kind = server) } | count_over_time() by (name)"#,
     "{ status = error } >> { kind = client } && { kind = server } | rate()",
     "{ status = error } | count() > 1 | count_over_time() by (resource.service.name)",
     "{ kind = server } >> { status = error } | compare({ span.http.response.status_code >= 500 })",
     "{ kind = server } >> { status = error } | rate() with(span_sample=0.5)",
     "{ status = error } | compare({ kind = server }) with(sample=0.5)",
-    r#"{ kind = consumer && link:spanID =~ "[0-9a-f]+" } | count_over_time()"#,
 ];
 
 const REFERENCE_ONLY: &[&str] = &[
     "{ } >> { status = error } && { kind = client } | rate()",
     "{ } >> { } | compare({ status = error })",
-    r#"{ } | compare({ event:name = "exception" })"#,
     "{ } | compare({ kind = server }) with(sample=0.5)",
     "{ duration * 2 > 1s } | rate()",
-    r#"{ event:name != "exception" } | rate()"#,
+    r#"{ !(event:name = "exception" && kind = server) } | rate()"#,
 ];
 
 fn traces() -> Vec<Trace> {

@@ -34,18 +34,24 @@ const COLUMNAR: &[&str] = &[
     "({ kind = server } && { kind = client }) !> { status = error }",
     "({ status = error } | count() > 1) >> ({ kind = client })",
     "({ kind = server } | count() > 3) !~ ({ kind = client } | select(span.http.route))",
-    // Event and link conditions are loosened to "has events (links)" for the candidate test.
+    // Event and link conditions: evaluated per event (link) in the scan.
     r#"{ event:name = "exception" }"#,
     r#"{ status = error && event.exception.type =~ "Payment.*" }"#,
     r#"{ event:name = "exception" || kind = server } && { kind = client }"#,
     r#"{ kind = consumer && link:spanID =~ "[0-9a-f]+" }"#,
+    r#"{ event:name != "exception" }"#,
+    r#"{ resource.service.name = "frontend" } > { event:name = "exception" }"#,
+    r#"{ } > { event:name = "exception" && event.exception.type != nil }"#,
+    r#"{ (event:name = "exception" && event:timeSinceStart > 1ms) || status = error }"#,
+    r#"{ status = error && !(event:name = "exception") }"#,
+    // Both events and links: loosened to "has events (links)".
+    r#"{ event:name = "exception" || link:spanID =~ "[0-9a-f]+" }"#,
 ];
 
 const REFERENCE_ONLY: &[&str] = &[
-    r#"{ event:name != "exception" }"#,
     // A comparison with an array holds for any element: keys with array values are left out.
     r#"{ span.app.product.ids = "p-1" }"#,
-    r#"{ resource.service.name = "frontend" } > { event:name = "exception" }"#,
+    r#"{ resource.service.name = "frontend" } > { !(event:name = "exception" && kind = server) }"#,
     "({ status = error } | by(resource.service.name)) && ({ kind = client })",
     "({ kind = server } | count() > 0) !>> ({ .x } | coalesce() | by(.y))",
 ];

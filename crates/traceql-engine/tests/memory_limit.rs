@@ -43,8 +43,12 @@ async fn a_query_over_the_memory_limit_fails_clearly() {
         "{e}"
     );
 
-    // The reference path (an event condition) checks the limit per row group.
-    let e = metrics_over_limit(&catalog, r#"{ event:name = "exception" } | rate()"#, 50_000).await;
+    // The reference path (arithmetic in a condition) checks the limit per row group.
+    let e = metrics_over_limit(&catalog, "{ duration * 2 > 1ms } | rate()", 50_000).await;
+    assert!(matches!(e, EngineError::MemoryLimit { .. }), "{e}");
+    // So does the reference over candidate traces (a stage before the metrics function), per
+    // row group fetched.
+    let e = metrics_over_limit(&catalog, "{ kind = server } | count() > 0 | rate()", 50_000).await;
     assert!(matches!(e, EngineError::MemoryLimit { .. }), "{e}");
     // A structural query holds a trace part's spans while it looks for partners: counted too.
     let e = metrics_over_limit(&catalog, "{ } >> { } | rate()", 50_000).await;

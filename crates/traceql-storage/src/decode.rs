@@ -21,7 +21,7 @@ use crate::projection::Projection;
 use crate::schema::{AttrType, DedicatedScope, attr, col};
 
 /// A decoding failure: what is wrong with the batch.
-pub(crate) type Decode<T> = std::result::Result<T, String>;
+pub type Decode<T> = std::result::Result<T, String>;
 
 /// Decodes the spans of one batch, in row order.
 pub(crate) fn decode_batch(batch: &RecordBatch, meta: &BlockMeta) -> Decode<Vec<Span>> {
@@ -505,6 +505,39 @@ impl<'a> EventList<'a> {
                 })
             })
             .collect()
+    }
+}
+
+/// A block's events column, read back one span's events at a time (for conditions on them
+/// evaluated in a scan).
+pub struct EventColumn<'a>(EventList<'a>);
+
+impl<'a> EventColumn<'a> {
+    /// The events column `list`; an error when it is not one.
+    pub fn new(list: &'a ListArray) -> Decode<Self> {
+        EventList::new(list).map(EventColumn)
+    }
+
+    /// The events of row `row`, whose span starts at `span_start` (the column stores times
+    /// since the span's start).
+    pub fn events(&self, row: usize, span_start: u64) -> Decode<Vec<Event>> {
+        self.0.decode(row, span_start)
+    }
+}
+
+/// A block's links column, read back one span's links at a time (for conditions on them
+/// evaluated in a scan).
+pub struct LinkColumn<'a>(LinkList<'a>);
+
+impl<'a> LinkColumn<'a> {
+    /// The links column `list`; an error when it is not one.
+    pub fn new(list: &'a ListArray) -> Decode<Self> {
+        LinkList::new(list).map(LinkColumn)
+    }
+
+    /// The links of row `row`.
+    pub fn links(&self, row: usize) -> Decode<Vec<Link>> {
+        self.0.decode(row)
     }
 }
 

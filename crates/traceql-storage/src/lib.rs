@@ -31,4 +31,5 @@ pub mod read;
 pub mod schema;
 pub mod writer;
 
+pub use decode::{EventColumn, LinkColumn};
 pub use error::{Result, StorageError};

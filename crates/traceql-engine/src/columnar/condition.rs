@@ -20,12 +20,32 @@ use traceql_syntax::ast::{
 
 use super::fields::{Source, Ty, generic_only, nested_list, non_empty_equality_column, resolve};
 use super::generic_attribute::{Read, generic_attribute};
+use super::nested_condition::{nested_condition, nested_subexpression};
 use traceql_syntax::fold::anchored_pattern;
 
 /// `expr` lowered for the block `meta` describes; `None` when the columnar path cannot
 /// evaluate it exactly (a field it cannot read, arithmetic, field-to-field comparisons).
 pub fn lower_condition(expr: &FieldExpr, meta: &BlockMeta) -> Option<Expr> {
-    lower(expr, meta).map(|l| l.expr)
+    lower(expr, &Lowering::of(expr, meta)).map(|l| l.expr)
+}
+
+/// What lowering one condition works with.
+struct Lowering<'a> {
+    /// The block.
+    meta: &'a BlockMeta,
+    /// The condition's subexpression reading events or links that a scan evaluates exactly
+    /// (see [`nested_subexpression`]), with the list column it reads.
+    nested: Option<(&'a FieldExpr, &'static str)>,
+}
+
+impl<'a> Lowering<'a> {
+    /// The lowering of `condition` (the whole of it) in the block `meta` describes.
+    fn of(condition: &'a FieldExpr, meta: &'a BlockMeta) -> Self {
+        Lowering {
+            meta,
+            nested: nested_subexpression(condition),
+        }
+    }
 }
 
 /// `condition` as a filter's predicate. A filter drops the rows where its predicate is null
@@ -58,24 +78,24 @@ pub fn as_filter(condition: Expr) -> Expr {
 /// for a span with events (links): a span without reads nil there, and nil compares false.
 /// `None` when no condition narrower than `true` is known.
 pub fn lower_candidate_condition(expr: &FieldExpr, meta: &BlockMeta) -> Option<Expr> {
-    if let Some(exact) = lower(expr, meta) {
+    candidate(expr, &Lowering::of(expr, meta))
+}
+
+/// [`lower_candidate_condition`] of a part `expr` of the condition `cx` lowers.
+fn candidate(expr: &FieldExpr, cx: &Lowering) -> Option<Expr> {
+    if let Some(exact) = lower(expr, cx) {
         return Some(exact.or_false());
     }
     let FieldExprKind::Binary { op, lhs, rhs } = &expr.kind else {
         return None;
     };
     match op {
-        BinaryOp::And => match (
-            lower_candidate_condition(lhs, meta),
-            lower_candidate_condition(rhs, meta),
-        ) {
+        BinaryOp::And => match (candidate(lhs, cx), candidate(rhs, cx)) {
             (Some(l), Some(r)) => Some(l.and(r)),
             (Some(one), None) | (None, Some(one)) => Some(one),
             (None, None) => None,
         },
-        BinaryOp::Or => {
-            Some(lower_candidate_condition(lhs, meta)?.or(lower_candidate_condition(rhs, meta)?))
-        }
+        BinaryOp::Or => Some(candidate(lhs, cx)?.or(candidate(rhs, cx)?)),
         BinaryOp::Eq
         | BinaryOp::Lt
         | BinaryOp::Lte
@@ -129,7 +149,13 @@ impl Lowered {
     }
 }
 
-fn lower(expr: &FieldExpr, meta: &BlockMeta) -> Option<Lowered> {
+fn lower(expr: &FieldExpr, cx: &Lowering) -> Option<Lowered> {
+    if let Some((nested, list)) = cx.nested
+        && std::ptr::eq(expr, nested)
+    {
+        return Some(Lowered::nullable(nested_condition(list, expr)));
+    }
+    let meta = cx.meta;
     match &expr.kind {
         FieldExprKind::Static(Static::Bool(b)) => Some(Lowered::definite(lit(*b))),
         FieldExprKind::Static(_) => Some(Lowered::nullable(not_a_bool())),
@@ -139,7 +165,7 @@ fn lower(expr: &FieldExpr, meta: &BlockMeta) -> Option<Lowered> {
             op: UnaryOp::Not,
             expr,
         } => {
-            let inner = lower(expr, meta)?;
+            let inner = lower(expr, cx)?;
             Some(Lowered {
                 expr: inner.expr.not(),
                 nullable: inner.nullable,
@@ -148,7 +174,7 @@ fn lower(expr: &FieldExpr, meta: &BlockMeta) -> Option<Lowered> {
         FieldExprKind::Unary {
             op: UnaryOp::Neg, ..
         } => None,
-        FieldExprKind::Binary { op, lhs, rhs } => binary(*op, lhs, rhs, meta),
+        FieldExprKind::Binary { op, lhs, rhs } => binary(*op, lhs, rhs, cx),
     }
 }
 
@@ -167,7 +193,8 @@ fn bool_field(field: &Field, meta: &BlockMeta) -> Option<Lowered> {
     }))
 }
 
-fn binary(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> Option<Lowered> {
+fn binary(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, cx: &Lowering) -> Option<Lowered> {
+    let meta = cx.meta;
     let nil = |e: &FieldExpr| e.as_static() == Some(&Static::Nil);
     if matches!(op, BinaryOp::Eq | BinaryOp::Neq) && (nil(lhs) || nil(rhs)) {
         let other = if nil(lhs) { rhs } else { lhs };
@@ -188,11 +215,11 @@ fn binary(op: BinaryOp, lhs: &FieldExpr, rhs: &FieldExpr, meta: &BlockMeta) -> O
     }
     match op {
         BinaryOp::And => {
-            let (l, r) = (lower(lhs, meta)?, lower(rhs, meta)?);
+            let (l, r) = (lower(lhs, cx)?, lower(rhs, cx)?);
             Some(Lowered::definite(l.or_false().and(r.or_false())))
         }
         BinaryOp::Or => {
-            let (l, r) = (lower(lhs, meta)?, lower(rhs, meta)?);
+            let (l, r) = (lower(lhs, cx)?, lower(rhs, cx)?);
             // `x || y` with a non-boolean `x` is false, even when `y` holds.
             let expr = match l.nullable {
                 true => when(l.expr.clone().is_null(), lit(false))

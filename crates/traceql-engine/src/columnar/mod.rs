@@ -11,6 +11,7 @@ mod condition;
 pub mod fields;
 mod footers;
 pub mod generic_attribute;
+mod nested_condition;
 pub mod pruning;
 mod row_groups;
 mod scan_schema;

@@ -11,7 +11,7 @@ mod expr;
 mod pipeline;
 mod trace;
 
-pub use expr::{Regexes, holds};
+pub use expr::{Regexes, eval, holds};
 pub use pipeline::{Spanset, aggregate};
 pub use trace::{SpanContext, TraceView, kind, status, trace_id_hex, value};
 

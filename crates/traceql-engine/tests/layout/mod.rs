@@ -148,9 +148,12 @@ const CONDITIONS: &[&str] = &[
     r#"rootServiceName = "frontend""#,
     "span.http.route != nil",
     r#".db.system = "postgresql""#,
-    // Search loosens these to "has events (links)" for its candidate test.
+    // Evaluated per event (link) in the scan, or loosened to "has events (links)".
     r#"event:name = "exception""#,
     r#"event.exception.type =~ "Product.*" || link:spanID =~ "[0-9a-f]+""#,
+    r#"event:name != "exception""#,
+    r#"!(event:name = "exception" && event:timeSinceStart > 2ms)"#,
+    r#"(event.exception.type != nil || kind = client) && !(link:spanID =~ "f.*")"#,
 ];
 
 /// A spanset filter: one condition, or two joined by `&&` or `||`.

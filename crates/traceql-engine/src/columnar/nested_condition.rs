@@ -1,0 +1,196 @@
+//! A condition on a span's events (or links) evaluated exactly in a scan.
+//!
+//! The reference evaluates a condition that reads events once per event of the span (once
+//! with no event when it has none) and keeps the span when any evaluation holds. In a
+//! condition whose event fields all sit in one subexpression `T` reached from the top through
+//! `&&` and `||` only, the rest does not depend on the event, and `&&` and `||` never give more
+//! for a lesser `T` (ordering not-a-boolean < false < true): the span is kept exactly when the
+//! condition holds with `T` replaced by its greatest value over the span's events. A scalar
+//! function over the events column computes that value, evaluating `T` per event with the
+//! reference evaluator itself, so that it means what the reference means.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, BooleanArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, exec_datafusion_err, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::{Expr, ident};
+use traceql_storage::model::{Event, Link, Span, Trace};
+use traceql_storage::schema::col;
+use traceql_storage::{EventColumn, LinkColumn};
+use traceql_syntax::ast::{BinaryOp, FieldExpr, FieldExprKind};
+
+use super::fields::nested_list;
+use crate::reference::{Regexes, SpanContext, TraceView, eval};
+use crate::value::Val;
+
+/// The subexpression of `expr` holding all its event (or link) fields, when there is one
+/// reached from the top through `&&` and `||` only, and `expr` reads events or links but not
+/// both; with the list column it reads.
+pub fn nested_subexpression(expr: &FieldExpr) -> Option<(&FieldExpr, &'static str)> {
+    let mut lists = Vec::new();
+    expr.visit_fields(&mut |f| {
+        if let Some(list) = nested_list(&f)
+            && !lists.contains(&list)
+        {
+            lists.push(list);
+        }
+    });
+    let [list] = lists[..] else {
+        return None;
+    };
+    let reads = |e: &FieldExpr| {
+        let mut found = false;
+        e.visit_fields(&mut |f| found |= nested_list(&f) == Some(list));
+        found
+    };
+    let only = |e: &FieldExpr| {
+        let mut all = true;
+        e.visit_fields(&mut |f| all &= nested_list(&f) == Some(list));
+        all
+    };
+    let mut at = expr;
+    loop {
+        if only(at) {
+            return Some((at, list));
+        }
+        match &at.kind {
+            FieldExprKind::Binary {
+                op: BinaryOp::And | BinaryOp::Or,
+                lhs,
+                rhs,
+            } => match (reads(lhs), reads(rhs)) {
+                (true, false) => at = lhs,
+                (false, true) => at = rhs,
+                // Both sides read the list with something else between: two subexpressions.
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+}
+
+/// The greatest value of `expr` (reading only fields of the list column `list`) over each
+/// span's events or links: true, false, or null (not a boolean).
+pub fn nested_condition(list: &'static str, expr: &FieldExpr) -> Expr {
+    let function = NestedCondition {
+        list,
+        canonical: expr.to_string(),
+        expr: expr.clone(),
+        signature: Signature::any(1, Volatility::Immutable),
+    };
+    ScalarUDF::from(function).call(vec![ident(list)])
+}
+
+/// The scalar function behind [`nested_condition`].
+#[derive(Debug)]
+struct NestedCondition {
+    list: &'static str,
+    /// The expression's canonical text: what tells two functions apart.
+    canonical: String,
+    expr: FieldExpr,
+    signature: Signature,
+}
+
+impl PartialEq for NestedCondition {
+    fn eq(&self, other: &Self) -> bool {
+        (self.list, &self.canonical) == (other.list, &other.canonical)
+    }
+}
+
+impl Eq for NestedCondition {}
+
+impl Hash for NestedCondition {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self.list, &self.canonical).hash(state);
+    }
+}
+
+/// What a condition may give: not a boolean, false, true (in this order).
+fn rank(v: &Val) -> u8 {
+    match v {
+        Val::Bool(true) => 2,
+        Val::Bool(false) => 1,
+        _ => 0,
+    }
+}
+
+impl ScalarUDFImpl for NestedCondition {
+    fn name(&self) -> &str {
+        match self.list {
+            col::EVENTS => "event_condition",
+            _ => "link_condition",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [list] = args.args.as_slice() else {
+            return exec_err!("{} takes one list", self.name());
+        };
+        let list = list.to_array(args.number_rows)?;
+        let Some(list) = list.as_list_opt::<i32>() else {
+            return exec_err!("{} reads a list column", self.name());
+        };
+        // The fields read belong to the event or link: the span is a stand-in starting at 0,
+        // so that an event's time since the span's start is its stored time.
+        let trace = TraceView::new(Trace {
+            trace_id: [0; 16],
+            spans: vec![Span::default()],
+        });
+        let mut regexes = Regexes::default();
+        let mut rank_of = |event: Option<&Event>, link: Option<&Link>| -> Result<u8> {
+            let ctx = SpanContext {
+                trace: &trace,
+                index: 0,
+                event,
+                link,
+            };
+            let value = eval(&self.expr, &ctx, &mut regexes)
+                .map_err(|e| exec_datafusion_err!("{}: {e}", self.name()))?;
+            Ok(rank(&value))
+        };
+        let without = rank_of(None, None)?;
+        let decoding = |e: String| exec_datafusion_err!("{}: {e}", self.name());
+        let mut ranks = Vec::with_capacity(list.len());
+        match self.list {
+            col::EVENTS => {
+                let column = EventColumn::new(list).map_err(decoding)?;
+                for row in 0..list.len() {
+                    let events = column.events(row, 0).map_err(decoding)?;
+                    let mut best = if events.is_empty() { without } else { 0 };
+                    for event in &events {
+                        best = best.max(rank_of(Some(event), None)?);
+                    }
+                    ranks.push(best);
+                }
+            }
+            _ => {
+                let column = LinkColumn::new(list).map_err(decoding)?;
+                for row in 0..list.len() {
+                    let links = column.links(row).map_err(decoding)?;
+                    let mut best = if links.is_empty() { without } else { 0 };
+                    for link in &links {
+                        best = best.max(rank_of(None, Some(link))?);
+                    }
+                    ranks.push(best);
+                }
+            }
+        }
+        let values: BooleanArray = (ranks.into_iter())
+            .map(|r| (r > 0).then_some(r == 2))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(values)))
+    }
+}
