@@ -179,10 +179,10 @@ fn explain_runs_the_query_and_shows_its_datafusion_plans() {
         concat!(
             ".explain { status = error } | count_over_time() by (resource.service.name)\n",
             ".explain { } >> { } | rate()\n",
-            ".explain { event:name = \"exception\" } | rate()\n",
+            ".explain { duration * 2 > 1s } | rate()\n",
             ".explain { status = error } >> { }\n",
             ".explain { } !> { }\n",
-            ".explain { event:name != \"no-such-event\" }\n",
+            ".explain { !(event:name = \"no-such-event\" && kind = server) }\n",
             ".explain { duration > 1000h } >> { duration > 2000h }\n",
             ".explain { name = \"Q-no-such-span\" } >> { name = \"R-no-such-span\" }\n",
             ".explain { name = \"Q-no-such-span\" } | rate()\n",

@@ -158,21 +158,9 @@ async fn columnar_metrics_agree_with_the_reference() {
     let catalog = catalog(&traces).await;
     for query in COLUMNAR {
         let request = request(query);
-        assert_eq!(
-            execution_path(&catalog, "t", &request).await.expect("path"),
-            ExecutionPath::Columnar,
-            "{query}"
-        );
-        let columnar = metrics(&catalog, "t", &request)
-            .await
-            .unwrap_or_else(|e| panic!("{query}: {e}"));
-        let reference = metrics_traces(traces.clone(), &request).expect("reference");
-        assert_eq!(series(&columnar), series(&reference), "{query}");
+        let (columnar, reference) =
+            on_path_as_reference(&catalog, &traces, &request, ExecutionPath::Columnar).await;
         assert_eq!(columnar.partial, reference.partial, "{query}");
-        assert_eq!(
-            columnar.metrics.inspected_spans, reference.metrics.inspected_spans,
-            "{query}"
-        );
         // Every case matches something but the one about a missing key and the average of a
         // string attribute (never a number; quantiles of it still make their series).
         assert_eq!(
@@ -207,26 +195,14 @@ async fn columnar_exemplars_are_the_references() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn candidate_traces_give_the_references_series_and_exemplars() {
-    let traces = traces();
-    let catalog = catalog(&traces).await;
+    let catalog = catalog(&traces()).await;
+    // Exemplars depend on the order traces are met: give the reference the scan's order.
+    let traces = traces_in_block_order(&catalog).await;
     for query in CANDIDATES {
         let request = request(query);
-        assert_eq!(
-            execution_path(&catalog, "t", &request).await.expect("path"),
-            ExecutionPath::Candidates,
-            "{query}"
-        );
-        let candidates = metrics(&catalog, "t", &request)
-            .await
-            .unwrap_or_else(|e| panic!("{query}: {e}"));
-        let reference =
-            metrics_traces(traces_in_block_order(&catalog).await, &request).expect("reference");
-        assert_eq!(series(&candidates), series(&reference), "{query}");
+        let (candidates, reference) =
+            on_path_as_reference(&catalog, &traces, &request, ExecutionPath::Candidates).await;
         assert_eq!(exemplars(&candidates), exemplars(&reference), "{query}");
-        assert_eq!(
-            candidates.metrics.inspected_spans, reference.metrics.inspected_spans,
-            "{query}"
-        );
         assert!(!reference.series.is_empty(), "{query}");
     }
 }
@@ -252,16 +228,35 @@ async fn columnar_as_reference(
     traces: &[Trace],
     request: &MetricsRequest,
 ) -> MetricsResult {
+    on_path_as_reference(catalog, traces, request, ExecutionPath::Columnar)
+        .await
+        .0
+}
+
+/// The responses to `request` over `catalog` and of the reference over `traces`, after
+/// checking that the first runs on `path` and returns the reference's series.
+async fn on_path_as_reference(
+    catalog: &Catalog,
+    traces: &[Trace],
+    request: &MetricsRequest,
+    path: ExecutionPath,
+) -> (MetricsResult, MetricsResult) {
     let query = &request.query;
     assert_eq!(
         execution_path(catalog, "t", request).await.expect("path"),
-        ExecutionPath::Columnar,
+        path,
         "{query}"
     );
-    let columnar = metrics(catalog, "t", request).await.expect("columnar");
+    let response = metrics(catalog, "t", request)
+        .await
+        .unwrap_or_else(|e| panic!("{query}: {e}"));
     let reference = metrics_traces(traces.to_vec(), request).expect("reference");
-    assert_eq!(series(&columnar), series(&reference), "{query}");
-    columnar
+    assert_eq!(series(&response), series(&reference), "{query}");
+    assert_eq!(
+        response.metrics.inspected_spans, reference.metrics.inspected_spans,
+        "{query}"
+    );
+    (response, reference)
 }
 
 /// `compare` counts what the generic lists hold as the reference does: keys without a column
@@ -372,8 +367,8 @@ async fn generic_attributes_are_labels_and_measured_values_as_on_the_reference_p
         "{ } | quantile_over_time(span.rare.mixed, .5, .9)",
         "{ } !< { } | count_over_time() by (span.rare.mixed)",
     ] {
-        let columnar = columnar_as_reference(&catalog, &traces, &request(query)).await;
-        let reference = metrics_traces(traces.clone(), &request(query)).expect("reference");
+        let (columnar, reference) =
+            on_path_as_reference(&catalog, &traces, &request(query), ExecutionPath::Columnar).await;
         assert_eq!(exemplars(&columnar), exemplars(&reference), "{query}");
         assert!(!columnar.series.is_empty(), "{query}");
     }
