@@ -4,6 +4,7 @@
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::Trace;
+use traceql_storage::projection::Projection;
 use traceql_storage::read::BlockReader;
 
 use crate::error::{EngineError, ExecError};
@@ -12,7 +13,8 @@ use crate::progress::Progress;
 /// Traces handed on between two yields to the async runtime.
 const YIELD_EVERY: usize = 1024;
 
-/// Reads `blocks` in order, one row group at a time, and passes their traces to `visit` in
+/// Reads `blocks` in order, one row group at a time, decoding of each block what `projection`
+/// gives for it, and passes their traces to `visit` in
 /// chunks of [`YIELD_EVERY`], yielding to the runtime after each chunk so that an aborted query
 /// stops promptly. Blocks and spans are counted in `progress`. A row group whose decoded columns
 /// and traces together exceed `memory_limit` bytes fails the query.
@@ -21,11 +23,12 @@ pub(crate) async fn scan_blocks(
     blocks: &[BlockMeta],
     progress: &Progress,
     memory_limit: Option<u64>,
+    projection: impl Fn(&BlockMeta) -> Projection,
     mut visit: impl FnMut(Vec<Trace>) -> Result<(), ExecError>,
 ) -> Result<(), EngineError> {
     progress.set_blocks_total(blocks.len());
     for block in blocks {
-        let mut reader = BlockReader::open(catalog, block).await?;
+        let mut reader = BlockReader::open_projected(catalog, block, projection(block)).await?;
         while let Some(group) = reader.next_row_group().await? {
             within_memory(
                 memory_limit,

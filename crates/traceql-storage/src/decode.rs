@@ -23,11 +23,6 @@ use crate::schema::{AttrType, DedicatedScope, attr, col};
 /// A decoding failure: what is wrong with the batch.
 pub type Decode<T> = std::result::Result<T, String>;
 
-/// Decodes the spans of one batch, in row order.
-pub(crate) fn decode_batch(batch: &RecordBatch, meta: &BlockMeta) -> Decode<Vec<Span>> {
-    decode_projected(batch, meta, &Projection::all())
-}
-
 /// Decodes the parts `projection` names of the spans of one batch (which must hold those
 /// columns), in row order.
 pub(crate) fn decode_projected(

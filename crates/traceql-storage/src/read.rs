@@ -13,7 +13,7 @@ use futures::{FutureExt, TryFutureExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt};
 use parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter,
+    ArrowPredicateFn, ArrowReaderBuilder, ArrowReaderMetadata, ArrowReaderOptions, RowFilter,
 };
 use parquet::arrow::async_reader::ParquetRecordBatchStream;
 use parquet::arrow::async_reader::{AsyncFileReader, MetadataSuffixFetch};
@@ -24,7 +24,7 @@ use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::statistics::Statistics;
 
 use crate::catalog::Catalog;
-use crate::decode::{decode_batch, decode_projected};
+use crate::decode::decode_projected;
 use crate::error::{Result, StorageError};
 use crate::footers::Footer;
 use crate::meta::BlockMeta;
@@ -150,6 +150,19 @@ pub fn append_traces(traces: &mut Vec<Trace>, spans: Vec<Span>) {
     }
 }
 
+/// The columns of a block's data file (the block `meta` describes, read by `builder`) that
+/// `projection` decodes.
+fn projection_mask<T>(
+    builder: &ArrowReaderBuilder<T>,
+    projection: &Projection,
+    meta: &BlockMeta,
+) -> ProjectionMask {
+    let roots = (builder.schema().fields().iter().enumerate())
+        .filter(|(_, f)| projection.reads(f.name(), meta))
+        .map(|(i, _)| i);
+    ProjectionMask::roots(builder.parquet_schema(), roots)
+}
+
 /// The traces of one row group.
 #[derive(Debug)]
 pub struct RowGroupTraces {
@@ -164,22 +177,38 @@ pub struct RowGroupTraces {
 pub struct BlockReader {
     stream: ParquetRecordBatchStream<ObjectReader>,
     meta: BlockMeta,
+    projection: Projection,
     path: Path,
 }
 
 impl BlockReader {
-    /// Opens the data file of the block `meta` describes (reads its footer).
+    /// Opens the data file of the block `meta` describes (reads its footer), to decode every
+    /// part of every span.
     pub async fn open(catalog: &Catalog, meta: &BlockMeta) -> Result<BlockReader> {
+        BlockReader::open_projected(catalog, meta, Projection::all()).await
+    }
+
+    /// Opens the data file of the block `meta` describes (reads its footer), to decode only
+    /// the parts of spans `projection` names: the other columns are not read.
+    pub async fn open_projected(
+        catalog: &Catalog,
+        meta: &BlockMeta,
+        projection: Projection,
+    ) -> Result<BlockReader> {
         let path = catalog.data_path(&meta.tenant, &meta.block_id);
         let reader = ObjectReader::new(Arc::clone(catalog.store()), path.clone());
-        let stream = ParquetRecordBatchStreamBuilder::new(reader)
+        let builder = ParquetRecordBatchStreamBuilder::new(reader)
             .await
-            .map_err(|e| StorageError::parquet(&path, e))?
+            .map_err(|e| StorageError::parquet(&path, e))?;
+        let mask = projection_mask(&builder, &projection, meta);
+        let stream = builder
+            .with_projection(mask)
             .build()
             .map_err(|e| StorageError::parquet(&path, e))?;
         Ok(BlockReader {
             stream,
             meta: meta.clone(),
+            projection,
             path,
         })
     }
@@ -200,7 +229,7 @@ impl BlockReader {
         for batch in batches {
             let batch = batch.map_err(|e| StorageError::parquet(path, e.into()))?;
             decoded_bytes += batch.get_array_memory_size();
-            let spans = decode_batch(&batch, &self.meta)
+            let spans = decode_projected(&batch, &self.meta, &self.projection)
                 .map_err(|m| StorageError::invalid_block(path, m))?;
             append_traces(&mut traces, spans);
         }
@@ -370,15 +399,7 @@ impl BlockIndex {
         let id_column = self.column;
         async move {
             let parquet_schema = builder.parquet_schema();
-            let roots: Vec<usize> = builder
-                .schema()
-                .fields()
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| projection.reads(f.name(), &meta))
-                .map(|(i, _)| i)
-                .collect();
-            let projection_mask = ProjectionMask::roots(parquet_schema, roots);
+            let projection_mask = projection_mask(&builder, &projection, &meta);
             let wanted: HashSet<TraceId> = ids.into_iter().collect();
             let is_wanted = ArrowPredicateFn::new(
                 ProjectionMask::leaves(parquet_schema, [id_column]),

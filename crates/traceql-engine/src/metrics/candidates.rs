@@ -24,15 +24,14 @@ use traceql_storage::model::{Trace, TraceId};
 use traceql_storage::projection::Projection;
 use traceql_storage::read::BlockIndex;
 use traceql_storage::schema::col;
-use traceql_syntax::ast::{FieldExpr, MetricsFunctionKind, MetricsPipeline, SpansetExpr, Stage};
+use traceql_syntax::ast::{FieldExpr, SpansetExpr, Stage};
 
+use super::Plan;
 use super::columnar::{Aggregation, trace_ids};
 use crate::columnar::{as_filter, lower_candidate_condition, scan_schema};
 use crate::error::{EngineError, ExecError};
 use crate::progress::Progress;
 use crate::scan::within_memory;
-use crate::search::columnar::fetch_projection;
-use crate::search::visit_pipeline_fields;
 
 /// Fetches in flight: the next row group's candidates are read and decoded while the current
 /// one's are evaluated.
@@ -46,26 +45,16 @@ pub(super) struct CandidatePlan {
     projections: Vec<Projection>,
 }
 
-/// The candidate plan of `pipelines` over `blocks`; `None` when some first stage is not a tree
-/// of filters (a sub-pipeline), some filter does not lower in some block, or every span is a
-/// candidate (`{ }`), where reading every trace costs no more.
-pub(super) fn plan(pipelines: &[MetricsPipeline], blocks: &[BlockMeta]) -> Option<CandidatePlan> {
+/// The candidate plan of the pipelines of `plan` over `blocks`; `None` when some first stage
+/// is not a tree of filters (a sub-pipeline), some filter does not lower in some block, or
+/// every span is a candidate (`{ }`), where reading every trace costs no more.
+pub(super) fn plan(plan: &Plan, blocks: &[BlockMeta]) -> Option<CandidatePlan> {
     let mut filters = Vec::new();
-    // Every field the pipelines read; `None` when some pipeline reads every attribute.
-    let mut fields = Some(Vec::new());
-    for pipeline in pipelines {
+    for pipeline in &plan.pipelines {
         let Some(Stage::Spanset(first)) = pipeline.pipeline.stages.first() else {
             return None;
         };
         filters_of(first, &mut filters)?;
-        if let Some(fields) = &mut fields {
-            visit_pipeline_fields(&pipeline.pipeline, &mut |f| fields.push(f));
-            fields.extend(pipeline.function.by.iter().cloned());
-            fields.extend(pipeline.function.kind.field().cloned());
-        }
-        if let MetricsFunctionKind::Compare { .. } = pipeline.function.kind {
-            fields = None;
-        }
     }
     let blocks = blocks
         .iter()
@@ -81,10 +70,7 @@ pub(super) fn plan(pipelines: &[MetricsPipeline], blocks: &[BlockMeta]) -> Optio
         })
         .collect::<Option<Vec<_>>>()?;
     let projections = (blocks.iter())
-        .map(|(meta, _)| match &fields {
-            Some(fields) => fetch_projection(fields, meta),
-            None => Projection::all(),
-        })
+        .map(|(meta, _)| plan.projection(meta))
         .collect();
     Some(CandidatePlan {
         blocks,

@@ -30,6 +30,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::Trace;
+use traceql_storage::projection::Projection;
 use traceql_syntax::ast::{
     ComparisonOp, MetricsExpr, MetricsFunctionKind, MetricsOp, MetricsPipeline, QueryBody,
     SecondStage, SecondStageKind, Static,
@@ -41,6 +42,8 @@ use crate::error::{EngineError, ExecError};
 use crate::progress::Progress;
 use crate::reference::{Regexes, TraceView, run_pipeline};
 use crate::scan::scan_blocks;
+use crate::search::columnar::fetch_projection;
+use crate::search::visit_pipeline_fields;
 use columnar::PipelinePlan;
 use compare::Comparison;
 use sampling::Sampling;
@@ -166,6 +169,22 @@ impl Plan {
 
 impl Plan {
     /// One accumulator per metrics function.
+    /// What a trace of the block `meta` is decoded with for this query: the fields its
+    /// pipelines read, labels and measured values included (every part of the span for
+    /// `compare`, which counts every attribute).
+    fn projection(&self, meta: &BlockMeta) -> Projection {
+        let mut fields = Vec::new();
+        for pipeline in &self.pipelines {
+            if let MetricsFunctionKind::Compare { .. } = pipeline.function.kind {
+                return Projection::all();
+            }
+            visit_pipeline_fields(&pipeline.pipeline, &mut |f| fields.push(f));
+            fields.extend(pipeline.function.by.iter().cloned());
+            fields.extend(pipeline.function.kind.field().cloned());
+        }
+        fetch_projection(&fields, meta)
+    }
+
     fn accumulators(&self, intervals: Intervals) -> Vec<Measure> {
         self.pipelines
             .iter()
@@ -274,7 +293,7 @@ async fn run_metrics(
         }
         None => {
             let visit = |chunk| feed(&plan, &mut accumulators, chunk, &mut metrics, &mut regexes);
-            match candidates::plan(&plan.pipelines, &blocks) {
+            match candidates::plan(&plan, &blocks) {
                 Some(candidates) => {
                     candidates::run(&candidates, catalog, request.memory_limit, progress, visit)
                         .await?;
@@ -282,7 +301,9 @@ async fn run_metrics(
                     metrics.inspected_spans = blocks.iter().map(|b| b.span_count).sum();
                 }
                 None => {
-                    scan_blocks(catalog, &blocks, progress, request.memory_limit, visit).await?
+                    let projection = |meta: &BlockMeta| plan.projection(meta);
+                    let limit = request.memory_limit;
+                    scan_blocks(catalog, &blocks, progress, limit, projection, visit).await?
                 }
             }
         }
@@ -304,7 +325,7 @@ pub async fn execution_path(
     let blocks = live_blocks(catalog, tenant, intervals).await?;
     Ok(match columnar::plan(&plan, &blocks) {
         Some(_) => ExecutionPath::Columnar,
-        None if candidates::plan(&plan.pipelines, &blocks).is_some() => ExecutionPath::Candidates,
+        None if candidates::plan(&plan, &blocks).is_some() => ExecutionPath::Candidates,
         None => ExecutionPath::Reference,
     })
 }
@@ -320,7 +341,7 @@ pub async fn explain(
     let intervals = intervals(request)?;
     let blocks = live_blocks(catalog, tenant, intervals).await?;
     let Some(pipelines) = columnar::plan(&plan, &blocks) else {
-        if candidates::plan(&plan.pipelines, &blocks).is_some() {
+        if candidates::plan(&plan, &blocks).is_some() {
             return Ok(format!(
                 "path: reference evaluator over candidate traces of {} block(s): a scan with \
                  the first stages' conditions pushed down finds the traces with a span that may \

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::{StatusCode, Trace, TraceId};
+use traceql_storage::projection::Projection;
 use traceql_syntax::ast::{
     Field, FieldExprKind, Intrinsic, Pipeline, QueryBody, ScalarExpr, Scope, SpansetExpr, Stage,
     Static,
@@ -457,9 +458,15 @@ async fn search_blocks_of(
         }
         None => {
             let mut regexes = Regexes::default();
-            scan_blocks(catalog, &blocks, progress, request.memory_limit, |chunk| {
-                evaluate_all(&search, chunk, &mut results, &mut regexes)
-            })
+            let all = |_: &BlockMeta| Projection::all();
+            scan_blocks(
+                catalog,
+                &blocks,
+                progress,
+                request.memory_limit,
+                all,
+                |chunk| evaluate_all(&search, chunk, &mut results, &mut regexes),
+            )
             .await?;
             // Every block was read to the end.
             results.metrics.inspected_bytes = results.metrics.total_block_bytes;
