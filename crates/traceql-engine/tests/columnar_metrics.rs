@@ -68,6 +68,7 @@ const COLUMNAR: &[&str] = &[
     r#"{ event:name = "exception" } > { } | rate()"#,
     r#"{ } | compare({ event:name = "exception" })"#,
     r#"{ event.exception.type != nil } | compare({ resource.service.name = "payment" }, 5)"#,
+    r#"{ span.app.product.ids =~ "1Y.*" } | rate() by (resource.service.name)"#,
 ];
 
 /// Queries the columnar path does not lower whose first stages are filters: the reference

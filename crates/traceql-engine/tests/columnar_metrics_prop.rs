@@ -11,9 +11,7 @@ use crate::layout;
 use layout::{LATE_NANOS, Layout, catalog, layout, runtime, same_outcome};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use traceql_engine::metrics::{
-    MetricsRequest, MetricsResult, metrics, metrics_traces,
-};
+use traceql_engine::metrics::{MetricsRequest, MetricsResult, metrics, metrics_traces};
 use traceql_storage::generator::GeneratorConfig;
 
 /// Metrics functions, with whether their values are counts (compared exactly).

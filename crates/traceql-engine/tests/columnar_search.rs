@@ -44,13 +44,15 @@ const COLUMNAR: &[&str] = &[
     r#"{ } > { event:name = "exception" && event.exception.type != nil }"#,
     r#"{ (event:name = "exception" && event:timeSinceStart > 1ms) || status = error }"#,
     r#"{ status = error && !(event:name = "exception") }"#,
+    // A comparison with an array holds for any element: evaluated per span in the scan.
+    r#"{ span.app.product.ids = "66VCHSJNUP" }"#,
+    r#"{ span.app.product.ids =~ "1Y.*" && kind = server } >> { kind = client }"#,
+    r#"{ resource.service.name = "checkout" && !(span.app.product.ids != nil) }"#,
     // Both events and links: loosened to "has events (links)".
     r#"{ event:name = "exception" || link:spanID =~ "[0-9a-f]+" }"#,
 ];
 
 const REFERENCE_ONLY: &[&str] = &[
-    // A comparison with an array holds for any element: keys with array values are left out.
-    r#"{ span.app.product.ids = "p-1" }"#,
     r#"{ resource.service.name = "frontend" } > { !(event:name = "exception" && kind = server) }"#,
     "({ status = error } | by(resource.service.name)) && ({ kind = client })",
     "({ kind = server } | count() > 0) !>> ({ .x } | coalesce() | by(.y))",

@@ -520,6 +520,26 @@ impl<'a> EventColumn<'a> {
     }
 }
 
+/// A block's generic attribute list column, read back one attribute at a time (for conditions
+/// on values a scan cannot compare itself, such as arrays).
+pub struct AttributeColumn<'a>(AttrList<'a>);
+
+impl<'a> AttributeColumn<'a> {
+    /// The generic attribute list column `list`; an error when it is not one.
+    pub fn new(list: &'a ListArray) -> Decode<Self> {
+        AttrList::new(list).map(AttributeColumn)
+    }
+
+    /// The first attribute of row `row` with `key`, whatever its type.
+    pub fn first(&self, row: usize, key: &str) -> Decode<Option<KeyValue>> {
+        self.0
+            .scalars
+            .first(row, key)
+            .map(|j| self.0.entry(j))
+            .transpose()
+    }
+}
+
 /// A block's links column, read back one span's links at a time (for conditions on them
 /// evaluated in a scan).
 pub struct LinkColumn<'a>(LinkList<'a>);

@@ -31,5 +31,5 @@ pub mod read;
 pub mod schema;
 pub mod writer;
 
-pub use decode::{EventColumn, LinkColumn};
+pub use decode::{AttributeColumn, EventColumn, LinkColumn};
 pub use error::{Result, StorageError};

@@ -18,9 +18,11 @@ use traceql_syntax::ast::{
     Attribute, BinaryOp, Field, FieldExpr, FieldExprKind, Kind, Scope, Static, Status, UnaryOp,
 };
 
-use super::fields::{Source, Ty, generic_only, nested_list, non_empty_equality_column, resolve};
+use super::fields::{
+    Source, Ty, generic_only, generic_with_arrays, nested_list, non_empty_equality_column, resolve,
+};
 use super::generic_attribute::{Read, generic_attribute};
-use super::nested_condition::{nested_condition, nested_subexpression};
+use super::reference_condition::{generic_condition, nested_condition, nested_subexpression};
 use traceql_syntax::fold::anchored_pattern;
 
 /// `expr` lowered for the block `meta` describes; `None` when the columnar path cannot
@@ -156,6 +158,9 @@ fn lower(expr: &FieldExpr, cx: &Lowering) -> Option<Lowered> {
         return Some(Lowered::nullable(nested_condition(list, expr)));
     }
     let meta = cx.meta;
+    if let Some((list, key)) = array_comparison(expr, meta) {
+        return Some(Lowered::nullable(generic_condition(list, key, expr)));
+    }
     match &expr.kind {
         FieldExprKind::Static(Static::Bool(b)) => Some(Lowered::definite(lit(*b))),
         FieldExprKind::Static(_) => Some(Lowered::nullable(not_a_bool())),
@@ -176,6 +181,24 @@ fn lower(expr: &FieldExpr, cx: &Lowering) -> Option<Lowered> {
         } => None,
         FieldExprKind::Binary { op, lhs, rhs } => binary(*op, lhs, rhs, cx),
     }
+}
+
+/// The generic list column and key of the attribute `expr` compares with a literal, when the
+/// block `meta` keeps it only in that list and some of its values there are arrays.
+fn array_comparison<'a>(expr: &'a FieldExpr, meta: &BlockMeta) -> Option<(&'static str, &'a str)> {
+    let FieldExprKind::Binary { op, lhs, rhs } = &expr.kind else {
+        return None;
+    };
+    if !is_comparison(*op) {
+        return None;
+    }
+    let attribute = match (&lhs.kind, &rhs.kind) {
+        (FieldExprKind::Attribute(a), FieldExprKind::Static(_))
+        | (FieldExprKind::Static(_), FieldExprKind::Attribute(a)) => a,
+        _ => return None,
+    };
+    let (list, _) = generic_with_arrays(&Field::Attribute(attribute.clone()), meta)?;
+    Some((list, attribute.name.as_str()))
 }
 
 fn not_a_bool() -> Expr {

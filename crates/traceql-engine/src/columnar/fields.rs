@@ -78,6 +78,29 @@ pub fn resolve_value(field: &Field, meta: &BlockMeta) -> Option<Source> {
 /// the block `meta` describes keeps only in that list (no column of its own), and never as an
 /// array there.
 pub fn generic_only<'a>(field: &'a Field, meta: &BlockMeta) -> Option<(&'static str, &'a str)> {
+    match generic_key(field, meta)? {
+        (list, key, false) => Some((list, key)),
+        (_, _, true) => None,
+    }
+}
+
+/// The generic list column and key of `field` when it is a span or resource attribute that
+/// the block `meta` describes keeps only in that list (no column of its own), and some of
+/// whose values there are arrays (a comparison with one holds for any element).
+pub fn generic_with_arrays<'a>(
+    field: &'a Field,
+    meta: &BlockMeta,
+) -> Option<(&'static str, &'a str)> {
+    match generic_key(field, meta)? {
+        (list, key, true) => Some((list, key)),
+        (_, _, false) => None,
+    }
+}
+
+/// The generic list column and key of `field` when it is a span or resource attribute that
+/// the block `meta` describes keeps only in that list, and whether some of its values there
+/// are arrays.
+fn generic_key<'a>(field: &'a Field, meta: &BlockMeta) -> Option<(&'static str, &'a str, bool)> {
     let Field::Attribute(a) = field else {
         return None;
     };
@@ -88,10 +111,8 @@ pub fn generic_only<'a>(field: &'a Field, meta: &BlockMeta) -> Option<(&'static 
     };
     let dedicated = (meta.dedicated_columns.iter()).any(|d| d.scope == scope && d.key == a.name);
     let keys = meta.generic_keys.as_ref()?;
-    // A comparison with an array holds for any element, and an array is no label: such values
-    // are left to the reference.
-    let scalar = keys.contains(scope, &a.name) && keys.has_no_arrays(scope, &a.name);
-    (scalar && !dedicated).then_some((list, a.name.as_str()))
+    let generic = keys.contains(scope, &a.name) && !dedicated;
+    generic.then(|| (list, a.name.as_str(), !keys.has_no_arrays(scope, &a.name)))
 }
 
 fn intrinsic(i: Intrinsic) -> Option<Source> {

@@ -154,6 +154,8 @@ const CONDITIONS: &[&str] = &[
     r#"event:name != "exception""#,
     r#"!(event:name = "exception" && event:timeSinceStart > 2ms)"#,
     r#"(event.exception.type != nil || kind = client) && !(link:spanID =~ "f.*")"#,
+    // An array: any element.
+    r#"span.app.product.ids = "66VCHSJNUP" || span.app.product.ids = nil"#,
 ];
 
 /// A spanset filter: one condition, or two joined by `&&` or `||`.

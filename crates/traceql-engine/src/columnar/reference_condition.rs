@@ -1,13 +1,16 @@
-//! A condition on a span's events (or links) evaluated exactly in a scan.
+//! Parts of a condition a scan evaluates with the reference evaluator itself, over a stand-in
+//! span rebuilt per row from one list column, so that they mean what the reference means.
 //!
-//! The reference evaluates a condition that reads events once per event of the span (once
-//! with no event when it has none) and keeps the span when any evaluation holds. In a
-//! condition whose event fields all sit in one subexpression `T` reached from the top through
-//! `&&` and `||` only, the rest does not depend on the event, and `&&` and `||` never give more
-//! for a lesser `T` (ordering not-a-boolean < false < true): the span is kept exactly when the
-//! condition holds with `T` replaced by its greatest value over the span's events. A scalar
-//! function over the events column computes that value, evaluating `T` per event with the
-//! reference evaluator itself, so that it means what the reference means.
+//! - **Events and links.** The reference evaluates a condition that reads events once per
+//!   event of the span (once with no event when it has none) and keeps the span when any
+//!   evaluation holds. In a condition whose event fields all sit in one subexpression `T`
+//!   reached from the top through `&&` and `||` only, the rest does not depend on the event,
+//!   and `&&` and `||` never give more for a lesser `T` (ordering not-a-boolean < false <
+//!   true): the span is kept exactly when the condition holds with `T` replaced by its
+//!   greatest value over the span's events, which the function computes.
+//! - **Generic attributes holding arrays.** A comparison with an array holds for any element;
+//!   the function gives the comparison's value for the span's first value of the key, read
+//!   whole from the generic list.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -19,9 +22,9 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::{Expr, ident};
-use traceql_storage::model::{Event, Link, Span, Trace};
+use traceql_storage::model::{Event, KeyValue, Link, Resource, Span, Trace};
 use traceql_storage::schema::col;
-use traceql_storage::{EventColumn, LinkColumn};
+use traceql_storage::{AttributeColumn, EventColumn, LinkColumn};
 use traceql_syntax::ast::{BinaryOp, FieldExpr, FieldExprKind};
 
 use super::fields::nested_list;
@@ -77,8 +80,20 @@ pub fn nested_subexpression(expr: &FieldExpr) -> Option<(&FieldExpr, &'static st
 /// The greatest value of `expr` (reading only fields of the list column `list`) over each
 /// span's events or links: true, false, or null (not a boolean).
 pub fn nested_condition(list: &'static str, expr: &FieldExpr) -> Expr {
-    let function = NestedCondition {
+    reference_condition(list, None, expr)
+}
+
+/// The value of `expr`, a condition whose only field is the attribute `key` kept in the
+/// generic list column `list` (span or resource attributes), for each span: true, false, or
+/// null (not a boolean).
+pub fn generic_condition(list: &'static str, key: &str, expr: &FieldExpr) -> Expr {
+    reference_condition(list, Some(key.to_string()), expr)
+}
+
+fn reference_condition(list: &'static str, key: Option<String>, expr: &FieldExpr) -> Expr {
+    let function = ReferenceCondition {
         list,
+        key,
         canonical: expr.to_string(),
         expr: expr.clone(),
         signature: Signature::any(1, Volatility::Immutable),
@@ -86,27 +101,30 @@ pub fn nested_condition(list: &'static str, expr: &FieldExpr) -> Expr {
     ScalarUDF::from(function).call(vec![ident(list)])
 }
 
-/// The scalar function behind [`nested_condition`].
+/// The scalar function behind [`nested_condition`] and [`generic_condition`].
 #[derive(Debug)]
-struct NestedCondition {
+struct ReferenceCondition {
+    /// The list column read.
     list: &'static str,
+    /// For a generic attribute list, the key read.
+    key: Option<String>,
     /// The expression's canonical text: what tells two functions apart.
     canonical: String,
     expr: FieldExpr,
     signature: Signature,
 }
 
-impl PartialEq for NestedCondition {
+impl PartialEq for ReferenceCondition {
     fn eq(&self, other: &Self) -> bool {
-        (self.list, &self.canonical) == (other.list, &other.canonical)
+        (self.list, &self.key, &self.canonical) == (other.list, &other.key, &other.canonical)
     }
 }
 
-impl Eq for NestedCondition {}
+impl Eq for ReferenceCondition {}
 
-impl Hash for NestedCondition {
+impl Hash for ReferenceCondition {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        (self.list, &self.canonical).hash(state);
+        (self.list, &self.key, &self.canonical).hash(state);
     }
 }
 
@@ -119,11 +137,12 @@ fn rank(v: &Val) -> u8 {
     }
 }
 
-impl ScalarUDFImpl for NestedCondition {
+impl ScalarUDFImpl for ReferenceCondition {
     fn name(&self) -> &str {
         match self.list {
             col::EVENTS => "event_condition",
-            _ => "link_condition",
+            col::LINKS => "link_condition",
+            _ => "attribute_condition",
         }
     }
 
@@ -143,13 +162,48 @@ impl ScalarUDFImpl for NestedCondition {
         let Some(list) = list.as_list_opt::<i32>() else {
             return exec_err!("{} reads a list column", self.name());
         };
-        // The fields read belong to the event or link: the span is a stand-in starting at 0,
-        // so that an event's time since the span's start is its stored time.
-        let trace = TraceView::new(Trace {
+        // The fields read belong to the event, link or attribute: the span is a stand-in
+        // starting at 0, so that an event's time since the span's start is its stored time.
+        let mut trace = TraceView::new(Trace {
             trace_id: [0; 16],
             spans: vec![Span::default()],
         });
         let mut regexes = Regexes::default();
+        let decoding = |e: String| exec_datafusion_err!("{}: {e}", self.name());
+        if let Some(key) = &self.key {
+            let column = AttributeColumn::new(list).map_err(decoding)?;
+            let mut values = Vec::with_capacity(list.len());
+            for row in 0..list.len() {
+                let attributes: Vec<KeyValue> = column
+                    .first(row, key)
+                    .map_err(decoding)?
+                    .into_iter()
+                    .collect();
+                let span = &mut trace.spans[0];
+                match self.list {
+                    col::RESOURCE_ATTRS => {
+                        span.resource = Arc::new(Resource {
+                            attributes,
+                            ..Resource::default()
+                        })
+                    }
+                    _ => span.attributes = attributes,
+                }
+                let ctx = SpanContext {
+                    trace: &trace,
+                    index: 0,
+                    event: None,
+                    link: None,
+                };
+                let value = eval(&self.expr, &ctx, &mut regexes)
+                    .map_err(|e| exec_datafusion_err!("{}: {e}", self.name()))?;
+                values.push(match value {
+                    Val::Bool(b) => Some(b),
+                    _ => None,
+                });
+            }
+            return Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(values))));
+        }
         let mut rank_of = |event: Option<&Event>, link: Option<&Link>| -> Result<u8> {
             let ctx = SpanContext {
                 trace: &trace,
@@ -162,7 +216,6 @@ impl ScalarUDFImpl for NestedCondition {
             Ok(rank(&value))
         };
         let without = rank_of(None, None)?;
-        let decoding = |e: String| exec_datafusion_err!("{}: {e}", self.name());
         let mut ranks = Vec::with_capacity(list.len());
         match self.list {
             col::EVENTS => {
