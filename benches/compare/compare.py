@@ -312,10 +312,13 @@ def ensure_binary() -> Path:
     return binary
 
 
-def ensure_data(binary: Path, data: Path, spans: int) -> Dict[str, Any]:
+def ensure_data(binary: Path, data: Path, spans: int, reuse: bool) -> Dict[str, Any]:
+    """Generates the data set with `binary` (blocks written by the code measured), or with
+    `reuse` keeps one an earlier run generated at the same size (its generation figures then
+    are that run's, which the report says)."""
     marker = data / "compare.json"
-    if marker.exists() and json.loads(marker.read_text()).get("spans_requested") == spans:
-        return json.loads(marker.read_text())
+    if reuse and marker.exists() and json.loads(marker.read_text()).get("spans_requested") == spans:
+        return {**json.loads(marker.read_text()), "reused": True}
     if data.exists():
         subprocess.run(["rm", "-rf", str(data)], check=True)
     print(f"generating {spans:,} spans into {data} …", file=sys.stderr)
@@ -352,6 +355,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=10_000_000, help="spans to generate")
     parser.add_argument("--runs", type=int, default=3, help="runs per query and engine")
+    parser.add_argument("--reuse-data", action="store_true",
+                        help="keep a data set an earlier run generated at this size instead of "
+                             "generating it again (faster; its blocks and generation figures are "
+                             "that run's)")
     parser.add_argument("--data", type=Path, default=ROOT / "target" / "compare-data")
     parser.add_argument("--out", type=Path, default=ROOT / "benches")
     parser.add_argument("--worker", choices=["duckdb", "datafusion"], help=argparse.SUPPRESS)
@@ -362,7 +369,7 @@ def main() -> None:
         return
 
     binary = ensure_binary()
-    info = ensure_data(binary, args.data, args.spans)
+    info = ensure_data(binary, args.data, args.spans, args.reuse_data)
     engines = {
         "traceql": lambda case: traceql_run(binary, args.data, case),
         "duckdb": lambda case: sql_run("duckdb", args.data, case),
@@ -421,7 +428,9 @@ def markdown(report: Dict[str, Any]) -> str:
     lines = [
         "# traceql vs DuckDB vs DataFusion SQL",
         "",
-        "Written by `benches/compare/compare.py`; every figure below comes from one run of it.",
+        "Written by `benches/compare/compare.py`; every figure below comes from one run of it"
+        + (", but for the data set, which an earlier run generated (`--reuse-data`)."
+           if d.get("reused") else "."),
         "",
         f"- Machine: {m['cores']} cores, {m['memory_mib']:,} MiB memory ({m['platform']}).",
         f"- Data: the synthetic shop, {d['spans']:,} spans in {d['traces']:,} traces, {d['blocks']} blocks, "
