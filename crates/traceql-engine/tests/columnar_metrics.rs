@@ -283,16 +283,7 @@ async fn columnar_compare_counts_generic_attributes_as_the_reference() {
             attributes.push(KeyValue::new("rare.bool", Value::Bool(n % 4 == 0)));
         }
     }
-    let catalog =
-        Catalog::open(&format!("memory://compare-{}", uuid::Uuid::new_v4())).expect("catalog");
-    let options = WriteOptions {
-        // Only keys on every span get a column of their own.
-        dedicated_min_fraction: 0.9,
-        ..WriteOptions::default()
-    };
-    write_block(&catalog, "t", traces.clone(), &options, vec![], 0)
-        .await
-        .expect("block");
+    let catalog = one_block_with_rare_keys_generic(&traces).await;
     let start = GeneratorConfig::default().start_unix_nano;
     let (from, to) = (start + 10_000_000_000, start + 40_000_000_000);
     for query in [
@@ -343,16 +334,7 @@ async fn generic_attributes_are_labels_and_measured_values_as_on_the_reference_p
             ));
         }
     }
-    let catalog =
-        Catalog::open(&format!("memory://generic-{}", uuid::Uuid::new_v4())).expect("catalog");
-    let options = WriteOptions {
-        // Only keys on every span get a column of their own.
-        dedicated_min_fraction: 0.9,
-        ..WriteOptions::default()
-    };
-    write_block(&catalog, "t", traces.clone(), &options, vec![], 0)
-        .await
-        .expect("block");
+    let catalog = one_block_with_rare_keys_generic(&traces).await;
     let start = GeneratorConfig::default().start_unix_nano;
     let request = |query: &str| {
         let mut request = MetricsRequest::range(query, start, start + 120_000_000_000);
@@ -435,6 +417,21 @@ async fn unscoped_attributes_read_the_spans_value_first_on_the_columnar_path() {
             assert!(!columnar.series.is_empty(), "{query}");
         }
     }
+}
+
+/// A catalog holding `traces` as one block in which only keys on every span get a column of
+/// their own: rarer keys stay in the generic lists.
+async fn one_block_with_rare_keys_generic(traces: &[Trace]) -> Catalog {
+    let catalog =
+        Catalog::open(&format!("memory://rare-{}", uuid::Uuid::new_v4())).expect("catalog");
+    let options = WriteOptions {
+        dedicated_min_fraction: 0.9,
+        ..WriteOptions::default()
+    };
+    write_block(&catalog, "t", traces.to_vec(), &options, vec![], 0)
+        .await
+        .expect("block");
+    catalog
 }
 
 /// One-span traces whose span has the integer attribute `v`.

@@ -1,6 +1,6 @@
 //! Metrics through the reference evaluator over candidate traces only, for queries the columnar
-//! path does not lower (event and link conditions, stages before the metrics function, longer
-//! first stages, `compare` after a structural first stage, sampling hints).
+//! path does not lower (stages before the metrics function, longer first stages, `compare`
+//! after a structural first stage or with a sampling hint, conditions a scan can only loosen).
 //!
 //! When the first stage of every pipeline is a tree of spanset filters joined by spanset
 //! operators, the spans that stage returns all match one of its filters: a trace in which no
