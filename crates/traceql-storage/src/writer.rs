@@ -350,6 +350,31 @@ impl Write for SharedBuffer {
     }
 }
 
+/// The columns no scan prunes by: the leaves of the nested attribute, event and link lists
+/// (their statistics mix every key's values) and the trace's service statistics (JSON text).
+/// Their statistics were about half of every footer, which each query reads whole.
+const UNPRUNED: [&str; 6] = [
+    col::SPAN_ATTRS,
+    col::RESOURCE_ATTRS,
+    col::SCOPE_ATTRS,
+    col::EVENTS,
+    col::LINKS,
+    col::TRACE_SERVICE_STATS,
+];
+
+/// The Parquet leaf columns of `schema` under the [`UNPRUNED`] columns.
+fn unpruned_leaves(schema: &arrow::datatypes::Schema) -> Vec<ColumnPath> {
+    let Ok(parquet) = ArrowSchemaConverter::new().convert(schema) else {
+        return Vec::new();
+    };
+    parquet
+        .columns()
+        .iter()
+        .map(|c| c.path().clone())
+        .filter(|path| (path.parts().first()).is_some_and(|root| UNPRUNED.contains(&root.as_str())))
+        .collect()
+}
+
 /// Distinct values a row group's bloom filter on a string column is sized for. Such filters
 /// serve equality searches for a value no row group holds (`{ name = "x" }`), which statistics
 /// cannot rule out when the value sorts between others. With 1% false positives, the filters
@@ -382,6 +407,9 @@ fn writer_properties(
         .map(DedicatedColumn::column_name)
         .chain([col::NAME, col::TRACE_ROOT_SERVICE, col::TRACE_ROOT_NAME].map(String::from));
     let mut builder = WriterProperties::builder();
+    for path in unpruned_leaves(schema) {
+        builder = builder.set_column_statistics_enabled(path, EnabledStatistics::None);
+    }
     for column in strings {
         let path = ColumnPath::from(column);
         builder = builder
@@ -403,4 +431,28 @@ fn writer_properties(
         .set_column_dictionary_enabled(ColumnPath::from(col::SPAN_ID), false)
         .set_column_dictionary_enabled(ColumnPath::from(col::PARENT_SPAN_ID), false)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_are_left_out_only_under_the_unpruned_columns() {
+        let leaves = unpruned_leaves(&block_schema(&[]));
+        let roots: std::collections::BTreeSet<String> = leaves
+            .iter()
+            .filter_map(|p| p.parts().first().cloned())
+            .collect();
+        let expected: std::collections::BTreeSet<String> =
+            UNPRUNED.iter().map(|c| c.to_string()).collect();
+        assert_eq!(roots, expected);
+        // Every leaf of the nested lists, not just their first.
+        assert!(leaves.len() > 3 * 12, "{} leaves", leaves.len());
+        assert!(
+            leaves
+                .iter()
+                .any(|p| p.parts().last().is_some_and(|l| l == "key"))
+        );
+    }
 }
