@@ -349,6 +349,9 @@ async fn generic_attributes_are_labels_and_measured_values_as_on_the_reference_p
         "{ } | histogram_over_time(span.rare.mixed)",
         "{ } | quantile_over_time(span.rare.mixed, .5, .9)",
         "{ } !< { } | count_over_time() by (span.rare.mixed)",
+        // Unscoped: only spans have the key.
+        "{ } | count_over_time() by (.rare.mixed)",
+        "{ } | avg_over_time(.rare.mixed) by (.rare.bool)",
     ] {
         let (columnar, reference) =
             on_path_as_reference(&catalog, &traces, &request(query), ExecutionPath::Columnar).await;
@@ -410,6 +413,7 @@ async fn unscoped_attributes_read_the_spans_value_first_on_the_columnar_path() {
             r#"{ .x = "r" } | count_over_time()"#,
             r#"{ .x != "s" } | count_over_time()"#,
             "{ .x != nil } | count_over_time()",
+            "{ } | count_over_time() by (.x)",
         ] {
             let mut request = MetricsRequest::range(query, start, start + 120_000_000_000);
             request.step = Some(120_000_000_000);

@@ -3,7 +3,7 @@
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StructArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int8Type, Int64Type};
 use datafusion::functions::core::expr_fn::get_field;
-use datafusion::prelude::{Expr, cast, coalesce, ident, lit};
+use datafusion::prelude::{Expr, cast, coalesce, ident, lit, when};
 use datafusion::scalar::ScalarValue;
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::{SpanKind, StatusCode};
@@ -63,15 +63,49 @@ pub fn resolve(field: &Field, meta: &BlockMeta) -> Option<Source> {
 
 /// How `field` reads as a value (a metrics label or measured value): as [`resolve`] has it, or
 /// for an attribute kept only in its scope's generic list (see [`generic_only`]), the first
-/// entry with its key, of whatever scalar type ([`Ty::Any`]).
+/// entry with its key, of whatever scalar type ([`Ty::Any`]); for `.x` kept in generic lists,
+/// the span's value where the span has the key, else the resource's.
 pub fn resolve_value(field: &Field, meta: &BlockMeta) -> Option<Source> {
-    resolve(field, meta).or_else(|| {
-        let (list, key) = generic_only(field, meta)?;
-        Some(Source::Column {
+    if let Some(source) = resolve(field, meta) {
+        return Some(source);
+    }
+    if let Some((list, key)) = generic_only(field, meta) {
+        return Some(Source::Column {
             expr: generic_attribute(Read::Any, list, key),
             ty: Ty::Any,
-        })
-    })
+        });
+    }
+    // `.x` with the key in a generic list: the span's value where the span has the key.
+    let Field::Attribute(a) = field else {
+        return None;
+    };
+    if a.scope != Scope::Unscoped || a.parent {
+        return None;
+    }
+    let scoped = |scope| Field::Attribute(Attribute { scope, ..a.clone() });
+    let (span, resource) = (scoped(Scope::Span), scoped(Scope::Resource));
+    match (resolve_value(&span, meta)?, resolve_value(&resource, meta)?) {
+        (Source::Missing, other) | (other, Source::Missing) => Some(other),
+        (
+            Source::Column {
+                expr: s,
+                ty: Ty::Any,
+            },
+            Source::Column {
+                expr: r,
+                ty: Ty::Any,
+            },
+        ) => {
+            let (list, key) = generic_only(&span, meta)?;
+            Some(Source::Column {
+                expr: when(generic_attribute(Read::Present, list, key), s)
+                    .otherwise(r)
+                    .ok()?,
+                ty: Ty::Any,
+            })
+        }
+        _ => None,
+    }
 }
 
 /// The generic list column and key of `field` when it is a span or resource attribute that
