@@ -24,6 +24,40 @@ pub enum Scalar<'a> {
     Bool(bool),
 }
 
+impl<'a> Scalar<'a> {
+    /// The value when a string.
+    pub fn as_str(self) -> Option<&'a str> {
+        match self {
+            Scalar::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value when an integer.
+    pub fn as_int(self) -> Option<i64> {
+        match self {
+            Scalar::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The value when a double.
+    pub fn as_double(self) -> Option<f64> {
+        match self {
+            Scalar::Double(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The value when a boolean.
+    pub fn as_bool(self) -> Option<bool> {
+        match self {
+            Scalar::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
 /// The entries of a generic attribute list column.
 #[derive(Clone, Copy)]
 pub struct GenericEntries<'a> {

@@ -432,27 +432,3 @@ fn writer_properties(
         .set_column_dictionary_enabled(ColumnPath::from(col::PARENT_SPAN_ID), false)
         .build()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statistics_are_left_out_only_under_the_unpruned_columns() {
-        let leaves = unpruned_leaves(&block_schema(&[]));
-        let roots: std::collections::BTreeSet<String> = leaves
-            .iter()
-            .filter_map(|p| p.parts().first().cloned())
-            .collect();
-        let expected: std::collections::BTreeSet<String> =
-            UNPRUNED.iter().map(|c| c.to_string()).collect();
-        assert_eq!(roots, expected);
-        // Every leaf of the nested lists, not just their first.
-        assert!(leaves.len() > 3 * 12, "{} leaves", leaves.len());
-        assert!(
-            leaves
-                .iter()
-                .any(|p| p.parts().last().is_some_and(|l| l == "key"))
-        );
-    }
-}

@@ -197,3 +197,39 @@ async fn service_stats_are_stored_on_each_traces_first_row() {
     }
     assert_eq!(stored, expected);
 }
+
+/// Columns no scan prunes by (the nested attribute, event and link lists, the trace's service
+/// statistics) keep no statistics in the footer; the columns scans prune by keep theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_columns_scans_prune_by_keep_statistics() {
+    use traceql_storage::schema::col;
+
+    let catalog = Catalog::open("memory://block-index-statistics").expect("catalog");
+    let (meta, _) = generated_block(&catalog, 30, &WriteOptions::default()).await;
+    let index = BlockIndex::open(&catalog, &meta).await.expect("index");
+    let unpruned = [
+        col::SPAN_ATTRS,
+        col::RESOURCE_ATTRS,
+        col::SCOPE_ATTRS,
+        col::EVENTS,
+        col::LINKS,
+        col::TRACE_SERVICE_STATS,
+    ];
+    let (mut without, mut with) = (0, Vec::new());
+    for chunk in index.parquet_metadata().row_group(0).columns() {
+        let path = chunk.column_path().parts();
+        match unpruned.contains(&path[0].as_str()) {
+            true => {
+                assert!(chunk.statistics().is_none(), "{path:?} has statistics");
+                without += 1;
+            }
+            false if chunk.statistics().is_some() => with.push(path[0].clone()),
+            false => {}
+        }
+    }
+    // Every leaf of the lists, not only their first.
+    assert!(without > 5 * 10, "{without} columns without statistics");
+    for column in [col::NAME, col::TRACE_ID, col::START_TIME, col::TRACE_ROOT_SERVICE] {
+        assert!(with.iter().any(|c| c == column), "{column} lacks statistics");
+    }
+}

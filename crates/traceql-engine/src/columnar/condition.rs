@@ -15,11 +15,12 @@ use datafusion::logical_expr::{BinaryExpr, Operator};
 use datafusion::prelude::{Expr, cast, coalesce, ident, lit, when};
 use traceql_storage::meta::BlockMeta;
 use traceql_syntax::ast::{
-    Attribute, BinaryOp, Field, FieldExpr, FieldExprKind, Kind, Scope, Static, Status, UnaryOp,
+    BinaryOp, Field, FieldExpr, FieldExprKind, Kind, Static, Status, UnaryOp,
 };
 
 use super::fields::{
     Source, Ty, generic_only, generic_with_arrays, nested_list, non_empty_equality_column, resolve,
+    unscoped,
 };
 use super::generic_attribute::{Read, generic_attribute};
 use super::reference_condition::{generic_condition, nested_condition, nested_subexpression};
@@ -270,17 +271,6 @@ fn present(field: &Field, meta: &BlockMeta) -> Option<Expr> {
         Source::Column { expr, .. } => expr.is_not_null(),
         Source::Missing => lit(false),
     })
-}
-
-/// The span and resource forms of `field` when it is an unscoped attribute (`.x`).
-fn unscoped(field: &Field) -> Option<(Field, Field)> {
-    match field {
-        Field::Attribute(a) if a.scope == Scope::Unscoped && !a.parent => {
-            let scoped = |scope| Field::Attribute(Attribute { scope, ..a.clone() });
-            Some((scoped(Scope::Span), scoped(Scope::Resource)))
-        }
-        _ => None,
-    }
 }
 
 /// `field op value` for an attribute kept only in its scope's generic list: the comparison

@@ -76,14 +76,7 @@ pub fn resolve_value(field: &Field, meta: &BlockMeta) -> Option<Source> {
         });
     }
     // `.x` with the key in a generic list: the span's value where the span has the key.
-    let Field::Attribute(a) = field else {
-        return None;
-    };
-    if a.scope != Scope::Unscoped || a.parent {
-        return None;
-    }
-    let scoped = |scope| Field::Attribute(Attribute { scope, ..a.clone() });
-    let (span, resource) = (scoped(Scope::Span), scoped(Scope::Resource));
+    let (span, resource) = unscoped(field)?;
     match (resolve_value(&span, meta)?, resolve_value(&resource, meta)?) {
         (Source::Missing, other) | (other, Source::Missing) => Some(other),
         (
@@ -103,6 +96,17 @@ pub fn resolve_value(field: &Field, meta: &BlockMeta) -> Option<Source> {
                     .ok()?,
                 ty: Ty::Any,
             })
+        }
+        _ => None,
+    }
+}
+
+/// The span and resource forms of `field` when it is an unscoped attribute (`.x`).
+pub fn unscoped(field: &Field) -> Option<(Field, Field)> {
+    match field {
+        Field::Attribute(a) if a.scope == Scope::Unscoped && !a.parent => {
+            let scoped = |scope| Field::Attribute(Attribute { scope, ..a.clone() });
+            Some((scoped(Scope::Span), scoped(Scope::Resource)))
         }
         _ => None,
     }

@@ -16,7 +16,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::{Expr, ident, lit};
-use traceql_storage::generic_list::{GenericEntries, Scalar};
+use traceql_storage::generic_list::GenericEntries;
 
 /// What a generic attribute read yields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -118,46 +118,14 @@ impl ScalarUDFImpl for GenericAttribute {
         let first: Vec<Option<usize>> =
             (0..list.len()).map(|row| entries.first(row, key)).collect();
         let scalars = || first.iter().map(|e| e.and_then(|e| entries.scalar(e)));
-        let strings = || -> ArrayRef {
-            Arc::new(
-                (scalars())
-                    .map(|v| match v {
-                        Some(Scalar::String(s)) => Some(s),
-                        _ => None,
-                    })
-                    .collect::<StringArray>(),
-            )
-        };
-        let ints = || -> ArrayRef {
-            Arc::new(
-                (scalars())
-                    .map(|v| match v {
-                        Some(Scalar::Int(i)) => Some(i),
-                        _ => None,
-                    })
-                    .collect::<Int64Array>(),
-            )
-        };
-        let doubles = || -> ArrayRef {
-            Arc::new(
-                (scalars())
-                    .map(|v| match v {
-                        Some(Scalar::Double(d)) => Some(d),
-                        _ => None,
-                    })
-                    .collect::<Float64Array>(),
-            )
-        };
-        let booleans = || -> ArrayRef {
-            Arc::new(
-                (scalars())
-                    .map(|v| match v {
-                        Some(Scalar::Bool(b)) => Some(b),
-                        _ => None,
-                    })
-                    .collect::<BooleanArray>(),
-            )
-        };
+        let strings =
+            || -> ArrayRef { Arc::new(StringArray::from_iter(scalars().map(|v| v?.as_str()))) };
+        let ints =
+            || -> ArrayRef { Arc::new(Int64Array::from_iter(scalars().map(|v| v?.as_int()))) };
+        let doubles =
+            || -> ArrayRef { Arc::new(Float64Array::from_iter(scalars().map(|v| v?.as_double()))) };
+        let booleans =
+            || -> ArrayRef { Arc::new(BooleanArray::from_iter(scalars().map(|v| v?.as_bool()))) };
         let values: ArrayRef = match self.read {
             Read::Present => Arc::new(
                 first

@@ -22,7 +22,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::{Expr, ident};
-use traceql_storage::model::{Event, KeyValue, Link, Resource, Span, Trace};
+use traceql_storage::model::{Event, Link, Resource, Span, Trace};
 use traceql_storage::schema::col;
 use traceql_storage::{AttributeColumn, EventColumn, LinkColumn};
 use traceql_syntax::ast::{BinaryOp, FieldExpr, FieldExprKind};
@@ -80,20 +80,25 @@ pub fn nested_subexpression(expr: &FieldExpr) -> Option<(&FieldExpr, &'static st
 /// The greatest value of `expr` (reading only fields of the list column `list`) over each
 /// span's events or links: true, false, or null (not a boolean).
 pub fn nested_condition(list: &'static str, expr: &FieldExpr) -> Expr {
-    reference_condition(list, None, expr)
+    let reads = match list {
+        col::EVENTS => Reads::Events,
+        _ => Reads::Links,
+    };
+    reference_condition(reads, expr)
 }
 
 /// The value of `expr`, a condition whose only field is the attribute `key` kept in the
 /// generic list column `list` (span or resource attributes), for each span: true, false, or
 /// null (not a boolean).
 pub fn generic_condition(list: &'static str, key: &str, expr: &FieldExpr) -> Expr {
-    reference_condition(list, Some(key.to_string()), expr)
+    let key = key.to_string();
+    reference_condition(Reads::Attribute { list, key }, expr)
 }
 
-fn reference_condition(list: &'static str, key: Option<String>, expr: &FieldExpr) -> Expr {
+fn reference_condition(reads: Reads, expr: &FieldExpr) -> Expr {
+    let list = reads.list();
     let function = ReferenceCondition {
-        list,
-        key,
+        reads,
         canonical: expr.to_string(),
         expr: expr.clone(),
         signature: Signature::any(1, Volatility::Immutable),
@@ -101,13 +106,32 @@ fn reference_condition(list: &'static str, key: Option<String>, expr: &FieldExpr
     ScalarUDF::from(function).call(vec![ident(list)])
 }
 
+/// What the stand-in span of a [`ReferenceCondition`] is rebuilt from, per row.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Reads {
+    /// The span's events: the condition's greatest value over them.
+    Events,
+    /// The span's links: likewise.
+    Links,
+    /// The span's first value of `key` in the generic attribute list `list`.
+    Attribute { list: &'static str, key: String },
+}
+
+impl Reads {
+    /// The list column read.
+    fn list(&self) -> &'static str {
+        match self {
+            Reads::Events => col::EVENTS,
+            Reads::Links => col::LINKS,
+            Reads::Attribute { list, .. } => list,
+        }
+    }
+}
+
 /// The scalar function behind [`nested_condition`] and [`generic_condition`].
 #[derive(Debug)]
 struct ReferenceCondition {
-    /// The list column read.
-    list: &'static str,
-    /// For a generic attribute list, the key read.
-    key: Option<String>,
+    reads: Reads,
     /// The expression's canonical text: what tells two functions apart.
     canonical: String,
     expr: FieldExpr,
@@ -116,7 +140,7 @@ struct ReferenceCondition {
 
 impl PartialEq for ReferenceCondition {
     fn eq(&self, other: &Self) -> bool {
-        (self.list, &self.key, &self.canonical) == (other.list, &other.key, &other.canonical)
+        (&self.reads, &self.canonical) == (&other.reads, &other.canonical)
     }
 }
 
@@ -124,7 +148,7 @@ impl Eq for ReferenceCondition {}
 
 impl Hash for ReferenceCondition {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        (self.list, &self.key, &self.canonical).hash(state);
+        (&self.reads, &self.canonical).hash(state);
     }
 }
 
@@ -137,12 +161,45 @@ fn rank(v: &Val) -> u8 {
     }
 }
 
+/// The greatest of `rank_of` over `items`, or `without` when there are none (the reference
+/// evaluates a span without events or links once, with none).
+fn greatest<T>(items: &[T], without: u8, rank_of: impl FnMut(&T) -> Result<u8>) -> Result<u8> {
+    if items.is_empty() {
+        return Ok(without);
+    }
+    items
+        .iter()
+        .map(rank_of)
+        .try_fold(0, |best, r| Ok(best.max(r?)))
+}
+
+impl ReferenceCondition {
+    /// The rank of the condition for the stand-in span of `trace` with `event` and `link`.
+    fn rank(
+        &self,
+        trace: &TraceView,
+        event: Option<&Event>,
+        link: Option<&Link>,
+        regexes: &mut Regexes,
+    ) -> Result<u8> {
+        let ctx = SpanContext {
+            trace,
+            index: 0,
+            event,
+            link,
+        };
+        let value = eval(&self.expr, &ctx, regexes)
+            .map_err(|e| exec_datafusion_err!("{}: {e}", self.name()))?;
+        Ok(rank(&value))
+    }
+}
+
 impl ScalarUDFImpl for ReferenceCondition {
     fn name(&self) -> &str {
-        match self.list {
-            col::EVENTS => "event_condition",
-            col::LINKS => "link_condition",
-            _ => "attribute_condition",
+        match self.reads {
+            Reads::Events => "event_condition",
+            Reads::Links => "link_condition",
+            Reads::Attribute { .. } => "attribute_condition",
         }
     }
 
@@ -170,74 +227,46 @@ impl ScalarUDFImpl for ReferenceCondition {
         });
         let mut regexes = Regexes::default();
         let decoding = |e: String| exec_datafusion_err!("{}: {e}", self.name());
-        if let Some(key) = &self.key {
-            let column = AttributeColumn::new(list).map_err(decoding)?;
-            let mut values = Vec::with_capacity(list.len());
-            for row in 0..list.len() {
-                let attributes: Vec<KeyValue> = column
-                    .first(row, key)
-                    .map_err(decoding)?
-                    .into_iter()
-                    .collect();
-                let span = &mut trace.spans[0];
-                match self.list {
-                    col::RESOURCE_ATTRS => {
-                        span.resource = Arc::new(Resource {
-                            attributes,
-                            ..Resource::default()
-                        })
-                    }
-                    _ => span.attributes = attributes,
-                }
-                let ctx = SpanContext {
-                    trace: &trace,
-                    index: 0,
-                    event: None,
-                    link: None,
-                };
-                let value = eval(&self.expr, &ctx, &mut regexes)
-                    .map_err(|e| exec_datafusion_err!("{}: {e}", self.name()))?;
-                values.push(match value {
-                    Val::Bool(b) => Some(b),
-                    _ => None,
-                });
-            }
-            return Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(values))));
-        }
-        let mut rank_of = |event: Option<&Event>, link: Option<&Link>| -> Result<u8> {
-            let ctx = SpanContext {
-                trace: &trace,
-                index: 0,
-                event,
-                link,
-            };
-            let value = eval(&self.expr, &ctx, &mut regexes)
-                .map_err(|e| exec_datafusion_err!("{}: {e}", self.name()))?;
-            Ok(rank(&value))
-        };
-        let without = rank_of(None, None)?;
+        // The rank for a span with no event, link or value of the key: the same for them all.
+        let without = self.rank(&trace, None, None, &mut regexes)?;
         let mut ranks = Vec::with_capacity(list.len());
-        match self.list {
-            col::EVENTS => {
+        match &self.reads {
+            Reads::Events => {
                 let column = EventColumn::new(list).map_err(decoding)?;
                 for row in 0..list.len() {
                     let events = column.events(row, 0).map_err(decoding)?;
-                    let mut best = if events.is_empty() { without } else { 0 };
-                    for event in &events {
-                        best = best.max(rank_of(Some(event), None)?);
-                    }
-                    ranks.push(best);
+                    ranks.push(greatest(&events, without, |e| {
+                        self.rank(&trace, Some(e), None, &mut regexes)
+                    })?);
                 }
             }
-            _ => {
+            Reads::Links => {
                 let column = LinkColumn::new(list).map_err(decoding)?;
                 for row in 0..list.len() {
                     let links = column.links(row).map_err(decoding)?;
-                    let mut best = if links.is_empty() { without } else { 0 };
-                    for link in &links {
-                        best = best.max(rank_of(None, Some(link))?);
+                    ranks.push(greatest(&links, without, |l| {
+                        self.rank(&trace, None, Some(l), &mut regexes)
+                    })?);
+                }
+            }
+            Reads::Attribute { list: scope, key } => {
+                let column = AttributeColumn::new(list).map_err(decoding)?;
+                for row in 0..list.len() {
+                    let Some(value) = column.first(row, key).map_err(decoding)? else {
+                        ranks.push(without);
+                        continue;
+                    };
+                    let span = &mut trace.spans[0];
+                    match *scope {
+                        col::RESOURCE_ATTRS => {
+                            span.resource = Arc::new(Resource {
+                                attributes: vec![value],
+                                ..Resource::default()
+                            })
+                        }
+                        _ => span.attributes = vec![value],
                     }
-                    ranks.push(best);
+                    ranks.push(self.rank(&trace, None, None, &mut regexes)?);
                 }
             }
         }
