@@ -4,7 +4,7 @@
 //! with one row group per block and with many; and the newest-first scan stopping early.
 
 use traceql_engine::ExecutionPath;
-use traceql_engine::search::{SearchRequest, execution_path, search};
+use traceql_engine::search::{SearchRequest, execution_path, explain, search};
 use traceql_storage::catalog::Catalog;
 use traceql_storage::generator::{Generator, GeneratorConfig};
 use traceql_storage::model::{Span, Trace};
@@ -232,4 +232,55 @@ async fn a_common_match_reads_only_the_newest_row_groups() {
         "read {} of {total} spans",
         columnar.metrics.inspected_spans
     );
+}
+
+/// Two blocks whose spans have different names, with one trace split between them: a search
+/// for a name only one block holds passes over the other by the names its meta.json records,
+/// without reading its footer, and answers as the reference path (which reads every block).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_passed_over_by_their_recorded_values_answer_as_the_reference() {
+    let catalog =
+        Catalog::open(&format!("memory://passed-over-{}", uuid::Uuid::new_v4())).expect("catalog");
+    let named = |mut t: Trace, name: &str| {
+        t.spans.iter_mut().for_each(|s| s.name = name.to_string());
+        t
+    };
+    let mut traces = Generator::new(GeneratorConfig::default()).traces(0..40);
+    let split = traces.remove(7);
+    let half = split.spans.len() / 2;
+    let (first, second) = split.spans.split_at(half);
+    let part = |spans: &[Span], name: &str| {
+        let spans = spans.to_vec();
+        named(
+            Trace {
+                trace_id: split.trace_id,
+                spans,
+            },
+            name,
+        )
+    };
+    let (a, b) = traces.split_at(20);
+    let mut a: Vec<Trace> = a.iter().map(|t| named(t.clone(), "in-a")).collect();
+    let mut b: Vec<Trace> = b.iter().map(|t| named(t.clone(), "in-b")).collect();
+    a.push(part(first, "in-a"));
+    b.push(part(second, "in-b"));
+    for block in [a, b] {
+        write_block(&catalog, "t", block, &WriteOptions::default(), vec![], 0)
+            .await
+            .expect("block");
+    }
+    let queries = [
+        r#"{ name = "in-a" }"#,
+        r#"{ name != "in-b" }"#,
+        r#"{ name = "in-b" } >> { name = "in-b" }"#,
+        r#"{ name = "no.such.name" }"#,
+    ];
+    same_responses(&catalog, &queries).await;
+    for (query, passed_over) in queries.iter().zip([1, 1, 1, 2]) {
+        let explained = explain(&catalog, "t", &SearchRequest::new(*query))
+            .await
+            .expect("explain");
+        let expected = format!("blocks: {passed_over} of 2 passed over");
+        assert!(explained.contains(&expected), "{query}: {explained}");
+    }
 }

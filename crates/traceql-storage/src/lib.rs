@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+pub mod column_values;
 pub mod compact;
 mod decode;
 pub mod encode;

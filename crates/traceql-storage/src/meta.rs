@@ -1,6 +1,10 @@
 //! `meta.json`: what a block holds. Written last; a block without it does not exist.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::column_values::ValueSet;
 
 use crate::model::TraceId;
 use crate::schema::{DedicatedColumn, DedicatedScope};
@@ -52,6 +56,11 @@ pub struct BlockMeta {
     /// it a query knows that a key lives only in its dedicated column, or nowhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generic_keys: Option<GenericKeys>,
+    /// The distinct values of the block's low-cardinality columns (see [`crate::column_values`]),
+    /// by column name; a collected column left out holds too many values. `None` for blocks
+    /// written before this was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column_values: Option<BTreeMap<String, ValueSet>>,
 }
 
 /// The most generic keys (of both scopes together) a block's meta lists.

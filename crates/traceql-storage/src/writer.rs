@@ -30,6 +30,7 @@ use object_store::ObjectStoreExt;
 use object_store::buffered::BufWriter;
 
 use crate::catalog::Catalog;
+use crate::column_values::ValueSets;
 use crate::encode::{GenericKeySets, PreparedTrace, build_batch, choose_dedicated};
 use crate::error::{Result, StorageError};
 use crate::meta::{BlockMeta, FORMAT, FORMAT_VERSION};
@@ -140,7 +141,7 @@ pub async fn write_block(
         traces_per_group,
     ));
 
-    let generic_keys = encode_and_upload(
+    let gathered = encode_and_upload(
         catalog, &data_path, &schema, &dedicated, &prepared, &groups, props,
     )
     .await?;
@@ -174,7 +175,8 @@ pub async fn write_block(
             .unwrap_or_default(),
         row_groups: groups.len() as u32,
         size_bytes,
-        generic_keys: generic_keys.finish(),
+        generic_keys: gathered.generic_keys.finish(),
+        column_values: Some(gathered.column_values.finish()),
         dedicated_columns: dedicated,
         compacted_from,
         compaction_level,
@@ -191,7 +193,7 @@ pub async fn write_block(
 
 /// Encodes row groups one after another, each on every core (see [`encode_row_group`]),
 /// appends them in order to one Parquet file and streams the bytes to the object store after
-/// each row group. Returns the keys the row groups put in their generic attribute lists.
+/// each row group. Returns what it gathered of the rows.
 async fn encode_and_upload<'a>(
     catalog: &Catalog,
     data_path: &object_store::path::Path,
@@ -200,7 +202,7 @@ async fn encode_and_upload<'a>(
     prepared: &'a [PreparedTrace],
     groups: &[Range<usize>],
     props: Arc<WriterProperties>,
-) -> Result<GenericKeySets<'a>> {
+) -> Result<Gathered<'a>> {
     let parquet_err = |e| StorageError::parquet(data_path, e);
     let io_err = |e: std::io::Error| StorageError::io(data_path.to_string(), e);
     let parquet_schema = ArrowSchemaConverter::new()
@@ -213,10 +215,10 @@ async fn encode_and_upload<'a>(
             .map_err(parquet_err)?;
     let factory = ArrowRowGroupWriterFactory::new(&file, Arc::clone(schema));
     let mut upload = BufWriter::new(Arc::clone(catalog.store()), data_path.clone());
-    let mut generic_keys = GenericKeySets::default();
+    let mut gathered = Gathered::default();
     for (index, range) in groups.iter().enumerate() {
         let writers = factory.create_column_writers(index).map_err(parquet_err)?;
-        let (columns, keys) =
+        let (columns, facts) =
             encode_row_group(schema, dedicated, &prepared[range.clone()], writers).map_err(
                 |e| match e {
                     EncodeError::Arrow(error) => StorageError::Arrow {
@@ -226,7 +228,7 @@ async fn encode_and_upload<'a>(
                     EncodeError::Parquet(error) => StorageError::parquet(data_path, error),
                 },
             )?;
-        generic_keys.merge(keys);
+        gathered.merge(facts);
         let mut row_group = file.next_row_group().map_err(parquet_err)?;
         for column in columns {
             column
@@ -239,7 +241,24 @@ async fn encode_and_upload<'a>(
     file.close().map_err(parquet_err)?;
     upload.write_all(&buffer.take()).await.map_err(io_err)?;
     upload.shutdown().await.map_err(io_err)?;
-    Ok(generic_keys)
+    Ok(gathered)
+}
+
+/// What the writer gathers of a block's rows while encoding them, for its `meta.json`.
+#[derive(Default)]
+struct Gathered<'a> {
+    /// The keys the rows put in their generic attribute lists.
+    generic_keys: GenericKeySets<'a>,
+    /// The distinct values of the rows' low-cardinality columns.
+    column_values: ValueSets,
+}
+
+impl<'a> Gathered<'a> {
+    /// Adds what was gathered of other rows of the block.
+    fn merge(&mut self, other: Gathered<'a>) {
+        self.generic_keys.merge(other.generic_keys);
+        self.column_values.merge(other.column_values);
+    }
 }
 
 enum EncodeError {
@@ -250,7 +269,7 @@ enum EncodeError {
 /// Builds one row group and encodes every column of it on every core: its traces are cut into
 /// one run per core, each built into a record batch and cut into leaf columns in parallel, then
 /// the columns are encoded in parallel, each from the runs in order. Returns the encoded
-/// columns and the keys the batches put in their generic attribute lists.
+/// columns and what was gathered of the rows.
 ///
 /// Row groups built and encoded one after another like this keep both cores busy to the end,
 /// where encoding whole row groups side by side left one core idle for the last of an odd
@@ -260,20 +279,25 @@ fn encode_row_group<'a>(
     dedicated: &[DedicatedColumn],
     traces: &'a [PreparedTrace],
     writers: Vec<ArrowColumnWriter>,
-) -> std::result::Result<(Vec<ArrowColumnChunk>, GenericKeySets<'a>), EncodeError> {
+) -> std::result::Result<(Vec<ArrowColumnChunk>, Gathered<'a>), EncodeError> {
     let runs = runs(traces, rayon::current_num_threads());
-    let built: Vec<(Vec<ArrowLeafColumn>, GenericKeySets<'a>)> = runs
+    let built: Vec<(Vec<ArrowLeafColumn>, Gathered<'a>)> = runs
         .into_par_iter()
         .map(|run| {
-            let (batch, keys) = build_batch(schema, dedicated, run).map_err(EncodeError::Arrow)?;
-            Ok((leaves_of(&batch).map_err(EncodeError::Parquet)?, keys))
+            let (batch, generic_keys) =
+                build_batch(schema, dedicated, run).map_err(EncodeError::Arrow)?;
+            let gathered = Gathered {
+                generic_keys,
+                column_values: ValueSets::of(&batch),
+            };
+            Ok((leaves_of(&batch).map_err(EncodeError::Parquet)?, gathered))
         })
         .collect::<std::result::Result<_, EncodeError>>()?;
-    let mut generic_keys = GenericKeySets::default();
+    let mut gathered = Gathered::default();
     // Per column writer, its leaf of every run, in run order.
     let mut leaves: Vec<Vec<ArrowLeafColumn>> = writers.iter().map(|_| Vec::new()).collect();
-    for (run_leaves, keys) in built {
-        generic_keys.merge(keys);
+    for (run_leaves, facts) in built {
+        gathered.merge(facts);
         if run_leaves.len() != leaves.len() {
             return Err(EncodeError::Parquet(
                 parquet::errors::ParquetError::General(format!(
@@ -298,7 +322,7 @@ fn encode_row_group<'a>(
         })
         .collect::<parquet::errors::Result<_>>()
         .map_err(EncodeError::Parquet)?;
-    Ok((columns, generic_keys))
+    Ok((columns, gathered))
 }
 
 /// The leaf columns of `batch`, in the order of the Parquet schema's columns.

@@ -229,7 +229,15 @@ async fn only_columns_scans_prune_by_keep_statistics() {
     }
     // Every leaf of the lists, not only their first.
     assert!(without > 5 * 10, "{without} columns without statistics");
-    for column in [col::NAME, col::TRACE_ID, col::START_TIME, col::TRACE_ROOT_SERVICE] {
-        assert!(with.iter().any(|c| c == column), "{column} lacks statistics");
+    for column in [
+        col::NAME,
+        col::TRACE_ID,
+        col::START_TIME,
+        col::TRACE_ROOT_SERVICE,
+    ] {
+        assert!(
+            with.iter().any(|c| c == column),
+            "{column} lacks statistics"
+        );
     }
 }

@@ -18,7 +18,7 @@ mod scan_schema;
 mod session;
 
 pub use condition::{as_filter, lower_candidate_condition, lower_condition};
-pub use footers::open_indexes;
+pub use footers::Footers;
 pub use row_groups::{Group, RowGroupScan};
 pub use scan_schema::scan_schema;
 pub use session::Session;

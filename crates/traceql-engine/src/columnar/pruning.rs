@@ -1,12 +1,19 @@
-//! Which row groups of a block a condition may match, by their statistics and the bloom
-//! filters of the columns it compares with values: decided on the footer already read (and
-//! the filters, stored together at the end of the file), before any scan is planned, so that
-//! a query plans and scans only the blocks and row groups that may hold a match (planning a
-//! scan costs milliseconds per block; a search for a value no block holds plans nothing).
+//! Which blocks and row groups a condition may match, decided before any scan is planned, so
+//! that a query plans and scans only those that may hold a match (planning a scan costs
+//! milliseconds per block; a search for a value no block holds plans nothing):
+//! - blocks first, by the distinct values of their low-cardinality columns that `meta.json`
+//!   records: a block passed over here has not even its footer read;
+//! - then row groups, by their statistics and the bloom filters of the columns the condition
+//!   compares with values, on the footer (and the filters, stored together at the end of the
+//!   file).
 
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::array::{ArrayRef, BooleanArray, Int64Array, StringArray};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::common::pruning::PruningStatistics;
+use datafusion::common::{Column, ScalarValue};
 use datafusion::datasource::physical_plan::parquet::{
     BloomFilterStatistics, ParquetAccessPlan, ParquetFileMetrics, RowGroupAccessPlanFilter,
 };
@@ -15,25 +22,40 @@ use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::prelude::Expr;
 use futures::future::try_join_all;
+use traceql_storage::catalog::Catalog;
+use traceql_storage::column_values::ValueSet;
+use traceql_storage::meta::BlockMeta;
 use traceql_storage::read::BlockIndex;
+use traceql_storage::schema::block_schema;
 
-use super::{Session, scan_schema};
+use super::{Footers, Session, scan_schema};
 use crate::error::EngineError;
 
-/// For each block (its footer in `indexes`, its condition in `conditions`, in the same order)
-/// and each of its row groups, whether the condition may hold for one of the row group's rows,
+/// The footers of the blocks `metas` (each with its condition in `conditions`, in the same
+/// order) that may match by the values their `meta.json` records, read concurrently, and for
+/// each block and row group whether the condition may hold for one of the row group's rows,
 /// as DataFusion's statistics and bloom filter pruning would decide when a scan opens the
-/// file (true where neither can decide). Blocks are pruned concurrently.
+/// file (true where neither can decide; no row groups for a block passed over unread).
+/// `session` plans the conditions.
 pub async fn row_groups_that_may_match(
     session: &Session,
-    indexes: &mut [BlockIndex],
+    catalog: &Catalog,
+    metas: &[&BlockMeta],
     conditions: Vec<Expr>,
-) -> Result<Vec<Vec<bool>>, EngineError> {
-    let pruning = indexes
-        .iter_mut()
-        .zip(conditions)
-        .map(|(index, condition)| may_match(session, condition, index));
-    try_join_all(pruning).await
+) -> Result<(Footers, Vec<Vec<bool>>), EngineError> {
+    let admitted = blocks_that_may_match(session, metas, &conditions)?;
+    let mut footers = Footers::open(catalog, metas, &admitted).await?;
+    let pruning = (footers.all_read_mut())
+        .zip(conditions.into_iter().zip(&admitted).filter(|(_, a)| **a))
+        .map(|(index, (condition, _))| may_match(session, condition, index));
+    let mut read = try_join_all(pruning).await?.into_iter();
+    let may_match = (admitted.iter())
+        .map(|&a| match a {
+            true => read.next().unwrap_or_default(),
+            false => Vec::new(),
+        })
+        .collect();
+    Ok((footers, may_match))
 }
 
 /// The blocks (their numbers) with a row group `may_match` says may match.
@@ -49,20 +71,7 @@ async fn may_match(
     condition: Expr,
     index: &mut BlockIndex,
 ) -> Result<Vec<bool>, EngineError> {
-    // The condition's columns typed as a scan declares them (strings as views).
-    let declared = scan_schema(index.schema(), std::slice::from_ref(&condition), &[]);
-    // Statistics are looked up by a column's position in the file: the condition is planned
-    // over all of the file's columns, typed as the scan declares those it reads.
-    let file = index.schema();
-    let fields: Vec<_> = file
-        .fields()
-        .iter()
-        .map(|f| match declared.field_with_name(f.name()) {
-            Ok(d) => Arc::new(d.clone()),
-            Err(_) => Arc::clone(f),
-        })
-        .collect();
-    let schema = Arc::new(Schema::new(fields));
+    let schema = condition_schema(index.schema(), &condition);
     let predicate = session.physical_condition(condition, &schema)?;
     let footer = Arc::clone(index.parquet_metadata());
     let row_groups = footer.row_groups();
@@ -100,4 +109,139 @@ async fn may_match(
         may[i] = true;
     }
     Ok(may)
+}
+
+/// The columns of a block's data file (`file`) with those `condition` reads typed as a scan
+/// declares them (strings as views): statistics are looked up by a column's position in the
+/// file, so a condition is planned over all of the file's columns.
+fn condition_schema(file: &Schema, condition: &Expr) -> SchemaRef {
+    let declared = scan_schema(file, std::slice::from_ref(condition), &[]);
+    let fields: Vec<_> = file
+        .fields()
+        .iter()
+        .map(|f| match declared.field_with_name(f.name()) {
+            Ok(d) => Arc::new(d.clone()),
+            Err(_) => Arc::clone(f),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// For each block (`metas`, with its condition in `conditions`, in the same order), whether
+/// the condition may hold for one of its rows by the distinct values its `meta.json` records
+/// (true for blocks that record none): decided before any footer is read, so that a search for
+/// a value no block holds reads no footer at all.
+fn blocks_that_may_match(
+    session: &Session,
+    metas: &[&BlockMeta],
+    conditions: &[Expr],
+) -> Result<Vec<bool>, EngineError> {
+    metas
+        .iter()
+        .zip(conditions)
+        .map(|(meta, condition)| {
+            let Some(values) = &meta.column_values else {
+                return Ok(true);
+            };
+            let schema = condition_schema(&block_schema(&meta.dedicated_columns), condition);
+            let predicate = session.physical_condition(condition.clone(), &schema)?;
+            let Some(pruning) = PruningPredicateBuilder::new()
+                .with_file_schema(schema)
+                .build(predicate)
+            else {
+                return Ok(true);
+            };
+            Ok(pruning.prune(&BlockValues(values))?.first() != Some(&false))
+        })
+        .collect()
+}
+
+/// A block's recorded column values as the statistics of one container: the smallest and
+/// largest value of each column, and which literals it may hold.
+struct BlockValues<'a>(&'a BTreeMap<String, ValueSet>);
+
+impl BlockValues<'_> {
+    /// The smallest (`largest` false) or largest value of `column`; `None` when unknown or
+    /// when every row is null.
+    fn bound(&self, column: &Column, largest: bool) -> Option<ArrayRef> {
+        let pick = |n: usize| if largest { n - 1 } else { 0 };
+        match self.0.get(column.name())? {
+            ValueSet::Strings(v) if !v.is_empty() => {
+                Some(Arc::new(StringArray::from(vec![v[pick(v.len())].as_str()])))
+            }
+            ValueSet::Ints(v) if !v.is_empty() => {
+                Some(Arc::new(Int64Array::from(vec![v[pick(v.len())]])))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl PruningStatistics for BlockValues<'_> {
+    fn min_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.bound(column, false)
+    }
+
+    fn max_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.bound(column, true)
+    }
+
+    fn num_containers(&self) -> usize {
+        1
+    }
+
+    fn null_counts(&self, _column: &Column) -> Option<ArrayRef> {
+        None
+    }
+
+    fn row_counts(&self) -> Option<ArrayRef> {
+        None
+    }
+
+    /// False when the column holds none of `literals`, true when it holds nothing else (rows
+    /// without a value aside), null otherwise; `None` for a literal of another type.
+    fn contained(&self, column: &Column, literals: &HashSet<ScalarValue>) -> Option<BooleanArray> {
+        let held = |matches: &dyn Fn(usize) -> bool, count: usize| {
+            let inside = (0..count).filter(|&i| matches(i)).count();
+            let answer = match inside {
+                0 => Some(false),
+                n if n == count => Some(true),
+                _ => None,
+            };
+            BooleanArray::from(vec![answer])
+        };
+        match self.0.get(column.name())? {
+            ValueSet::Strings(values) => {
+                let wanted = literals
+                    .iter()
+                    .filter(|l| !l.is_null())
+                    .map(|l| l.try_as_str().flatten())
+                    .collect::<Option<HashSet<&str>>>()?;
+                Some(held(&|i| wanted.contains(values[i].as_str()), values.len()))
+            }
+            ValueSet::Ints(values) => {
+                let wanted = literals
+                    .iter()
+                    .filter(|l| !l.is_null())
+                    .map(integer)
+                    .collect::<Option<HashSet<i64>>>()?;
+                Some(held(&|i| wanted.contains(&values[i]), values.len()))
+            }
+        }
+    }
+}
+
+/// An integer literal's value; `None` for other literals.
+fn integer(literal: &ScalarValue) -> Option<i64> {
+    match literal {
+        ScalarValue::Int8(v) => v.map(i64::from),
+        ScalarValue::Int16(v) => v.map(i64::from),
+        ScalarValue::Int32(v) => v.map(i64::from),
+        ScalarValue::Int64(v) => *v,
+        ScalarValue::UInt8(v) => v.map(i64::from),
+        ScalarValue::UInt16(v) => v.map(i64::from),
+        ScalarValue::UInt32(v) => v.map(i64::from),
+        ScalarValue::UInt64(v) => v.and_then(|v| i64::try_from(v).ok()),
+        _ => None,
+    }
 }

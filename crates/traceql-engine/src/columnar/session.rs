@@ -115,7 +115,7 @@ impl Session {
 
     /// The session, with the footers `indexes` read handed to DataFusion so that its scans
     /// neither fetch nor parse them again.
-    pub fn with_footers(self, indexes: &[BlockIndex]) -> Session {
+    pub fn with_footers<'a>(self, indexes: impl IntoIterator<Item = &'a BlockIndex>) -> Session {
         for index in indexes {
             self.share_footer(index.object(), Arc::clone(index.parquet_metadata()));
         }

@@ -127,7 +127,7 @@ pub(super) async fn run(
         .await?;
     let fetches = found.into_iter().map(|(b, traces)| {
         let (meta, projection) = (&candidates.blocks[b].0, &candidates.projections[b]);
-        let index = &aggregation.indexes[b];
+        let index = aggregation.footer(b)?;
         fetches_of_block(catalog, meta, projection, index, traces, memory_limit)
     });
     let mut fetched = stream::iter(

@@ -35,7 +35,7 @@ use crate::columnar::fields::{
     Source, Ty, integer_expr, numeric_expr, resolve_value, val_at, value_expr,
 };
 use crate::columnar::{
-    Group, RowGroupScan, Session, as_filter, lower_condition, open_indexes, pruning, scan_schema,
+    Footers, Group, RowGroupScan, Session, as_filter, lower_condition, pruning, scan_schema,
 };
 use crate::error::EngineError;
 use crate::progress::Progress;
@@ -218,11 +218,11 @@ pub(super) async fn run(
         return Ok(());
     }
     if exemplars_wanted {
-        let Aggregation { indexes, live, .. } = aggregation;
         // One partition keeps the rows in file order, so a trace's rows arrive together.
-        let ordered = Session::new(catalog, 1, memory_limit)?.with_footers(&indexes);
-        for &b in &live {
-            let (block, index) = (&columnar.blocks[b], &indexes[b]);
+        let ordered =
+            Session::new(catalog, 1, memory_limit)?.with_footers(aggregation.footers.all_read());
+        for &b in &aggregation.live {
+            let (block, index) = (&columnar.blocks[b], aggregation.footer(b)?);
             if !acc.wants_exemplars() {
                 break;
             }
@@ -232,10 +232,14 @@ pub(super) async fn run(
     Ok(())
 }
 
+/// What explaining a plan says of a block it does not scan.
+pub(super) const NO_MATCH: &str =
+    "no row group may match (by the values meta.json records, statistics or bloom filters)";
+
 /// What the aggregation of a columnar plan works from.
 pub(super) struct Aggregation {
-    /// The footers of every block of the plan, in its order.
-    pub(super) indexes: Vec<BlockIndex>,
+    /// The footers of the blocks of the plan that may match, in its order.
+    footers: Footers,
     /// The numbers of the blocks with a row group whose statistics or bloom filters let the
     /// block's condition hold in the query's range: the only ones worth aggregating.
     pub(super) live: Vec<usize>,
@@ -268,6 +272,12 @@ impl Aggregation {
         })
     }
 
+    /// The footer of live block `block`.
+    pub(super) fn footer(&self, block: usize) -> Result<&BlockIndex, EngineError> {
+        (self.footers.read(block))
+            .ok_or_else(|| EngineError::Internal(format!("live block {block} unread")))
+    }
+
     /// Runs `task` (given the session, the block's number and its data file's schema) for
     /// every live block, each in a task of its own: the blocks are planned, scanned and folded
     /// on all cores at once. Returns each block's number and result, in block order.
@@ -279,13 +289,12 @@ impl Aggregation {
         Task: Future<Output = Result<T, EngineError>> + Send + 'static,
         T: Send + 'static,
     {
-        let tasks = (self.live.iter()).map(|&b| {
-            tokio::spawn(task(
-                self.session.clone(),
-                b,
-                self.indexes[b].schema().clone(),
-            ))
-        });
+        let tasks = (self.live.iter())
+            .map(|&b| {
+                let schema = self.footer(b)?.schema().clone();
+                Ok(tokio::spawn(task(self.session.clone(), b, schema)))
+            })
+            .collect::<Result<Vec<_>, EngineError>>()?;
         let results = try_join_all(tasks)
             .await
             .map_err(|e| EngineError::Internal(format!("block task failed: {e}")))?;
@@ -307,17 +316,17 @@ impl Aggregation {
         memory_limit: Option<u64>,
     ) -> Result<Aggregation, EngineError> {
         let (metas, conditions): (Vec<&BlockMeta>, Vec<Expr>) = blocks.unzip();
-        let mut indexes = open_indexes(catalog, metas.into_iter()).await?;
-        let session = Session::new(catalog, 1, memory_limit)?
-            .with_footers(&indexes)
+        let session = Session::new(catalog, 1, memory_limit)?;
+        let (footers, may_match) =
+            pruning::row_groups_that_may_match(&session, catalog, &metas, conditions).await?;
+        let session = session
+            .with_footers(footers.all_read())
             .without_row_filters();
-        let may_match =
-            pruning::row_groups_that_may_match(&session, &mut indexes, conditions).await?;
         let live = pruning::blocks_with_a_match(&may_match);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Aggregation {
             session: session.with_partitions(cores.div_ceil(live.len().max(1))),
-            indexes,
+            footers,
             live,
         })
     }
@@ -518,11 +527,7 @@ pub(super) async fn explain(
     intervals: Intervals,
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
-    let Aggregation {
-        indexes,
-        live,
-        session,
-    } = Aggregation::prepare(columnar, catalog, intervals, memory_limit).await?;
+    let aggregation = Aggregation::prepare(columnar, catalog, intervals, memory_limit).await?;
     let mut out = String::new();
     if let Some(structure) = &columnar.structure {
         out.push_str(&format!(
@@ -530,20 +535,22 @@ pub(super) async fn explain(
              per trace part, Rust keeps the spans the operator returns ({structure:?})\n"
         ));
     }
-    for (b, (block, index)) in columnar.blocks.iter().zip(&indexes).enumerate() {
-        if !live.contains(&b) {
+    let session = &aggregation.session;
+    for (b, block) in columnar.blocks.iter().enumerate() {
+        if !aggregation.live.contains(&b) {
             out.push_str(&format!(
-                "block {} ({} spans): no row group may match (statistics or bloom filters)\n",
+                "block {} ({} spans): {NO_MATCH}\n",
                 block.meta.block_id, block.meta.span_count
             ));
             continue;
         }
+        let index = aggregation.footer(b)?;
         let scan = BlockScan {
             bucketed: columnar.bucketed,
             structure: columnar.structure,
             budget: None,
         };
-        let frame = grouped_frame(&session, &scan, block, index.schema(), intervals).await?;
+        let frame = grouped_frame(session, &scan, block, index.schema(), intervals).await?;
         out.push_str(&format!(
             "block {} ({} spans):\n{}",
             block.meta.block_id,

@@ -16,7 +16,7 @@ use traceql_storage::meta::BlockMeta;
 use traceql_storage::schema::col;
 use traceql_syntax::ast::{Field, FieldExpr, Intrinsic, SpansetFilter};
 
-use super::columnar::{Aggregation, in_range, slot};
+use super::columnar::{Aggregation, NO_MATCH, in_range, slot};
 use super::compare::{Comparison, SlotCounts, is_compared, window_bounds};
 use super::grouping::{LabelValues, SLOT};
 use super::interval::Intervals;
@@ -133,24 +133,20 @@ pub(super) async fn explain(
     intervals: Intervals,
     memory_limit: Option<u64>,
 ) -> Result<String, EngineError> {
-    let Aggregation {
-        indexes,
-        live,
-        session,
-    } = prepare(plan, catalog, intervals, memory_limit).await?;
+    let aggregation = prepare(plan, catalog, intervals, memory_limit).await?;
     let mut out = String::from(
         "compare: the scan yields each matching span's interval, whether the selection holds, \
          its attribute columns and generic lists; Rust counts the values\n",
     );
     for (b, block) in plan.blocks.iter().enumerate() {
         let (id, spans) = (&block.meta.block_id, block.meta.span_count);
-        if !live.contains(&b) {
-            out.push_str(&format!(
-                "block {id} ({spans} spans): no row group may match (statistics or bloom filters)\n"
-            ));
+        if !aggregation.live.contains(&b) {
+            out.push_str(&format!("block {id} ({spans} spans): {NO_MATCH}\n"));
             continue;
         }
-        let frame = frame(&session, block, indexes[b].schema(), intervals).await?;
+        let schema = aggregation.footer(b)?.schema();
+        let session = &aggregation.session;
+        let frame = frame(session, block, schema, intervals).await?;
         let described = session.run_and_describe(frame, &block.meta).await?;
         out.push_str(&format!("block {id} ({spans} spans):\n{described}"));
     }

@@ -31,8 +31,8 @@ use super::windows::Windows;
 use super::{Results, Search, visit_pipeline_fields};
 use crate::columnar::fields::nested_list;
 use crate::columnar::{
-    Group, RowGroupScan, Session, as_filter, lower_candidate_condition, lower_condition,
-    open_indexes, pruning, scan_schema,
+    Footers, Group, RowGroupScan, Session, as_filter, lower_candidate_condition, lower_condition,
+    pruning, scan_schema,
 };
 use crate::error::EngineError;
 use crate::progress::Progress;
@@ -291,8 +291,11 @@ pub(super) async fn run(
     }
     let prepared = Prepared::new(columnar, catalog, search.end, memory_limit).await?;
     let mut windows = prepared.windows();
+    let searched = (prepared.may_match.iter())
+        .map(|groups| groups.contains(&true))
+        .collect();
     let Prepared {
-        indexes,
+        footers,
         layouts,
         scan,
         ..
@@ -305,8 +308,9 @@ pub(super) async fn run(
         columnar,
         search,
         catalog,
-        indexes,
+        footers,
         layouts,
+        searched,
         pool: Vec::new(),
         resolved: HashSet::new(),
         regexes: Regexes::default(),
@@ -348,9 +352,9 @@ pub(super) async fn run(
 
 /// What every search over the blocks of a columnar search starts from.
 struct Prepared {
-    /// Each block's footer.
-    indexes: Vec<BlockIndex>,
-    /// Each block's row groups, in file order.
+    /// Each block's footer, read for the blocks that may match.
+    footers: Footers,
+    /// Each block's row groups, in file order (none for a block passed over unread).
     layouts: Vec<Vec<RowGroupSummary>>,
     /// Per block, per row group: whether the candidate scan's conditions may match its rows,
     /// by its statistics and bloom filters.
@@ -361,48 +365,45 @@ struct Prepared {
 }
 
 impl Prepared {
-    /// Reads the footers of the blocks of `columnar` and plans its candidate scan of traces
-    /// starting at or before `end`, in a session bounded by `memory_limit` that reuses them.
+    /// Reads the footers of the blocks of `columnar` whose `meta.json` admits a match and plans
+    /// its candidate scan of traces starting at or before `end`, in a session bounded by
+    /// `memory_limit` that reuses them.
     async fn new(
         columnar: &ColumnarSearch,
         catalog: &Catalog,
         end: u64,
         memory_limit: Option<u64>,
     ) -> Result<Prepared, EngineError> {
-        let mut indexes =
-            open_indexes(catalog, columnar.blocks.iter().map(|(meta, _)| meta)).await?;
-        let layouts = indexes
-            .iter()
-            .map(BlockIndex::row_groups)
-            .collect::<Result<Vec<_>, _>>()?;
-        let session = Session::parallel(catalog, memory_limit)?
-            .with_footers(&indexes)
-            .pruned_ahead()
-            .in_file_order();
-        let always = scanned_always(columnar);
-        let always = always.as_slice();
-        let schemas: Vec<Schema> = indexes
-            .iter()
-            .zip(&columnar.blocks)
-            .map(|(index, (_, leaves))| scan_schema(index.schema(), leaves, always))
-            .collect();
-        let conditions = (columnar.blocks.iter())
+        let metas: Vec<&BlockMeta> = columnar.blocks.iter().map(|(meta, _)| meta).collect();
+        let conditions: Vec<Expr> = (columnar.blocks.iter())
             .map(|(_, leaves)| candidate_filter(leaves, end))
             .collect();
-        let may_match =
-            pruning::row_groups_that_may_match(&session, &mut indexes, conditions).await?;
+        let session = Session::parallel(catalog, memory_limit)?;
+        let (footers, may_match) =
+            pruning::row_groups_that_may_match(&session, catalog, &metas, conditions).await?;
+        let layouts = (0..metas.len())
+            .map(|b| {
+                footers
+                    .read(b)
+                    .map_or(Ok(Vec::new()), BlockIndex::row_groups)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let session = session
+            .with_footers(footers.all_read())
+            .pruned_ahead()
+            .in_file_order();
         let scanned = pruning::blocks_with_a_match(&may_match);
         let scan = match scanned.is_empty() {
             true => None,
             false => Some(
                 candidate_scan(
-                    &session, columnar, catalog, &schemas, &scanned, &layouts, end,
+                    &session, columnar, catalog, &footers, &scanned, &layouts, end,
                 )
                 .await?,
             ),
         };
         Ok(Prepared {
-            indexes,
+            footers,
             layouts,
             may_match,
             scan,
@@ -447,23 +448,32 @@ pub(crate) fn place_exprs(names: &[&str]) -> Result<Vec<Expr>, EngineError> {
         .collect()
 }
 
-/// The candidate scan of the blocks `scanned` of `columnar` (each read with its schema in
-/// `schemas`; row groups `layouts`), planned in `session`: one scan of them all, each reading
-/// only the columns its leaves refer to (planning a 100-column table costs far more than
-/// scanning a window of it).
+/// The candidate scan of the blocks `scanned` of `columnar` (their footers read in `footers`;
+/// row groups `layouts`), planned in `session`: one scan of them all, each reading only the
+/// columns its leaves refer to (planning a 100-column table costs far more than scanning a
+/// window of it).
 async fn candidate_scan(
     session: &Session,
     columnar: &ColumnarSearch,
     catalog: &Catalog,
-    schemas: &[Schema],
+    footers: &Footers,
     scanned: &[usize],
     layouts: &[Vec<RowGroupSummary>],
     end: u64,
 ) -> Result<RowGroupScan, EngineError> {
     let places = place_columns(&columnar.relations);
-    let opening = scanned
+    let always = scanned_always(columnar);
+    let schemas = scanned
         .iter()
-        .map(|&b| session.block_with_schema(&columnar.blocks[b].0, &schemas[b]));
+        .map(|&b| {
+            let footer = footers
+                .read(b)
+                .ok_or_else(|| EngineError::Internal(format!("block {b} scanned unread")))?;
+            Ok(scan_schema(footer.schema(), &columnar.blocks[b].1, &always))
+        })
+        .collect::<Result<Vec<Schema>, EngineError>>()?;
+    let opening = (scanned.iter().zip(&schemas))
+        .map(|(&b, schema)| session.block_with_schema(&columnar.blocks[b].0, schema));
     let files = try_join_all(opening).await?;
     let frames = files
         .into_iter()
@@ -509,8 +519,12 @@ struct Run<'a> {
     columnar: &'a ColumnarSearch,
     search: &'a Search,
     catalog: &'a Catalog,
-    /// Each block's footer: where a trace may be.
-    indexes: Vec<BlockIndex>,
+    /// The footers of the blocks that may match: where a trace may be.
+    footers: Footers,
+    /// Per block, whether a row group of it may match (by its `meta.json`, statistics and bloom
+    /// filters): a trace's part in a block none of whose row groups may match cannot match
+    /// either, so it is not looked up.
+    searched: Vec<bool>,
     /// Each block's row groups, in file order.
     layouts: Vec<Vec<RowGroupSummary>>,
     /// Candidates not evaluated yet, oldest first.
@@ -524,6 +538,12 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// The footer of block `block`, one that may match.
+    fn footer(&mut self, block: usize) -> Result<&mut BlockIndex, EngineError> {
+        (self.footers.read_mut(block))
+            .ok_or_else(|| EngineError::Internal(format!("block {block} looked up unread")))
+    }
+
     /// Evaluates pooled candidates starting after `unscanned` (the latest start a row not yet
     /// scanned may have), newest first, until the results are settled (true) or none is left.
     async fn evaluate_newer_than(
@@ -592,11 +612,17 @@ impl Run<'_> {
             if unresolved.is_empty() {
                 return Ok(true);
             }
-            // Only blocks whose statistics and bloom filters admit the trace are read.
+            // Only blocks that may match and whose statistics and bloom filters admit the
+            // trace are read.
             let mut missing = Vec::new();
             for (name, block) in unresolved {
+                if !self.searched[block] {
+                    self.resolved.insert((name, block));
+                    continue;
+                }
                 let trace_id = parse_trace_id(&name)?;
-                if self.indexes[block]
+                if self
+                    .footer(block)?
                     .row_groups_with(&trace_id)
                     .await?
                     .is_empty()
@@ -654,17 +680,18 @@ impl Run<'_> {
                 }
                 false => {
                     for id in &ids {
-                        groups.extend(self.indexes[index].row_groups_with(id).await?);
+                        groups.extend(self.footer(index)?.row_groups_with(id).await?);
                     }
                 }
             }
             groups.sort_unstable();
             groups.dedup();
             // Each fetch is a task of its own: blocks are decoded on all cores.
-            let fetch = self.indexes[index].fetch_traces(
-                self.catalog,
+            let (catalog, columnar) = (self.catalog, self.columnar);
+            let fetch = self.footer(index)?.fetch_traces(
+                catalog,
                 meta,
-                &self.columnar.projections[index],
+                &columnar.projections[index],
                 groups,
                 ids,
             );
@@ -763,8 +790,13 @@ pub(super) async fn explain(
         let flags = prepared.may_match.iter().flatten();
         flags.filter(|m| **m == may).count()
     };
+    let unread = (0..columnar.blocks.len())
+        .filter(|&b| prepared.footers.read(b).is_none())
+        .count();
     let pruned = format!(
-        "row groups: {} to scan, {} pruned by statistics or bloom filters",
+        "blocks: {unread} of {} passed over by the values their meta.json records\n\
+         row groups: {} to scan, {} pruned by statistics or bloom filters",
+        columnar.blocks.len(),
         count(true),
         count(false)
     );
