@@ -439,7 +439,8 @@ def markdown(report: Dict[str, Any]) -> str:
         f"(peak memory {d['generate_rss_kb'] / 1024:,.0f} MiB).",
         f"- Each query ran {report['runs']} times per engine, each time in a fresh process; medians shown. "
         "Every engine is timed around its query inside its own process: traceql from opening the "
-        "blocks (listing them, reading every footer) to the finished response (`--timing`), DuckDB "
+        "blocks (listing them, reading their meta.json and the footers of the blocks whose recorded "
+        "values admit a match) to the finished response (`--timing`), DuckDB "
         "and DataFusion around the SQL query once the files are registered. Registering them (which "
         "reads the footers) took the time in parentheses before the SQL engines' clocks started; it "
         "is not counted in their times or in the ratios. traceql's whole process (start, the query, "
