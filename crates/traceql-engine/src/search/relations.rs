@@ -87,6 +87,15 @@ impl Relation {
     /// Whether the placed spans `members` (reordered here) hold the relation; `paired` is
     /// scratch space.
     pub fn holds(&self, members: &mut [Member], paired: &mut Vec<bool>) -> bool {
+        // Most trace parts lack spans of one side: no pairing needed to know the answer.
+        let uppers = members.iter().any(|m| m.upper);
+        let lowers = members.iter().any(|m| m.lower);
+        match self.wanted {
+            Wanted::Pair if !(uppers && lowers) => return false,
+            Wanted::LowerAlone if !(uppers && lowers) => return lowers,
+            Wanted::UpperAlone if !(uppers && lowers) => return uppers,
+            _ => {}
+        }
         let (side, alone) = match self.wanted {
             // A pair has a lower span with a partner.
             Wanted::Pair => (Side::Lower, false),
