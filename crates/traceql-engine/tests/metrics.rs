@@ -392,6 +392,52 @@ fn series_limit_and_bad_requests() {
     );
 }
 
+/// Under the series limit a response keeps the series first in response order, with the
+/// values and exemplars they have without it, whatever order their spans come in; counts bound
+/// their series as they go, other functions and arithmetic cut them at the end.
+#[test]
+fn the_series_limit_keeps_the_first_series_whole() {
+    // Twenty services, first and last in response order alternating (s00, s19, s01, s18 …),
+    // two spans each at different times.
+    let traces: Vec<Trace> = (0..20u32)
+        .map(|k| if k % 2 == 0 { k / 2 } else { 19 - k / 2 })
+        .flat_map(|i| {
+            let service = format!("s{i:02}");
+            [
+                span(i, 1001 * S + u64::from(i), S, &service, &[]),
+                span(100 + i, 1008 * S, 2 * S, &service, &[]),
+            ]
+        })
+        .collect();
+    for query in [
+        "{ } | rate() by (resource.service.name)",
+        "{ } | count_over_time() by (resource.service.name)",
+        "{ } | avg_over_time(duration) by (resource.service.name)",
+        "({ } | rate() by (resource.service.name)) * 2",
+    ] {
+        let mut request = MetricsRequest::range(query, 1000 * S, 1015 * S);
+        request.step = Some(5 * S);
+        request.exemplars = 100;
+        let whole = metrics_traces(traces.clone(), &request).expect("metrics");
+        assert!(!whole.partial, "{query}");
+        assert_eq!(whole.series.len(), 20, "{query}");
+        request.max_series = 5;
+        let cut = metrics_traces(traces.clone(), &request).expect("metrics");
+        assert!(cut.partial, "{query}");
+        // As JSON: values compare as the response shows them (no NaN for empty intervals).
+        let first: Vec<serde_json::Value> =
+            json(&whole)["series"].as_array().expect("series")[..5].to_vec();
+        assert_eq!(json(&cut)["series"].as_array(), Some(&first), "{query}");
+        // Exemplars are compared too (arithmetic leaves them out).
+        let arithmetic = query.starts_with('(');
+        assert_eq!(
+            cut.series.iter().any(|s| !s.exemplars.is_empty()),
+            !arithmetic,
+            "{query}"
+        );
+    }
+}
+
 /// A trace of `spans` one-second spans starting at `start`, ids 1, 2, 3 …
 fn trace_of(n: u32, start: u64, spans: u8) -> Trace {
     let mut trace = span(n, start, S, "a", &[]);

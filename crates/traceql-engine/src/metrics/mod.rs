@@ -168,7 +168,6 @@ impl Plan {
 }
 
 impl Plan {
-    /// One accumulator per metrics function.
     /// What a trace of the block `meta` is decoded with for this query: the fields its
     /// pipelines read, labels and measured values included (every part of the span for
     /// `compare`, which counts every attribute).
@@ -185,7 +184,12 @@ impl Plan {
         fetch_projection(&fields, meta)
     }
 
-    fn accumulators(&self, intervals: Intervals) -> Vec<Measure> {
+    /// One accumulator per metrics function; a query whose one function's series go straight
+    /// to the response keeps no more than `max_series` of them (see
+    /// [`Accumulator::bounded`]).
+    fn accumulators(&self, intervals: Intervals, max_series: usize) -> Vec<Measure> {
+        let straight = matches!(&self.expr, MetricsExpr::Pipeline(p) if p.second_stages.is_empty())
+            && self.second_stages.is_empty();
         self.pipelines
             .iter()
             .zip(&self.sampling)
@@ -201,7 +205,13 @@ impl Plan {
                     intervals,
                     s.weight(),
                 )),
-                _ => Measure::Series(Accumulator::new(p, intervals, self.exemplars, s.weight())),
+                _ => {
+                    let acc = Accumulator::new(p, intervals, self.exemplars, s.weight());
+                    Measure::Series(match straight {
+                        true => acc.bounded(max_series),
+                        false => acc,
+                    })
+                }
             })
             .collect()
     }
@@ -216,6 +226,14 @@ enum Measure {
 }
 
 impl Measure {
+    /// Whether the accumulator left series out (see [`Accumulator::bounded`]).
+    fn cut(&self) -> bool {
+        match self {
+            Measure::Series(acc) => acc.cut(),
+            Measure::Compare(_) => false,
+        }
+    }
+
     fn finish(self) -> Vec<Series> {
         match self {
             Measure::Series(acc) => acc.finish(),
@@ -255,7 +273,7 @@ async fn run_metrics(
 ) -> Result<MetricsResult, EngineError> {
     let plan = Plan::new(request)?;
     let intervals = intervals(request)?;
-    let mut accumulators = plan.accumulators(intervals);
+    let mut accumulators = plan.accumulators(intervals, request.max_series);
     let mut metrics = MetricsQueryMetrics::default();
     let mut regexes = Regexes::default();
     let blocks = live_blocks(catalog, tenant, intervals).await?;
@@ -393,7 +411,7 @@ pub fn metrics_traces(
 ) -> Result<MetricsResult, EngineError> {
     let plan = Plan::new(request)?;
     let intervals = intervals(request)?;
-    let mut accumulators = plan.accumulators(intervals);
+    let mut accumulators = plan.accumulators(intervals, request.max_series);
     let mut metrics = MetricsQueryMetrics::default();
     feed(
         &plan,
@@ -497,6 +515,7 @@ fn finish(
     max_series: usize,
     metrics: MetricsQueryMetrics,
 ) -> Result<MetricsResult, EngineError> {
+    let cut = accumulators.iter().any(Measure::cut);
     let mut finished: Vec<Vec<Series>> = plan
         .pipelines
         .iter()
@@ -513,7 +532,7 @@ fn finish(
     series = second_stages(series, &plan.second_stages);
     series.retain(|s| s.values.iter().any(|v| !v.is_nan()));
     series.sort_by_cached_key(Series::sort_key);
-    let partial = series.len() > max_series;
+    let partial = cut || series.len() > max_series;
     series.truncate(max_series);
     Ok(MetricsResult {
         intervals,

@@ -1,6 +1,6 @@
 //! Series: accumulation per metrics function, `topk`/`bottomk`, and arithmetic matching.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use traceql_syntax::ast::{Field, Intrinsic, MetricsFunctionKind, MetricsOp, MetricsPipeline};
 
@@ -31,12 +31,8 @@ pub struct Series {
 
 impl Series {
     /// Response order: number of labels, then keys, then values as text.
-    pub fn sort_key(&self) -> (usize, Vec<String>, Vec<String>) {
-        (
-            self.labels.len(),
-            self.labels.iter().map(|l| l.key.clone()).collect(),
-            self.labels.iter().map(|l| label_text(&l.value)).collect(),
-        )
+    pub fn sort_key(&self) -> SortKey {
+        sort_key(&self.labels)
     }
 
     pub(super) fn map_values(mut self, f: impl Fn(f64) -> f64) -> Series {
@@ -136,6 +132,29 @@ pub(super) struct Accumulator {
     budget: Budget,
     /// What each counted span stands for (the inverse sampling probability).
     weight: f64,
+    /// The series kept when their number is bounded (see [`Accumulator::bounded`]).
+    bound: Option<Bound>,
+}
+
+/// The bound on an accumulator's series: it keeps the `max` first in response order.
+struct Bound {
+    max: usize,
+    /// The kept series' response order keys and indexes, the last in response order on top.
+    kept: BinaryHeap<(SortKey, usize)>,
+    /// A series was left out.
+    cut: bool,
+}
+
+/// A series' place in the response order (see [`Series::sort_key`]).
+type SortKey = (usize, Vec<String>, Vec<String>);
+
+/// The response order key of a series with `labels`.
+fn sort_key(labels: &[Label]) -> SortKey {
+    (
+        labels.len(),
+        labels.iter().map(|l| l.key.clone()).collect(),
+        labels.iter().map(|l| label_text(&l.value)).collect(),
+    )
 }
 
 impl Accumulator {
@@ -162,32 +181,94 @@ impl Accumulator {
             seconds,
             budget: Budget::new(exemplars, intervals.start, intervals.end),
             weight,
+            bound: None,
         }
     }
 
-    /// The index of the series with `labels`, created empty on first use.
-    fn series_index(&mut self, labels: Vec<Label>) -> usize {
-        let n = self.intervals.count();
-        let key = format!("{labels:?}");
-        let kind = &self.kind;
-        *self.index.entry(key).or_insert_with(|| {
-            let cells = match kind {
-                MetricsFunctionKind::Rate | MetricsFunctionKind::CountOverTime => {
-                    Cells::Count(vec![0.0; n])
-                }
-                MetricsFunctionKind::MinOverTime(_) => Cells::Extreme(vec![f64::NAN; n], false),
-                MetricsFunctionKind::MaxOverTime(_) => Cells::Extreme(vec![f64::NAN; n], true),
-                MetricsFunctionKind::SumOverTime(_) => Cells::Sum(vec![(0.0, 0.0, 0.0); n], false),
-                MetricsFunctionKind::AvgOverTime(_) => Cells::Sum(vec![(0.0, 0.0, 0.0); n], true),
-                _ => Cells::Buckets(vec![BTreeMap::new(); n]),
-            };
-            self.series.push(SeriesState {
-                labels,
-                cells,
-                exemplars: Vec::new(),
+    /// The accumulator, keeping only the `max` series first in response order when it counts
+    /// spans (`rate`, `count_over_time`): the response keeps no more (the others are cut, and
+    /// it says so), and a count series always has values, so the kept ones are exactly those
+    /// the response shows. A series that can no longer be among them is not created, which
+    /// spares grouping by a high-cardinality attribute (`by (span.http.url)`) a series and its
+    /// intervals per value. Only right for a query whose series are not combined or ranked
+    /// afterwards (no arithmetic, no second stages).
+    pub(super) fn bounded(mut self, max: usize) -> Accumulator {
+        if matches!(
+            self.kind,
+            MetricsFunctionKind::Rate | MetricsFunctionKind::CountOverTime
+        ) {
+            self.bound = Some(Bound {
+                max,
+                kept: BinaryHeap::new(),
+                cut: false,
             });
-            self.series.len() - 1
-        })
+        }
+        self
+    }
+
+    /// Whether a bound left series out.
+    pub(super) fn cut(&self) -> bool {
+        self.bound.as_ref().is_some_and(|b| b.cut)
+    }
+
+    /// The index of the series with `labels`, created empty on first use; `None` when the
+    /// bound leaves it out.
+    fn series_index(&mut self, labels: Vec<Label>) -> Option<usize> {
+        let key = format!("{labels:?}");
+        if let Some(&i) = self.index.get(&key) {
+            return Some(i);
+        }
+        let mut replaced = None;
+        if let Some(bound) = &mut self.bound {
+            let order = sort_key(&labels);
+            if self.series.len() >= bound.max {
+                bound.cut = true;
+                // It takes the place of the last kept series if it comes before it.
+                match bound.kept.peek() {
+                    Some((last, _)) if order < *last => {}
+                    _ => return None,
+                }
+                let (_, last) = bound.kept.pop()?;
+                self.index
+                    .remove(&format!("{:?}", self.series[last].labels));
+                replaced = Some(last);
+            }
+            bound
+                .kept
+                .push((order, replaced.unwrap_or(self.series.len())));
+        }
+        let state = SeriesState {
+            labels,
+            cells: self.empty_cells(),
+            exemplars: Vec::new(),
+        };
+        let i = match replaced {
+            Some(i) => {
+                self.series[i] = state;
+                i
+            }
+            None => {
+                self.series.push(state);
+                self.series.len() - 1
+            }
+        };
+        self.index.insert(key, i);
+        Some(i)
+    }
+
+    /// The cells of a new series.
+    fn empty_cells(&self) -> Cells {
+        let n = self.intervals.count();
+        match &self.kind {
+            MetricsFunctionKind::Rate | MetricsFunctionKind::CountOverTime => {
+                Cells::Count(vec![0.0; n])
+            }
+            MetricsFunctionKind::MinOverTime(_) => Cells::Extreme(vec![f64::NAN; n], false),
+            MetricsFunctionKind::MaxOverTime(_) => Cells::Extreme(vec![f64::NAN; n], true),
+            MetricsFunctionKind::SumOverTime(_) => Cells::Sum(vec![(0.0, 0.0, 0.0); n], false),
+            MetricsFunctionKind::AvgOverTime(_) => Cells::Sum(vec![(0.0, 0.0, 0.0); n], true),
+            _ => Cells::Buckets(vec![BTreeMap::new(); n]),
+        }
     }
 
     /// Adds span `i` of `view`, standing for `weight` spans (1 unless extrapolated).
@@ -199,7 +280,9 @@ impl Accumulator {
         let ctx = view.context(i);
         let value = |f: &Field| ctx.field(f);
         let labels = self.labels(&value);
-        let idx = self.series_index(labels);
+        let Some(idx) = self.series_index(labels) else {
+            return;
+        };
         let measured = self.kind.field().map(&value);
         match &mut self.series[idx].cells {
             Cells::Count(c) => c[slot] += weight,
@@ -241,7 +324,9 @@ impl Accumulator {
             return;
         }
         let labels = self.labels(value);
-        let idx = self.series_index(labels);
+        let Some(idx) = self.series_index(labels) else {
+            return;
+        };
         let seconds = self.seconds;
         match &mut self.series[idx].cells {
             Cells::Count(c) => c[slot] += partial.spans,
@@ -345,7 +430,9 @@ impl Accumulator {
                 None => return,
             },
         };
-        let idx = self.series_index(series_labels);
+        let Some(idx) = self.series_index(series_labels) else {
+            return;
+        };
         self.series[idx].exemplars.push(PendingExemplar {
             exemplar: Exemplar {
                 labels,
