@@ -52,12 +52,12 @@ impl Footers {
         self.read.get(block)?.as_ref()
     }
 
-    /// Every footer read so far.
+    /// Every footer read.
     pub fn all_read(&self) -> impl Iterator<Item = &BlockIndex> {
         self.read.iter().flatten()
     }
 
-    /// Every footer read so far, mutable (reading bloom filters caches them).
+    /// Every footer read, mutable (reading bloom filters caches them).
     pub fn all_read_mut(&mut self) -> impl Iterator<Item = &mut BlockIndex> {
         self.read.iter_mut().flatten()
     }
