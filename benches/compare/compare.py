@@ -366,6 +366,11 @@ def traceql_run(binary: Path, data: Path, case: Case) -> tuple[float, int, Any, 
     if timing is None:
         raise RuntimeError(f"traceql printed no query time: {err.strip()[-400:]}")
     elapsed = float(timing.group(1)) / 1000
+    # The process's own peak (VmHWM): what wait4 reports also counts the harness it was forked
+    # from, which grows with the answers it holds.
+    peak = re.search(r"peak memory: ([0-9.]+) MiB", err)
+    if peak is not None:
+        rss = round(float(peak.group(1)) * 1024)
     response = json.loads(out)
     if case.kind == "search":
         answer = sorted(t["traceID"] for t in response.get("traces", []))
@@ -454,8 +459,19 @@ def sql_worker(engine: str, data: Path, sql: str) -> None:
         opened = time.perf_counter()
         rows = [tuple(r.values()) for r in ctx.sql(sql).to_pylist()]
     elapsed = time.perf_counter() - opened
-    print(json.dumps({"elapsed": elapsed, "open": opened - started,
+    print(json.dumps({"elapsed": elapsed, "open": opened - started, "peak_kb": own_peak_kb(),
                       "rows": [[str(c) if isinstance(c, bytes) else c for c in r] for r in rows]}))
+
+
+def own_peak_kb() -> Optional[int]:
+    """This process's peak resident memory (VmHWM), KiB; None where /proc does not tell it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 def sql_run(engine: str, data: Path, case: Case) -> tuple[float, int, Any, None, float]:
@@ -467,6 +483,7 @@ def sql_run(engine: str, data: Path, case: Case) -> tuple[float, int, Any, None,
         sql = sql.replace(" // ", " / ")
     _, rss, out, _ = run_child([sys.executable, __file__, "--worker", engine, "--data", str(data), sql])
     result = json.loads(out)
+    rss = result.get("peak_kb") or rss
     return result["elapsed"], rss, sql_answer(case, [tuple(r) for r in result["rows"]]), None, result["open"]
 
 

@@ -39,8 +39,8 @@ pub struct MetricsArgs {
     /// Stop the query after this long, e.g. `30s` or seconds.
     #[arg(long)]
     timeout: Option<String>,
-    /// Print the query's wall time (from opening the blocks to the finished result) to
-    /// standard error.
+    /// Print the query's wall time (from opening the blocks to the finished result) and the
+    /// process's peak memory to standard error.
     #[arg(long)]
     timing: bool,
     /// Instead of the result, print how the query runs: its execution path and, on the

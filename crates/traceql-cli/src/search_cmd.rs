@@ -35,8 +35,8 @@ pub struct SearchArgs {
     /// Stop the search after this long, e.g. `30s` or seconds.
     #[arg(long)]
     pub timeout: Option<String>,
-    /// Print the query's wall time (from opening the blocks to the finished response) to
-    /// standard error.
+    /// Print the query's wall time (from opening the blocks to the finished response) and
+    /// the process's peak memory to standard error.
     #[arg(long)]
     pub timing: bool,
     /// Instead of the results, print how the search runs: its execution path and, on the

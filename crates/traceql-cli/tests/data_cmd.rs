@@ -358,7 +358,7 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
 }
 
 #[test]
-fn timing_prints_the_query_time_to_standard_error() {
+fn timing_prints_the_query_time_and_peak_memory_to_standard_error() {
     let dir = every_field_data();
     let data = dir.path().to_str().expect("utf-8");
     let search = traceql(&[
@@ -378,13 +378,18 @@ fn timing_prints_the_query_time_to_standard_error() {
     for o in [search, metrics] {
         assert!(o.status.success(), "{}", text(&o));
         let stderr = String::from_utf8_lossy(&o.stderr);
-        let ms: f64 = stderr
-            .trim()
-            .strip_prefix("query time: ")
-            .and_then(|t| t.strip_suffix(" ms"))
-            .and_then(|t| t.parse().ok())
-            .unwrap_or_else(|| panic!("no query time in {stderr:?}"));
+        let figure = |prefix: &str, unit: &str| -> Option<f64> {
+            let line = stderr.lines().find(|l| l.starts_with(prefix))?;
+            line.strip_prefix(prefix)?.strip_suffix(unit)?.parse().ok()
+        };
+        let ms =
+            figure("query time: ", " ms").unwrap_or_else(|| panic!("no query time in {stderr:?}"));
         assert!(ms > 0.0, "{stderr}");
+        if cfg!(target_os = "linux") {
+            let mib = figure("peak memory: ", " MiB")
+                .unwrap_or_else(|| panic!("no peak memory in {stderr:?}"));
+            assert!(mib > 1.0, "{stderr}");
+        }
         assert!(!String::from_utf8_lossy(&o.stdout).contains("query time"));
     }
 }
