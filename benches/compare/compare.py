@@ -9,9 +9,9 @@ the engines before its times count. Writes a Markdown table, a JSON file and a P
 
     python3 benches/compare/compare.py [--spans 10000000] [--runs 3]
 
-Every engine runs each query in a fresh process so that its peak memory (max RSS) can be
-measured, and is timed around its query inside that process: traceql by its `--timing` (from
-opening the blocks, footers included, to the finished response), DuckDB and DataFusion around
+Every engine runs each query in a fresh process, which reports its own peak memory (VmHWM),
+and is timed around its query inside that process: traceql by its `--timing` (from opening the
+blocks, the footers it reads included, to the finished response), DuckDB and DataFusion around
 the SQL once the files are registered. traceql's whole-process time and the SQL engines'
 registration times (which read the footers) are reported as well, but not counted.
 """

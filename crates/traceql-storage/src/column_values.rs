@@ -7,15 +7,15 @@ use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int8Type, Int64Type};
 use serde::{Deserialize, Serialize};
 
-use crate::schema::col;
+use crate::schema::{DedicatedColumn, col};
 
 /// The most distinct values a column may hold in a block for its set to be kept.
 pub const MAX_VALUES: usize = 64;
 /// The most bytes a column's distinct strings may take together for its set to be kept.
 pub const MAX_STRING_BYTES: usize = 4096;
 
-/// The fixed columns whose values are collected; every dedicated string or integer column
-/// (`span.<key>`, `resource.<key>`) is collected too.
+/// The fixed columns whose values are collected; every dedicated string or integer column is
+/// collected too.
 const FIXED: [&str; 8] = [
     col::NAME,
     col::KIND,
@@ -54,11 +54,15 @@ enum Collected {
 }
 
 impl ValueSets {
-    /// The value sets of the collected columns of `batch` (a batch of a block's rows).
-    pub fn of(batch: &RecordBatch) -> ValueSets {
+    /// The value sets of the collected columns of `batch` (a batch of the rows of a block with
+    /// the dedicated columns `dedicated`).
+    pub fn of(batch: &RecordBatch, dedicated: &[DedicatedColumn]) -> ValueSets {
         let mut sets = ValueSets::default();
         for (field, array) in batch.schema_ref().fields().iter().zip(batch.columns()) {
-            if !collected(field.name()) {
+            let name = field.name();
+            if !(FIXED.contains(&name.as_str())
+                || dedicated.iter().any(|d| d.column_name() == *name))
+            {
                 continue;
             }
             let column = match field.data_type() {
@@ -103,11 +107,6 @@ impl ValueSets {
             })
             .collect()
     }
-}
-
-/// True for the columns whose values are collected.
-fn collected(name: &str) -> bool {
-    FIXED.contains(&name) || name.starts_with("span.") || name.starts_with("resource.")
 }
 
 /// The distinct strings of `values`, or `TooMany`.
@@ -181,6 +180,7 @@ mod tests {
     use arrow::datatypes::{Field, Schema};
 
     use super::*;
+    use crate::schema::{DedicatedScope, ScalarType};
 
     fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
         let fields: Vec<Field> = columns
@@ -210,9 +210,18 @@ mod tests {
                 "span.d",
                 Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0, 4.0])),
             ),
+            ("span.y", Arc::new(StringArray::from(vec!["y"; 4]))),
             ("trace_state", Arc::new(StringArray::from(vec!["s"; 4]))),
         ]);
-        let sets = ValueSets::of(&b).finish();
+        // `span.y` is no dedicated column of this block, `span.d` no string or integer one.
+        let dedicated = [("x", ScalarType::String), ("d", ScalarType::Double)].map(|(key, t)| {
+            DedicatedColumn {
+                scope: DedicatedScope::Span,
+                key: key.into(),
+                value_type: t,
+            }
+        });
+        let sets = ValueSets::of(&b, &dedicated).finish();
         assert_eq!(sets.len(), 3, "{sets:?}");
         assert_eq!(
             sets["name"],
@@ -226,20 +235,26 @@ mod tests {
     fn a_column_with_too_many_values_has_no_set() {
         let many: Vec<String> = (0..=MAX_VALUES).map(|i| i.to_string()).collect();
         let half = MAX_VALUES / 2 + 1;
-        let mut first = ValueSets::of(&batch(vec![(
-            "name",
-            Arc::new(StringArray::from_iter_values(&many[..half])),
-        )]));
-        first.merge(ValueSets::of(&batch(vec![(
-            "name",
-            Arc::new(StringArray::from_iter_values(&many[half..])),
-        )])));
+        let mut first = ValueSets::of(
+            &batch(vec![(
+                "name",
+                Arc::new(StringArray::from_iter_values(&many[..half])),
+            )]),
+            &[],
+        );
+        first.merge(ValueSets::of(
+            &batch(vec![(
+                "name",
+                Arc::new(StringArray::from_iter_values(&many[half..])),
+            )]),
+            &[],
+        ));
         assert_eq!(first.finish(), BTreeMap::new());
         let long = "x".repeat(MAX_STRING_BYTES + 1);
-        let sets = ValueSets::of(&batch(vec![(
-            "name",
-            Arc::new(StringArray::from(vec![long])),
-        )]));
+        let sets = ValueSets::of(
+            &batch(vec![("name", Arc::new(StringArray::from(vec![long])))]),
+            &[],
+        );
         assert_eq!(sets.finish(), BTreeMap::new());
     }
 }

@@ -288,7 +288,7 @@ fn encode_row_group<'a>(
                 build_batch(schema, dedicated, run).map_err(EncodeError::Arrow)?;
             let gathered = Gathered {
                 generic_keys,
-                column_values: ValueSets::of(&batch),
+                column_values: ValueSets::of(&batch, dedicated),
             };
             Ok((leaves_of(&batch).map_err(EncodeError::Parquet)?, gathered))
         })

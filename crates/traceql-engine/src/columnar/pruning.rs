@@ -18,7 +18,7 @@ use datafusion::datasource::physical_plan::parquet::{
     BloomFilterStatistics, ParquetAccessPlan, ParquetFileMetrics, RowGroupAccessPlanFilter,
 };
 use datafusion::parquet::arrow::parquet_column;
-use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
+use datafusion::physical_optimizer::pruning::{PruningPredicate, PruningPredicateBuilder};
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::prelude::Expr;
 use futures::future::try_join_all;
@@ -43,11 +43,22 @@ pub async fn row_groups_that_may_match(
     metas: &[&BlockMeta],
     conditions: Vec<Expr>,
 ) -> Result<(Footers, Vec<Vec<bool>>), EngineError> {
-    let admitted = blocks_that_may_match(session, metas, &conditions)?;
+    // Each condition is planned once, over the columns the block's meta says it has, and
+    // serves both the recorded values and, unless the footer says otherwise, the row groups.
+    let planned = (metas.iter().zip(&conditions))
+        .map(|(meta, condition)| {
+            let file = block_schema(&meta.dedicated_columns);
+            Planned::over(session, file, condition)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let admitted = (planned.iter().zip(metas))
+        .map(|(p, meta)| p.admits(meta))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut footers = Footers::open(catalog, metas, &admitted).await?;
+    let read = (planned.iter().zip(conditions).zip(&admitted)).filter(|(_, a)| **a);
     let pruning = (footers.all_read_mut())
-        .zip(conditions.into_iter().zip(&admitted).filter(|(_, a)| **a))
-        .map(|(index, (condition, _))| may_match(session, condition, index));
+        .zip(read)
+        .map(|(index, ((planned, condition), _))| may_match(session, planned, condition, index));
     let mut read = try_join_all(pruning).await?.into_iter();
     let may_match = (admitted.iter())
         .map(|&a| match a {
@@ -65,28 +76,72 @@ pub fn blocks_with_a_match(may_match: &[Vec<bool>]) -> Vec<usize> {
         .collect()
 }
 
-/// [`row_groups_that_may_match`] for one block.
+/// A block's condition planned for pruning over the columns of its data file.
+struct Planned {
+    /// The data file's columns.
+    file: SchemaRef,
+    /// The same columns, those the condition reads typed as a scan declares them.
+    schema: SchemaRef,
+    /// `None` when nothing can be pruned by the condition.
+    pruning: Option<Arc<PruningPredicate>>,
+}
+
+impl Planned {
+    /// `condition` planned in `session` over a data file with the columns `file`.
+    fn over(session: &Session, file: SchemaRef, condition: &Expr) -> Result<Planned, EngineError> {
+        let schema = condition_schema(&file, condition);
+        let predicate = session.physical_condition(condition.clone(), &schema)?;
+        let pruning = PruningPredicateBuilder::new()
+            .with_file_schema(Arc::clone(&schema))
+            .build(predicate);
+        Ok(Planned {
+            file,
+            schema,
+            pruning,
+        })
+    }
+
+    /// Whether the condition may hold for one of the rows of the block `meta` describes by the
+    /// distinct values its `meta.json` records (true for blocks that record none): decided
+    /// before any footer is read, so that a search for a value no block holds reads no footer.
+    fn admits(&self, meta: &BlockMeta) -> Result<bool, EngineError> {
+        match (&meta.column_values, &self.pruning) {
+            (Some(values), Some(pruning)) => {
+                Ok(pruning.prune(&BlockValues(values))?.first() != Some(&false))
+            }
+            _ => Ok(true),
+        }
+    }
+}
+
+/// [`row_groups_that_may_match`] for one block, with `condition` as `planned` planned it (or,
+/// should its data file have other columns than its meta says, planned again).
 async fn may_match(
     session: &Session,
+    planned: &Planned,
     condition: Expr,
     index: &mut BlockIndex,
 ) -> Result<Vec<bool>, EngineError> {
-    let schema = condition_schema(index.schema(), &condition);
-    let predicate = session.physical_condition(condition, &schema)?;
+    let replanned;
+    let planned = match index.schema().fields() == planned.file.fields() {
+        true => planned,
+        false => {
+            replanned = Planned::over(session, Arc::new(index.schema().clone()), &condition)?;
+            &replanned
+        }
+    };
+    let schema = &planned.schema;
     let footer = Arc::clone(index.parquet_metadata());
     let row_groups = footer.row_groups();
     let mut access = RowGroupAccessPlanFilter::new(ParquetAccessPlan::new_all(row_groups.len()));
-    if let Some(pruning) = PruningPredicateBuilder::new()
-        .with_file_schema(Arc::clone(&schema))
-        .build(predicate)
-    {
+    if let Some(pruning) = &planned.pruning {
         let metrics = ParquetFileMetrics::new(0, "", &ExecutionPlanMetricsSet::new());
         let parquet_schema = footer.file_metadata().schema_descr();
-        access.prune_by_statistics(&schema, parquet_schema, row_groups, &pruning, &metrics);
+        access.prune_by_statistics(schema, parquet_schema, row_groups, pruning, &metrics);
         let left: Vec<usize> = access.row_group_indexes().collect();
         let mut blooms = vec![BloomFilterStatistics::new(); row_groups.len()];
         for name in pruning.literal_columns() {
-            let Some((column, _)) = parquet_column(parquet_schema, &schema, &name) else {
+            let Some((column, _)) = parquet_column(parquet_schema, schema, &name) else {
                 continue;
             };
             let descriptor = parquet_schema.column(column);
@@ -102,7 +157,7 @@ async fn may_match(
                 }
             }
         }
-        access.prune_by_bloom_filters(&pruning, &metrics, &blooms);
+        access.prune_by_bloom_filters(pruning, &metrics, &blooms);
     }
     let mut may = vec![false; row_groups.len()];
     for i in access.row_group_indexes() {
@@ -125,35 +180,6 @@ fn condition_schema(file: &Schema, condition: &Expr) -> SchemaRef {
         })
         .collect();
     Arc::new(Schema::new(fields))
-}
-
-/// For each block (`metas`, with its condition in `conditions`, in the same order), whether
-/// the condition may hold for one of its rows by the distinct values its `meta.json` records
-/// (true for blocks that record none): decided before any footer is read, so that a search for
-/// a value no block holds reads no footer at all.
-fn blocks_that_may_match(
-    session: &Session,
-    metas: &[&BlockMeta],
-    conditions: &[Expr],
-) -> Result<Vec<bool>, EngineError> {
-    metas
-        .iter()
-        .zip(conditions)
-        .map(|(meta, condition)| {
-            let Some(values) = &meta.column_values else {
-                return Ok(true);
-            };
-            let schema = condition_schema(&block_schema(&meta.dedicated_columns), condition);
-            let predicate = session.physical_condition(condition.clone(), &schema)?;
-            let Some(pruning) = PruningPredicateBuilder::new()
-                .with_file_schema(schema)
-                .build(predicate)
-            else {
-                return Ok(true);
-            };
-            Ok(pruning.prune(&BlockValues(values))?.first() != Some(&false))
-        })
-        .collect()
 }
 
 /// A block's recorded column values as the statistics of one container: the smallest and
@@ -201,33 +227,29 @@ impl PruningStatistics for BlockValues<'_> {
     /// False when the column holds none of `literals`, true when it holds nothing else (rows
     /// without a value aside), null otherwise; `None` for a literal of another type.
     fn contained(&self, column: &Column, literals: &HashSet<ScalarValue>) -> Option<BooleanArray> {
-        let held = |matches: &dyn Fn(usize) -> bool, count: usize| {
-            let inside = (0..count).filter(|&i| matches(i)).count();
-            let answer = match inside {
-                0 => Some(false),
-                n if n == count => Some(true),
-                _ => None,
-            };
-            BooleanArray::from(vec![answer])
-        };
-        match self.0.get(column.name())? {
+        let literals = literals.iter().filter(|l| !l.is_null());
+        // How many of the column's values are among the literals, of how many.
+        let (inside, count) = match self.0.get(column.name())? {
             ValueSet::Strings(values) => {
-                let wanted = literals
-                    .iter()
-                    .filter(|l| !l.is_null())
-                    .map(|l| l.try_as_str().flatten())
+                let wanted = (literals.map(|l| l.try_as_str().flatten()))
                     .collect::<Option<HashSet<&str>>>()?;
-                Some(held(&|i| wanted.contains(values[i].as_str()), values.len()))
+                let inside = values.iter().filter(|v| wanted.contains(v.as_str()));
+                (inside.count(), values.len())
             }
             ValueSet::Ints(values) => {
-                let wanted = literals
-                    .iter()
-                    .filter(|l| !l.is_null())
-                    .map(integer)
-                    .collect::<Option<HashSet<i64>>>()?;
-                Some(held(&|i| wanted.contains(&values[i]), values.len()))
+                let wanted = literals.map(integer).collect::<Option<HashSet<i64>>>()?;
+                (
+                    values.iter().filter(|v| wanted.contains(v)).count(),
+                    values.len(),
+                )
             }
-        }
+        };
+        let answer = match inside {
+            0 => Some(false),
+            n if n == count => Some(true),
+            _ => None,
+        };
+        Some(BooleanArray::from(vec![answer]))
     }
 }
 
