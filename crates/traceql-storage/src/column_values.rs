@@ -60,9 +60,7 @@ impl ValueSets {
         let mut sets = ValueSets::default();
         for (field, array) in batch.schema_ref().fields().iter().zip(batch.columns()) {
             let name = field.name();
-            if !(FIXED.contains(&name.as_str())
-                || dedicated.iter().any(|d| d.column_name() == *name))
-            {
+            if !(FIXED.contains(&name.as_str()) || dedicated.iter().any(|d| d.is_named(name))) {
                 continue;
             }
             let column = match field.data_type() {

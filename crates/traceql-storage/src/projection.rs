@@ -75,7 +75,7 @@ impl Projection {
             _ => meta
                 .dedicated_columns
                 .iter()
-                .any(|d| d.column_name() == name && self.reads_dedicated(name)),
+                .any(|d| d.is_named(name) && self.reads_dedicated(name)),
         }
     }
 

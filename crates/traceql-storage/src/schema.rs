@@ -220,6 +220,16 @@ impl DedicatedColumn {
             DedicatedScope::Resource => format!("resource.{}", self.key),
         }
     }
+
+    /// True when `name` is this column's name ([`DedicatedColumn::column_name`]), told
+    /// without building the name.
+    pub fn is_named(&self, name: &str) -> bool {
+        let prefix = match self.scope {
+            DedicatedScope::Span => "span.",
+            DedicatedScope::Resource => "resource.",
+        };
+        name.strip_prefix(prefix) == Some(self.key.as_str())
+    }
 }
 
 /// The struct of one generic attribute entry.
@@ -311,4 +321,28 @@ pub fn block_schema(dedicated: &[DedicatedColumn]) -> SchemaRef {
             .map(|d| Field::new(d.column_name(), d.value_type.data_type(), true)),
     );
     Arc::new(Schema::new(fields))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dedicated_column_is_named_by_its_own_name_only() {
+        let column = |scope| DedicatedColumn {
+            scope,
+            key: "http.route".into(),
+            value_type: ScalarType::String,
+        };
+        let (span, resource) = (
+            column(DedicatedScope::Span),
+            column(DedicatedScope::Resource),
+        );
+        assert!(span.is_named(&span.column_name()));
+        assert!(resource.is_named(&resource.column_name()));
+        assert!(!span.is_named(&resource.column_name()));
+        assert!(!resource.is_named(&span.column_name()));
+        assert!(!span.is_named("span.http"));
+        assert!(!span.is_named("span.http.route.x"));
+    }
 }

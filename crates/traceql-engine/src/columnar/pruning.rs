@@ -55,9 +55,9 @@ pub async fn row_groups_that_may_match(
         .map(|(p, meta)| p.admits(meta))
         .collect::<Result<Vec<_>, _>>()?;
     let mut footers = Footers::open(catalog, metas, &admitted).await?;
-    let read = (planned.iter().zip(conditions).zip(&admitted)).filter(|(_, a)| **a);
+    let of_admitted = (planned.iter().zip(conditions).zip(&admitted)).filter(|(_, a)| **a);
     let pruning = (footers.all_read_mut())
-        .zip(read)
+        .zip(of_admitted)
         .map(|(index, ((planned, condition), _))| may_match(session, planned, condition, index));
     let mut read = try_join_all(pruning).await?.into_iter();
     let may_match = (admitted.iter())
