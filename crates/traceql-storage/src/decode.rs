@@ -72,8 +72,8 @@ struct SpanColumns<'a> {
     scope_version: &'a StringArray,
     scope_url: &'a StringArray,
     scope_dropped: &'a UInt32Array,
-    span_attrs: AttrList<'a>,
-    resource_attrs: AttrList<'a>,
+    span_attrs: Option<AttrList<'a>>,
+    resource_attrs: Option<AttrList<'a>>,
     scope_attrs: Option<AttrList<'a>>,
     events: Option<EventList<'a>>,
     links: Option<LinkList<'a>>,
@@ -103,8 +103,14 @@ impl<'a> SpanColumns<'a> {
             scope_version: column(batch, col::SCOPE_VERSION)?,
             scope_url: column(batch, col::SCOPE_SCHEMA_URL)?,
             scope_dropped: column(batch, col::SCOPE_DROPPED_ATTRIBUTES)?,
-            span_attrs: AttrList::new(column(batch, col::SPAN_ATTRS)?)?,
-            resource_attrs: AttrList::new(column(batch, col::RESOURCE_ATTRS)?)?,
+            span_attrs: projection
+                .span_attributes
+                .then(|| AttrList::new(column(batch, col::SPAN_ATTRS)?))
+                .transpose()?,
+            resource_attrs: projection
+                .resource_attributes
+                .then(|| AttrList::new(column(batch, col::RESOURCE_ATTRS)?))
+                .transpose()?,
             scope_attrs: projection
                 .scope_attributes
                 .then(|| AttrList::new(column(batch, col::SCOPE_ATTRS)?))
@@ -148,7 +154,7 @@ impl<'a> SpanColumns<'a> {
             kind: SpanKind::from_code(i32::from(self.kind.value(i))),
             start_time_unix_nano: start,
             end_time_unix_nano: start.wrapping_add(self.duration.value(i) as u64),
-            attributes: self.attributes(&self.span_attrs, DedicatedScope::Span, i)?,
+            attributes: self.attributes(self.span_attrs.as_ref(), DedicatedScope::Span, i)?,
             dropped_attributes_count: self.dropped_attrs.value(i),
             events: match &self.events {
                 Some(events) => events.decode(i, start)?,
@@ -170,11 +176,14 @@ impl<'a> SpanColumns<'a> {
     /// Generic and dedicated attributes of one scope at row `i`, sorted by key.
     fn attributes(
         &self,
-        generic: &AttrList,
+        generic: Option<&AttrList>,
         scope: DedicatedScope,
         i: usize,
     ) -> Decode<Vec<KeyValue>> {
-        let mut attributes = generic.decode(i)?;
+        let mut attributes = match generic {
+            Some(list) => list.decode(i)?,
+            None => Vec::new(),
+        };
         for d in self.dedicated.iter().filter(|d| d.scope == scope) {
             if let Some(value) = d.value(i)? {
                 attributes.push(KeyValue::new(d.key, value));
@@ -186,7 +195,11 @@ impl<'a> SpanColumns<'a> {
 
     fn resource(&self, i: usize) -> Decode<Resource> {
         Ok(Resource {
-            attributes: self.attributes(&self.resource_attrs, DedicatedScope::Resource, i)?,
+            attributes: self.attributes(
+                self.resource_attrs.as_ref(),
+                DedicatedScope::Resource,
+                i,
+            )?,
             dropped_attributes_count: self.resource_dropped.value(i),
             schema_url: self.resource_url.value(i).to_string(),
         })
@@ -213,7 +226,7 @@ impl<'a> SpanColumns<'a> {
     fn same_resource(&self, a: usize, b: usize) -> bool {
         self.resource_url.value(a) == self.resource_url.value(b)
             && self.resource_dropped.value(a) == self.resource_dropped.value(b)
-            && self.resource_attrs.same(a, b)
+            && self.resource_attrs.as_ref().is_none_or(|r| r.same(a, b))
             && self
                 .dedicated
                 .iter()

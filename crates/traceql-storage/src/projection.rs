@@ -1,5 +1,5 @@
-//! Which columns a read of a block decodes into spans: every span's own fields and its generic
-//! span and resource attributes always; events, links, instrumentation-scope attributes and each
+//! Which columns a read of a block decodes into spans: every span's own fields always; its
+//! generic span and resource attributes, events, links, instrumentation-scope attributes and each
 //! dedicated attribute column only when asked for. A span decoded without a part simply lacks
 //! it (no events, no such attribute).
 
@@ -9,7 +9,7 @@ use crate::meta::BlockMeta;
 use crate::schema::col;
 
 /// The columns every decoded span reads.
-const ALWAYS: [&str; 22] = [
+const ALWAYS: [&str; 20] = [
     col::TRACE_ID,
     col::SPAN_ID,
     col::PARENT_SPAN_ID,
@@ -30,13 +30,16 @@ const ALWAYS: [&str; 22] = [
     col::SCOPE_VERSION,
     col::SCOPE_SCHEMA_URL,
     col::SCOPE_DROPPED_ATTRIBUTES,
-    col::SPAN_ATTRS,
-    col::RESOURCE_ATTRS,
 ];
 
 /// The optional parts of a span a read decodes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Projection {
+    /// The generic list of span attributes (keys without a dedicated column, or values of
+    /// another type than it holds).
+    pub span_attributes: bool,
+    /// The generic list of resource attributes.
+    pub resource_attributes: bool,
     /// Events, with their attributes.
     pub events: bool,
     /// Links, with their attributes.
@@ -51,6 +54,8 @@ impl Projection {
     /// Every part of every span.
     pub fn all() -> Projection {
         Projection {
+            span_attributes: true,
+            resource_attributes: true,
             events: true,
             links: true,
             scope_attributes: true,
@@ -70,6 +75,8 @@ impl Projection {
         match name {
             col::EVENTS => self.events,
             col::LINKS => self.links,
+            col::SPAN_ATTRS => self.span_attributes,
+            col::RESOURCE_ATTRS => self.resource_attributes,
             col::SCOPE_ATTRS => self.scope_attributes,
             _ if ALWAYS.contains(&name) => true,
             _ => meta

@@ -152,40 +152,43 @@ pub(super) fn plan(pipeline: &Pipeline, blocks: &[BlockMeta]) -> Option<Columnar
 }
 
 /// What a fetched trace of the block `meta` decodes for a query reading `fields`: events, links
-/// and instrumentation-scope attributes only when it reads them, and the dedicated columns of
-/// the keys it names (and `service.name`, which service statistics and root services read).
+/// and instrumentation-scope attributes only when it reads them, the dedicated columns of the
+/// keys it names, and the generic span or resource attribute list only when one of those keys
+/// may be stored there (always when the block does not record its generic keys).
+/// `service.name`, which service statistics and root services read, counts as named.
 pub(crate) fn fetch_projection(fields: &[Field], meta: &BlockMeta) -> Projection {
     let (mut events, mut links, mut scope_attributes) = (false, false, false);
+    let mut named: Vec<(DedicatedScope, &str)> = vec![(DedicatedScope::Resource, SERVICE_NAME)];
     for field in fields {
         match (nested_list(field), field) {
             (Some(col::EVENTS), _) => events = true,
             (Some(col::LINKS), _) => links = true,
-            (_, Field::Attribute(a)) if a.scope == Scope::Instrumentation => {
-                scope_attributes = true
-            }
+            (_, Field::Attribute(a)) => match a.scope {
+                Scope::Instrumentation => scope_attributes = true,
+                Scope::Span => named.push((DedicatedScope::Span, &a.name)),
+                Scope::Resource => named.push((DedicatedScope::Resource, &a.name)),
+                Scope::Unscoped => named.extend(
+                    [DedicatedScope::Span, DedicatedScope::Resource].map(|s| (s, a.name.as_str())),
+                ),
+                Scope::Event | Scope::Link => {}
+            },
             _ => {}
         }
     }
-    let names = |d: &DedicatedColumn| {
-        fields.iter().any(|f| match f {
-            Field::Attribute(a) if a.name == d.key => match a.scope {
-                Scope::Unscoped => true,
-                Scope::Span => d.scope == DedicatedScope::Span,
-                Scope::Resource => d.scope == DedicatedScope::Resource,
-                _ => false,
-            },
-            _ => false,
+    let generic = |scope: DedicatedScope| {
+        meta.generic_keys.as_ref().is_none_or(|keys| {
+            (named.iter()).any(|&(s, key)| s == scope && keys.contains(scope, key))
         })
     };
-    let service =
-        |d: &DedicatedColumn| d.scope == DedicatedScope::Resource && d.key == SERVICE_NAME;
     let dedicated = meta
         .dedicated_columns
         .iter()
-        .filter(|d| service(d) || names(d))
+        .filter(|d| named.iter().any(|&(s, key)| s == d.scope && key == d.key))
         .map(DedicatedColumn::column_name)
         .collect();
     Projection {
+        span_attributes: generic(DedicatedScope::Span),
+        resource_attributes: generic(DedicatedScope::Resource),
         events,
         links,
         scope_attributes,
@@ -880,4 +883,100 @@ fn fixed_binary<'a>(
         .column_by_name(name)
         .and_then(|c| c.as_fixed_size_binary_opt())
         .ok_or_else(|| EngineError::Internal(format!("{name} is not FixedSizeBinary")))
+}
+
+#[cfg(test)]
+mod tests {
+    use traceql_storage::meta::GenericKeys;
+    use traceql_storage::schema::ScalarType;
+    use traceql_syntax::ast::Attribute;
+
+    use super::*;
+
+    /// A block with `span.http.route` and `resource.service.name` in columns of their own and
+    /// `generic` recorded as its generic keys.
+    fn block(generic: Option<GenericKeys>) -> BlockMeta {
+        let dedicated = |scope, key: &str| DedicatedColumn {
+            scope,
+            key: key.to_string(),
+            value_type: ScalarType::String,
+        };
+        BlockMeta {
+            format: "traceql-span-block".to_string(),
+            version: 1,
+            block_id: "b".to_string(),
+            tenant: "t".to_string(),
+            start_time_unix_nano: 0,
+            end_time_unix_nano: 0,
+            trace_count: 0,
+            span_count: 0,
+            min_trace_id: String::new(),
+            max_trace_id: String::new(),
+            row_groups: 0,
+            size_bytes: 0,
+            dedicated_columns: vec![
+                dedicated(DedicatedScope::Span, "http.route"),
+                dedicated(DedicatedScope::Resource, SERVICE_NAME),
+            ],
+            compacted_from: Vec::new(),
+            compaction_level: 0,
+            created_at_unix_nano: 0,
+            generic_keys: generic,
+            column_values: None,
+        }
+    }
+
+    fn keys(span: &[&str], resource: &[&str]) -> Option<GenericKeys> {
+        let sorted = |keys: &[&str]| {
+            let mut keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+            keys.sort();
+            keys
+        };
+        Some(GenericKeys {
+            span: sorted(span),
+            resource: sorted(resource),
+            span_arrays: None,
+            resource_arrays: None,
+        })
+    }
+
+    fn attribute(scope: Scope, name: &str) -> Field {
+        Field::Attribute(Attribute::new(scope, name))
+    }
+
+    /// Which generic lists a fetch of `fields` from `meta` decodes: (span, resource).
+    fn generic_lists(fields: &[Field], meta: &BlockMeta) -> (bool, bool) {
+        let projection = fetch_projection(fields, meta);
+        (projection.span_attributes, projection.resource_attributes)
+    }
+
+    #[test]
+    fn generic_lists_are_fetched_only_for_keys_that_may_be_stored_there() {
+        let meta = block(keys(&["db.system"], &["host.name"]));
+        let route = attribute(Scope::Span, "http.route");
+        assert_eq!(
+            generic_lists(std::slice::from_ref(&route), &meta),
+            (false, false)
+        );
+        let db = attribute(Scope::Span, "db.system");
+        assert_eq!(generic_lists(&[route, db], &meta), (true, false));
+        let host = attribute(Scope::Unscoped, "host.name");
+        assert_eq!(generic_lists(&[host], &meta), (false, true));
+        let projection = fetch_projection(&[], &meta);
+        assert_eq!(
+            projection.dedicated,
+            Some(vec![format!("resource.{SERVICE_NAME}")])
+        );
+    }
+
+    #[test]
+    fn service_name_in_the_generic_list_fetches_it() {
+        let meta = block(keys(&[], &[SERVICE_NAME]));
+        assert_eq!(generic_lists(&[], &meta), (false, true));
+    }
+
+    #[test]
+    fn a_block_without_recorded_generic_keys_fetches_both_lists() {
+        assert_eq!(generic_lists(&[], &block(None)), (true, true));
+    }
 }
