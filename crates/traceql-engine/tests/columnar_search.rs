@@ -127,6 +127,30 @@ async fn columnar_search_returns_the_reference_response() {
     }
 }
 
+/// Relations whose two sides each need a span of the trace: the scan keeps a span only when its
+/// trace has both, which it can tell only from batches holding whole traces.
+const TWO_SIDED: &[&str] = &[
+    r#"{ resource.service.name = "frontend" } >> { status = error }"#,
+    r#"{ resource.service.name != "frontend" } > { kind = client }"#,
+    "{ kind = producer } ~ { kind = client }",
+    r#"{ resource.service.name = "frontend" } && { kind = consumer }"#,
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sided_searches_see_whole_traces_in_row_groups_larger_than_a_batch() {
+    let catalog =
+        Catalog::open(&format!("memory://two-sided-{}", uuid::Uuid::new_v4())).expect("catalog");
+    let traces = Generator::new(GeneratorConfig::default()).traces(0..4000);
+    let spans: usize = traces.iter().map(|t| t.spans.len()).sum();
+    // DataFusion's batches hold 8192 rows unless told otherwise: several per row group here.
+    assert!(spans > 4 * 8192, "{spans} spans");
+    let meta = write_block(&catalog, "t", traces, &WriteOptions::default(), vec![], 0)
+        .await
+        .expect("block");
+    assert_eq!(meta.row_groups, 1);
+    same_responses(&catalog, TWO_SIDED).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conditions_on_generic_attributes_run_columnar() {
     let options = WriteOptions {

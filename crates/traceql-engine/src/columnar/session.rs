@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::Schema;
 use datafusion::common::DFSchema;
+use datafusion::common::config::ConfigNonZeroUsize;
 use datafusion::common::config::ParquetOptions;
 use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
 use datafusion::error::DataFusionError;
@@ -168,6 +169,21 @@ impl Session {
             .options_mut()
             .optimizer
             .enable_round_robin_repartition = false;
+        self
+    }
+
+    /// The session, with batches of at least `rows` rows (a scan whose filter must see whole
+    /// row groups at once).
+    pub fn with_batch_rows_at_least(self, rows: usize) -> Session {
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        let execution = &mut state.config_mut().options_mut().execution;
+        if let Ok(rows) = ConfigNonZeroUsize::try_new(rows)
+            && rows.get() > execution.batch_size.get()
+        {
+            execution.batch_size = rows;
+        }
+        drop(state);
         self
     }
 

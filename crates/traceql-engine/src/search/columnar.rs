@@ -27,6 +27,7 @@ use traceql_syntax::ast::{
 use super::candidates_exec::TraceCandidatesExec;
 use super::relations::{Relation, place_columns};
 use super::trace_fold::{leaf_column, related_column};
+use super::trace_gate::{batch_rows, gate, necessary_leaves};
 use super::windows::Windows;
 use super::{Results, Search, visit_pipeline_fields};
 use crate::columnar::fields::nested_list;
@@ -49,7 +50,7 @@ const MAX_FETCH: usize = 64;
 const MIN_FETCH: usize = 8;
 
 /// Which leaf filters a trace needs matching spans for.
-enum Formula {
+pub(super) enum Formula {
     /// Leaf filter `i` has a matching span.
     Leaf(usize),
     /// Relation `k` between two leaf filters holds between two spans.
@@ -100,6 +101,8 @@ pub(super) struct ColumnarSearch {
     formula: Formula,
     /// The relations between leaves the formula tests.
     relations: Vec<Relation>,
+    /// The leaves every trace part that passes the formula has a span of.
+    necessary: Vec<usize>,
     /// Per block: the block and its lowered leaf conditions.
     blocks: Vec<(BlockMeta, Vec<Expr>)>,
     /// Per block: what a fetched trace decodes (what the query can read).
@@ -144,6 +147,7 @@ pub(super) fn plan(pipeline: &Pipeline, blocks: &[BlockMeta]) -> Option<Columnar
         .map(|(meta, _)| fetch_projection(&fields, meta))
         .collect();
     Some(ColumnarSearch {
+        necessary: necessary_leaves(&formula, &tests.relations),
         formula,
         relations: tests.relations,
         blocks,
@@ -394,7 +398,8 @@ impl Prepared {
         let session = session
             .with_footers(footers.all_read())
             .pruned_ahead()
-            .in_file_order();
+            .in_file_order()
+            .with_batch_rows_at_least(batch_rows(&layouts));
         let scanned = pruning::blocks_with_a_match(&may_match);
         let scan = match scanned.is_empty() {
             true => None,
@@ -478,10 +483,14 @@ async fn candidate_scan(
     let opening = (scanned.iter().zip(&schemas))
         .map(|(&b, schema)| session.block_with_schema(&columnar.blocks[b].0, schema));
     let files = try_join_all(opening).await?;
-    let frames = files
-        .into_iter()
-        .zip(scanned)
-        .map(|(file, &b)| candidate_spans(file, &columnar.blocks[b].1, b, end, &places));
+    let frames = files.into_iter().zip(scanned).map(|(file, &b)| {
+        let leaves = &columnar.blocks[b].1;
+        let filter = match gate(leaves, &columnar.necessary) {
+            Some(gate) => within_end(end).and(gate),
+            None => candidate_filter(leaves, end),
+        };
+        candidate_spans(file, leaves, b, filter, &places)
+    });
     let spans = union_all(frames)?
         .ok_or_else(|| EngineError::Internal("a columnar search without blocks".into()))?;
     let leaves = columnar.blocks.first().map_or(0, |(_, l)| l.len());
@@ -735,7 +744,8 @@ fn union_all(
     Ok(union)
 }
 
-/// The spans of `file` (the data file of block `block`) matching some leaf filter: their trace,
+/// The spans of `file` (the data file of block `block`) that pass `filter` (a leaf filter, and
+/// the trace gate when there is one): their trace,
 /// its start, the block, the place columns named in `places` (nested-set bounds `left` and
 /// `right`, the parent's left bound `parent`; null for a span without a place in the tree), and
 /// which leaves they match (`leaf0`, `leaf1`, …).
@@ -743,7 +753,7 @@ fn candidate_spans(
     file: DataFrame,
     leaves: &[Expr],
     block: usize,
-    end: u64,
+    filter: Expr,
     places: &[&str],
 ) -> Result<DataFrame, EngineError> {
     let block =
@@ -762,9 +772,7 @@ fn candidate_spans(
             // schema must say (a leaf over a required column is not nullable by itself).
             .map(|(i, l)| nullif(l.clone(), lit(false)).alias(leaf_column(i))),
     );
-    Ok(file
-        .filter(as_filter(candidate_filter(leaves, end)))?
-        .select(columns)?)
+    Ok(file.filter(as_filter(filter))?.select(columns)?)
 }
 
 /// The rows [`candidate_spans`] keeps: spans of traces starting at or before `end` that match
@@ -776,8 +784,13 @@ fn candidate_filter(leaves: &[Expr], end: u64) -> Expr {
         .cloned()
         .reduce(Expr::or)
         .unwrap_or_else(|| lit(false));
+    within_end(end).and(any_leaf)
+}
+
+/// Spans of traces starting at or before `end`.
+fn within_end(end: u64) -> Expr {
     let end = i64::try_from(end).unwrap_or(i64::MAX);
-    ident(col::TRACE_START).lt_eq(lit(end)).and(any_leaf)
+    ident(col::TRACE_START).lt_eq(lit(end))
 }
 
 /// Runs the candidate scan of the first (newest) window over every block it touches and

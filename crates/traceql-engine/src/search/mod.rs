@@ -9,6 +9,7 @@ mod candidates_exec;
 pub(crate) mod columnar;
 pub(crate) mod relations;
 pub(crate) mod trace_fold;
+mod trace_gate;
 mod windows;
 
 use std::collections::{BTreeMap, HashMap};

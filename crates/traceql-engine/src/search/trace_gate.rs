@@ -1,0 +1,198 @@
+//! The trace gate of a candidate scan: a span is kept only when its trace has a span of every
+//! leaf filter the candidate test cannot pass without (`{A} ~ {B}` needs a span of `A` and one
+//! of `B`). Pushed into the Parquet scan as a row filter, it spares decoding the trace, place
+//! and leaf columns of the spans of every other trace: `{ resource.service.name != "frontend" }
+//! ~ { … = "payment" && status = error }` otherwise decodes two thirds of all spans to find
+//! the few traces with a payment error.
+//!
+//! The gate sees a batch of rows at a time and groups them by trace start, which is constant
+//! over a trace's contiguous rows; traces starting at the same instant share a group, which
+//! only keeps more rows. It is exact only when every batch holds whole traces: the scan's
+//! batches must hold a whole row group ([`batch_rows`]), which never splits a trace.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, BooleanBufferBuilder};
+use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::common::{Result as DfResult, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::{Expr, cast, ident};
+use traceql_storage::read::RowGroupSummary;
+use traceql_storage::schema::col;
+
+use super::columnar::Formula;
+use super::relations::{Relation, Wanted};
+
+/// The leaves every trace part that passes `formula` (over `relations`) has a span of, in
+/// ascending order.
+pub(super) fn necessary_leaves(formula: &Formula, relations: &[Relation]) -> Vec<usize> {
+    let mut leaves = match formula {
+        Formula::Leaf(i) => vec![*i],
+        Formula::Related(k) => match relations[*k] {
+            Relation {
+                wanted: Wanted::Pair,
+                upper,
+                lower,
+                ..
+            } => vec![upper, lower],
+            Relation {
+                wanted: Wanted::LowerAlone,
+                lower,
+                ..
+            } => vec![lower],
+            Relation {
+                wanted: Wanted::UpperAlone,
+                upper,
+                ..
+            } => vec![upper],
+        },
+        Formula::All(parts) => (parts.iter())
+            .flat_map(|p| necessary_leaves(p, relations))
+            .collect(),
+        Formula::Any(parts) => {
+            let mut sets = parts.iter().map(|p| necessary_leaves(p, relations));
+            let first = sets.next().unwrap_or_default();
+            sets.fold(first, |common, set| {
+                common.into_iter().filter(|l| set.contains(l)).collect()
+            })
+        }
+    };
+    leaves.sort_unstable();
+    leaves.dedup();
+    leaves
+}
+
+/// The gate over the lowered leaf conditions `leaves` of one block, of which those numbered
+/// `necessary` must each match a span of the trace: true on the rows that match some leaf in
+/// the traces that have them all. `None` for fewer than two necessary leaves, where the gate
+/// would keep every span that matches a leaf anyway.
+pub(super) fn gate(leaves: &[Expr], necessary: &[usize]) -> Option<Expr> {
+    if necessary.len() < 2 {
+        return None;
+    }
+    let mut args = vec![cast(ident(col::TRACE_START), DataType::Int64)];
+    args.extend(leaves.iter().cloned());
+    let function = TraceGate {
+        necessary: necessary.to_vec(),
+        signature: Signature::any(args.len(), Volatility::Immutable),
+    };
+    Some(ScalarUDF::from(function).call(args))
+}
+
+/// The rows a scan's batches must be able to hold for [`gate`] to see whole traces: the most
+/// rows of any row group in `layouts`.
+pub(super) fn batch_rows(layouts: &[Vec<RowGroupSummary>]) -> usize {
+    let most = layouts.iter().flatten().map(|g| g.rows).max().unwrap_or(0);
+    usize::try_from(most).unwrap_or(usize::MAX)
+}
+
+/// The scalar function behind [`gate`]: trace starts and leaf matches in; out, whether the row
+/// matches a leaf and its trace (its run of equal starts in the batch) has a match of every
+/// necessary leaf.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TraceGate {
+    /// The numbers of the necessary leaves.
+    necessary: Vec<usize>,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for TraceGate {
+    fn name(&self) -> &str {
+        "trace_gate"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let arrays: Vec<Arc<dyn Array>> = (args.args.iter())
+            .map(|a| a.to_array(rows))
+            .collect::<DfResult<_>>()?;
+        let Some((starts, leaves)) = arrays.split_first() else {
+            return exec_err!("trace_gate reads trace starts");
+        };
+        let Some(starts) = starts.as_primitive_opt::<Int64Type>() else {
+            return exec_err!("trace_gate reads 64-bit trace starts");
+        };
+        let leaves: Vec<&BooleanArray> = (leaves.iter())
+            .map(|l| l.as_boolean_opt())
+            .collect::<Option<_>>()
+            .map_or_else(|| exec_err!("trace_gate reads boolean leaves"), Ok)?;
+        if self.necessary.iter().any(|&i| i >= leaves.len()) {
+            return exec_err!("trace_gate lacks a necessary leaf");
+        }
+        let gated = gated(starts.values(), &leaves, &self.necessary);
+        Ok(ColumnarValue::Array(Arc::new(gated)))
+    }
+}
+
+/// Per row: whether it matches one of `leaves` (true, not null) and the run of equal `starts`
+/// it lies in has a match of each leaf numbered in `necessary`.
+fn gated(starts: &[i64], leaves: &[&BooleanArray], necessary: &[usize]) -> BooleanArray {
+    let matches = |leaf: &BooleanArray, row: usize| leaf.is_valid(row) && leaf.value(row);
+    let mut kept = BooleanBufferBuilder::new(starts.len());
+    let mut run = 0;
+    while run < starts.len() {
+        let end = run + starts[run..].partition_point(|&s| s == starts[run]);
+        let complete =
+            (necessary.iter()).all(|&leaf| (run..end).any(|row| matches(leaves[leaf], row)));
+        for row in run..end {
+            kept.append(complete && leaves.iter().any(|&leaf| matches(leaf, row)));
+        }
+        run = end;
+    }
+    BooleanArray::new(kept.finish(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::relations::Kind;
+
+    #[test]
+    fn a_run_keeps_its_matches_only_with_a_match_of_every_necessary_leaf() {
+        let starts = [1, 1, 1, 1, 2, 2, 3];
+        let t = Some(true);
+        let a = BooleanArray::from(vec![t, None, Some(false), None, t, None, None]);
+        let b = BooleanArray::from(vec![None, Some(false), t, None, None, None, t]);
+        let c = BooleanArray::from(vec![None, t, None, None, None, t, None]);
+        let kept = |necessary: &[usize]| -> Vec<bool> {
+            let kept = gated(&starts, &[&a, &b, &c], necessary);
+            kept.iter().map(|k| k == Some(true)).collect()
+        };
+        assert_eq!(
+            kept(&[0, 1]),
+            [true, true, true, false, false, false, false]
+        );
+        assert_eq!(kept(&[0, 2]), [true, true, true, false, true, true, false]);
+    }
+
+    #[test]
+    fn necessary_leaves_follow_the_formula() {
+        let pair = Relation {
+            kind: Kind::Sibling,
+            upper: 0,
+            lower: 1,
+            wanted: Wanted::Pair,
+        };
+        let alone = Relation {
+            wanted: Wanted::LowerAlone,
+            ..pair
+        };
+        let relations = [pair, alone];
+        assert_eq!(necessary_leaves(&Formula::Related(0), &relations), [0, 1]);
+        assert_eq!(necessary_leaves(&Formula::Related(1), &relations), [1]);
+        let either = Formula::Any(vec![Formula::Leaf(2), Formula::Related(0)]);
+        assert!(necessary_leaves(&either, &relations).is_empty());
+        let both = Formula::All(vec![Formula::Leaf(2), Formula::Related(1)]);
+        assert_eq!(necessary_leaves(&both, &relations), [1, 2]);
+    }
+}
