@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, BooleanBufferBuilder};
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result as DfResult, exec_err};
 use datafusion::logical_expr::{
@@ -135,21 +136,44 @@ impl ScalarUDFImpl for TraceGate {
 }
 
 /// Per row: whether it matches one of `leaves` (true, not null) and the run of equal `starts`
-/// it lies in has a match of each leaf numbered in `necessary`.
+/// it lies in has a match of each leaf numbered in `necessary`. Runs are found from the matches
+/// of the necessary leaf with the fewest, by binary search in `starts`, which a row group keeps
+/// sorted; unsorted starts keep every row that matches a leaf.
 fn gated(starts: &[i64], leaves: &[&BooleanArray], necessary: &[usize]) -> BooleanArray {
-    let matches = |leaf: &BooleanArray, row: usize| leaf.is_valid(row) && leaf.value(row);
-    let mut kept = BooleanBufferBuilder::new(starts.len());
-    let mut run = 0;
-    while run < starts.len() {
-        let end = run + starts[run..].partition_point(|&s| s == starts[run]);
-        let complete =
-            (necessary.iter()).all(|&leaf| (run..end).any(|row| matches(leaves[leaf], row)));
-        for row in run..end {
-            kept.append(complete && leaves.iter().any(|&leaf| matches(leaf, row)));
+    let truths: Vec<BooleanBuffer> = leaves.iter().map(|leaf| truths(leaf)).collect();
+    let any = (truths.iter()).fold(BooleanBuffer::new_unset(starts.len()), |any, t| &any | t);
+    let rarest = necessary
+        .iter()
+        .min_by_key(|&&j| truths[j].count_set_bits());
+    let (Some(&rarest), true) = (rarest, starts.is_sorted()) else {
+        return BooleanArray::new(any, None);
+    };
+    let mut complete = BooleanBufferBuilder::new(starts.len());
+    let mut previous = None;
+    for row in truths[rarest].set_indices() {
+        let start = starts[row];
+        if previous == Some(start) {
+            continue;
         }
-        run = end;
+        previous = Some(start);
+        let first = starts.partition_point(|&s| s < start);
+        let end = starts.partition_point(|&s| s <= start);
+        let has = |t: &BooleanBuffer| t.slice(first, end - first).count_set_bits() > 0;
+        if necessary.iter().all(|&j| has(&truths[j])) {
+            complete.append_n(first - complete.len(), false);
+            complete.append_n(end - first, true);
+        }
     }
-    BooleanArray::new(kept.finish(), None)
+    complete.append_n(starts.len() - complete.len(), false);
+    BooleanArray::new(&any & &complete.finish(), None)
+}
+
+/// The rows where `leaf` is true (null counts as false).
+fn truths(leaf: &BooleanArray) -> BooleanBuffer {
+    match leaf.nulls() {
+        Some(valid) => leaf.values() & valid.inner(),
+        None => leaf.values().clone(),
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +197,15 @@ mod tests {
             [true, true, true, false, false, false, false]
         );
         assert_eq!(kept(&[0, 2]), [true, true, true, false, true, true, false]);
+    }
+
+    #[test]
+    fn unsorted_starts_keep_every_match() {
+        let a = BooleanArray::from(vec![Some(true), None, None]);
+        let b = BooleanArray::from(vec![None, None, Some(true)]);
+        let kept = gated(&[2, 1, 3], &[&a, &b], &[0, 1]);
+        let kept: Vec<bool> = kept.iter().map(|k| k == Some(true)).collect();
+        assert_eq!(kept, [true, false, true]);
     }
 
     #[test]
