@@ -35,7 +35,7 @@ use crate::encode::{GenericKeySets, PreparedTrace, build_batch, choose_dedicated
 use crate::error::{Result, StorageError};
 use crate::meta::{BlockMeta, FORMAT, FORMAT_VERSION};
 use crate::model::{Span, Trace, TraceId};
-use crate::schema::{DedicatedColumn, ScalarType, block_schema, col};
+use crate::schema::{DedicatedColumn, DedicatedScope, ScalarType, block_schema, col};
 
 /// How blocks are written.
 #[derive(Clone, Debug)]
@@ -406,10 +406,12 @@ const RANDOM_IDS: [&str; 3] = [col::SPAN_ID, col::PARENT_SPAN_ID, "links.list.it
 
 /// The columns that gain most from the block's codec ([`WriteOptions::compression`]): trace
 /// IDs (repeated on every span of a trace) and text (span names, the trace's root and service
-/// statistics, string attributes of dedicated columns). Measured on a generated block of 1 M
-/// spans, zstd shrank them 2-9x, but gained under 1.4x on timestamps and span IDs and lost on
-/// the many near-empty columns, while creating a zstd context for every column chunk a read
-/// opens.
+/// statistics, dedicated string span attributes). Measured on a generated block of 1 M spans,
+/// zstd shrank them 2-9x, but gained under 1.4x on timestamps and span IDs and lost on the many
+/// near-empty columns, while creating a zstd context for every column chunk a read opens.
+/// Resource attributes repeat on every span of a resource, which dictionary encoding already
+/// packs: LZ4 on them grew 10 M spans by 1.4% and sped up searches on `resource.service.name`
+/// by 5-10%.
 fn strongly_compressed(leaf: &str, dedicated: &[DedicatedColumn]) -> bool {
     let text = [
         col::TRACE_ID,
@@ -421,7 +423,11 @@ fn strongly_compressed(leaf: &str, dedicated: &[DedicatedColumn]) -> bool {
         col::TRACE_SERVICE_STATS,
     ];
     text.contains(&leaf)
-        || (dedicated.iter()).any(|d| d.value_type == ScalarType::String && d.is_named(leaf))
+        || (dedicated.iter()).any(|d| {
+            d.scope == DedicatedScope::Span
+                && d.value_type == ScalarType::String
+                && d.is_named(leaf)
+        })
 }
 
 /// The codec of each leaf column of `schema`: none for [`RANDOM_IDS`], `strong` for the
@@ -519,14 +525,19 @@ mod tests {
     fn each_column_gets_the_codec_that_pays_for_it() {
         let dedicated = [
             DedicatedColumn {
-                scope: crate::schema::DedicatedScope::Span,
+                scope: DedicatedScope::Span,
                 key: "http.url".to_string(),
                 value_type: ScalarType::String,
             },
             DedicatedColumn {
-                scope: crate::schema::DedicatedScope::Span,
+                scope: DedicatedScope::Span,
                 key: "http.status_code".to_string(),
                 value_type: ScalarType::Int,
+            },
+            DedicatedColumn {
+                scope: DedicatedScope::Resource,
+                key: "service.name".to_string(),
+                value_type: ScalarType::String,
             },
         ];
         let strong = Compression::ZSTD(ZstdLevel::default());
@@ -545,6 +556,7 @@ mod tests {
         assert_eq!(codec(col::TRACE_ID), Some(strong));
         assert_eq!(codec("span.http.url"), Some(strong));
         assert_eq!(codec("span.http.status_code"), Some(Compression::LZ4_RAW));
+        assert_eq!(codec("resource.service.name"), Some(Compression::LZ4_RAW));
         assert_eq!(codec(col::DURATION), Some(Compression::LZ4_RAW));
         assert_eq!(
             codec("span_attrs.list.item.str"),
