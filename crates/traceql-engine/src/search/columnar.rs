@@ -395,6 +395,7 @@ impl Prepared {
                     .map_or(Ok(Vec::new()), BlockIndex::row_groups)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // Batches of whole row groups: the trace gate must see whole traces.
         let session = session
             .with_footers(footers.all_read())
             .pruned_ahead()
