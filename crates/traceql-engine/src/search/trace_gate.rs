@@ -130,6 +130,9 @@ impl ScalarUDFImpl for TraceGate {
         if self.necessary.iter().any(|&i| i >= leaves.len()) {
             return exec_err!("trace_gate lacks a necessary leaf");
         }
+        if leaves.iter().any(|l| l.len() != starts.len()) {
+            return exec_err!("trace_gate reads leaves of another length than the starts");
+        }
         let gated = gated(starts.values(), &leaves, &self.necessary);
         Ok(ColumnarValue::Array(Arc::new(gated)))
     }
