@@ -103,18 +103,13 @@ impl<'a> SpanColumns<'a> {
             scope_version: column(batch, col::SCOPE_VERSION)?,
             scope_url: column(batch, col::SCOPE_SCHEMA_URL)?,
             scope_dropped: column(batch, col::SCOPE_DROPPED_ATTRIBUTES)?,
-            span_attrs: projection
-                .span_attributes
-                .then(|| AttrList::new(column(batch, col::SPAN_ATTRS)?))
-                .transpose()?,
-            resource_attrs: projection
-                .resource_attributes
-                .then(|| AttrList::new(column(batch, col::RESOURCE_ATTRS)?))
-                .transpose()?,
-            scope_attrs: projection
-                .scope_attributes
-                .then(|| AttrList::new(column(batch, col::SCOPE_ATTRS)?))
-                .transpose()?,
+            span_attrs: AttrList::read(batch, col::SPAN_ATTRS, projection.span_attributes)?,
+            resource_attrs: AttrList::read(
+                batch,
+                col::RESOURCE_ATTRS,
+                projection.resource_attributes,
+            )?,
+            scope_attrs: AttrList::read(batch, col::SCOPE_ATTRS, projection.scope_attributes)?,
             events: projection
                 .events
                 .then(|| EventList::new(column(batch, col::EVENTS)?))
@@ -349,6 +344,12 @@ impl<'a, T: Array + 'static> NestedList<'a, T> {
 }
 
 impl<'a> AttrList<'a> {
+    /// The attribute list column `name` of `batch` when the read decodes it (`read`).
+    fn read(batch: &'a RecordBatch, name: &str, read: bool) -> Decode<Option<Self>> {
+        read.then(|| AttrList::new(column(batch, name)?))
+            .transpose()
+    }
+
     fn new(list: &'a ListArray) -> Decode<Self> {
         let entries = list
             .values()

@@ -25,9 +25,9 @@ use traceql_syntax::ast::{
 };
 
 use super::candidates_exec::TraceCandidatesExec;
-use super::relations::{Relation, place_columns};
+use super::relations::{Relation, Wanted, place_columns};
 use super::trace_fold::{leaf_column, related_column};
-use super::trace_gate::{batch_rows, gate, necessary_leaves};
+use super::trace_gate::{batch_rows, gate};
 use super::windows::Windows;
 use super::{Results, Search, visit_pipeline_fields};
 use crate::columnar::fields::nested_list;
@@ -50,7 +50,7 @@ const MAX_FETCH: usize = 64;
 const MIN_FETCH: usize = 8;
 
 /// Which leaf filters a trace needs matching spans for.
-pub(super) enum Formula {
+enum Formula {
     /// Leaf filter `i` has a matching span.
     Leaf(usize),
     /// Relation `k` between two leaf filters holds between two spans.
@@ -71,6 +71,34 @@ impl Formula {
             Formula::All(parts) => parts.iter().all(|p| p.holds(leaves, related)),
             Formula::Any(parts) => parts.iter().any(|p| p.holds(leaves, related)),
         }
+    }
+
+    /// The leaves every trace part that holds has a span of (over `relations`), ascending.
+    fn necessary_leaves(&self, relations: &[Relation]) -> Vec<usize> {
+        let mut leaves = match self {
+            Formula::Leaf(i) => vec![*i],
+            Formula::Related(k) => {
+                let r = relations[*k];
+                match r.wanted {
+                    Wanted::Pair => vec![r.upper, r.lower],
+                    Wanted::LowerAlone => vec![r.lower],
+                    Wanted::UpperAlone => vec![r.upper],
+                }
+            }
+            Formula::All(parts) => (parts.iter())
+                .flat_map(|p| p.necessary_leaves(relations))
+                .collect(),
+            Formula::Any(parts) => {
+                let mut sets = parts.iter().map(|p| p.necessary_leaves(relations));
+                let first = sets.next().unwrap_or_default();
+                sets.fold(first, |common, set| {
+                    common.into_iter().filter(|l| set.contains(l)).collect()
+                })
+            }
+        };
+        leaves.sort_unstable();
+        leaves.dedup();
+        leaves
     }
 }
 
@@ -147,7 +175,7 @@ pub(super) fn plan(pipeline: &Pipeline, blocks: &[BlockMeta]) -> Option<Columnar
         .map(|(meta, _)| fetch_projection(&fields, meta))
         .collect();
     Some(ColumnarSearch {
-        necessary: necessary_leaves(&formula, &tests.relations),
+        necessary: formula.necessary_leaves(&tests.relations),
         formula,
         relations: tests.relations,
         blocks,
@@ -395,7 +423,8 @@ impl Prepared {
                     .map_or(Ok(Vec::new()), BlockIndex::row_groups)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        // Batches of whole row groups: the trace gate must see whole traces.
+        // Batches of whole row groups, so that a trace gate sees whole traces; every candidate
+        // scan gets them (none measured slower for it in the harness).
         let session = session
             .with_footers(footers.all_read())
             .pruned_ahead()
@@ -776,8 +805,8 @@ fn candidate_spans(
     Ok(file.filter(as_filter(filter))?.select(columns)?)
 }
 
-/// The rows [`candidate_spans`] keeps: spans of traces starting at or before `end` that match
-/// some leaf filter (a null leaf filters as false: no `coalesce` needed around the
+/// The rows [`candidate_spans`] keeps without a trace gate, and the condition row groups are
+/// pruned by: spans of traces starting at or before `end` that match some leaf filter (a null leaf filters as false: no `coalesce` needed around the
 /// disjunction).
 fn candidate_filter(leaves: &[Expr], end: u64) -> Expr {
     let any_leaf = leaves
@@ -987,6 +1016,28 @@ mod tests {
     fn service_name_in_the_generic_list_fetches_it() {
         let meta = block(keys(&[], &[SERVICE_NAME]));
         assert_eq!(generic_lists(&[], &meta), (false, true));
+    }
+
+    #[test]
+    fn necessary_leaves_follow_the_formula() {
+        use crate::search::relations::Kind;
+        let pair = Relation {
+            kind: Kind::Sibling,
+            upper: 0,
+            lower: 1,
+            wanted: Wanted::Pair,
+        };
+        let alone = Relation {
+            wanted: Wanted::LowerAlone,
+            ..pair
+        };
+        let relations = [pair, alone];
+        assert_eq!(Formula::Related(0).necessary_leaves(&relations), [0, 1]);
+        assert_eq!(Formula::Related(1).necessary_leaves(&relations), [1]);
+        let either = Formula::Any(vec![Formula::Leaf(2), Formula::Related(0)]);
+        assert!(either.necessary_leaves(&relations).is_empty());
+        let both = Formula::All(vec![Formula::Leaf(2), Formula::Related(1)]);
+        assert_eq!(both.necessary_leaves(&relations), [1, 2]);
     }
 
     #[test]

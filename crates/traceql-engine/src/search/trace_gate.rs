@@ -23,48 +23,6 @@ use datafusion::prelude::{Expr, cast, ident};
 use traceql_storage::read::RowGroupSummary;
 use traceql_storage::schema::col;
 
-use super::columnar::Formula;
-use super::relations::{Relation, Wanted};
-
-/// The leaves every trace part that passes `formula` (over `relations`) has a span of, in
-/// ascending order.
-pub(super) fn necessary_leaves(formula: &Formula, relations: &[Relation]) -> Vec<usize> {
-    let mut leaves = match formula {
-        Formula::Leaf(i) => vec![*i],
-        Formula::Related(k) => match relations[*k] {
-            Relation {
-                wanted: Wanted::Pair,
-                upper,
-                lower,
-                ..
-            } => vec![upper, lower],
-            Relation {
-                wanted: Wanted::LowerAlone,
-                lower,
-                ..
-            } => vec![lower],
-            Relation {
-                wanted: Wanted::UpperAlone,
-                upper,
-                ..
-            } => vec![upper],
-        },
-        Formula::All(parts) => (parts.iter())
-            .flat_map(|p| necessary_leaves(p, relations))
-            .collect(),
-        Formula::Any(parts) => {
-            let mut sets = parts.iter().map(|p| necessary_leaves(p, relations));
-            let first = sets.next().unwrap_or_default();
-            sets.fold(first, |common, set| {
-                common.into_iter().filter(|l| set.contains(l)).collect()
-            })
-        }
-    };
-    leaves.sort_unstable();
-    leaves.dedup();
-    leaves
-}
-
 /// The gate over the lowered leaf conditions `leaves` of one block, of which those numbered
 /// `necessary` must each match a span of the trace: true on the rows that match some leaf in
 /// the traces that have them all. `None` for fewer than two necessary leaves, where the gate
@@ -182,7 +140,6 @@ fn truths(leaf: &BooleanArray) -> BooleanBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::relations::Kind;
 
     #[test]
     fn a_run_keeps_its_matches_only_with_a_match_of_every_necessary_leaf() {
@@ -209,26 +166,5 @@ mod tests {
         let kept = gated(&[2, 1, 3], &[&a, &b], &[0, 1]);
         let kept: Vec<bool> = kept.iter().map(|k| k == Some(true)).collect();
         assert_eq!(kept, [true, false, true]);
-    }
-
-    #[test]
-    fn necessary_leaves_follow_the_formula() {
-        let pair = Relation {
-            kind: Kind::Sibling,
-            upper: 0,
-            lower: 1,
-            wanted: Wanted::Pair,
-        };
-        let alone = Relation {
-            wanted: Wanted::LowerAlone,
-            ..pair
-        };
-        let relations = [pair, alone];
-        assert_eq!(necessary_leaves(&Formula::Related(0), &relations), [0, 1]);
-        assert_eq!(necessary_leaves(&Formula::Related(1), &relations), [1]);
-        let either = Formula::Any(vec![Formula::Leaf(2), Formula::Related(0)]);
-        assert!(necessary_leaves(&either, &relations).is_empty());
-        let both = Formula::All(vec![Formula::Leaf(2), Formula::Related(1)]);
-        assert_eq!(necessary_leaves(&both, &relations), [1, 2]);
     }
 }
