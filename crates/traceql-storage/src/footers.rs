@@ -9,6 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use arrow::datatypes::SchemaRef;
 use object_store::ObjectMeta;
 use object_store::path::Path;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
@@ -21,6 +22,9 @@ const FOOTER_CACHE_BYTES: usize = 64 << 20;
 pub(crate) struct Footer {
     pub(crate) object: ObjectMeta,
     pub(crate) metadata: ArrowReaderMetadata,
+    /// The Arrow schema the footer's hint tells other readers (DataFusion's scans) to read the
+    /// file as (see [`crate::dictionary_hint`]).
+    pub(crate) scanned_as: SchemaRef,
 }
 
 impl Footer {
@@ -122,6 +126,7 @@ mod tests {
         let metadata = ArrowReaderMetadata::load(&Bytes::from(data), ArrowReaderOptions::new())
             .expect("footer");
         Footer {
+            scanned_as: Arc::clone(metadata.schema()),
             object: ObjectMeta {
                 location: Path::from(name),
                 last_modified: Default::default(),

@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod column_values;
 pub mod compact;
 mod decode;
+pub mod dictionary_hint;
 pub mod encode;
 pub mod error;
 mod footers;

@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
-use arrow::datatypes::Schema;
+use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -25,6 +25,7 @@ use parquet::file::statistics::Statistics;
 
 use crate::catalog::Catalog;
 use crate::decode::decode_projected;
+use crate::dictionary_hint::hint_dictionaries;
 use crate::error::{Result, StorageError};
 use crate::footers::Footer;
 use crate::meta::BlockMeta;
@@ -260,6 +261,8 @@ pub struct BlockIndex {
     reader: ObjectReader,
     object: ObjectMeta,
     metadata: ArrowReaderMetadata,
+    /// The schema [`Self::scan_schema`] returns.
+    scanned_as: SchemaRef,
     column: usize,
     /// Bloom filters read so far, by (column, row group); `None`: the column chunk has none.
     filters: HashMap<(usize, usize), Option<Sbbf>>,
@@ -274,12 +277,17 @@ impl BlockIndex {
     pub async fn open(catalog: &Catalog, meta: &BlockMeta) -> Result<BlockIndex> {
         let path = catalog.data_path(&meta.tenant, &meta.block_id);
         let mut reader = ObjectReader::new(Arc::clone(catalog.store()), path.clone());
-        let Footer { object, metadata } = match catalog.footers().get(&path) {
+        let Footer {
+            object,
+            metadata,
+            scanned_as,
+        } = match catalog.footers().get(&path) {
             Some(footer) => footer,
             None => {
-                let metadata =
+                let (metadata, scanned_as) =
                     ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
                         .await
+                        .and_then(|loaded| hint_dictionaries(loaded, meta))
                         .map_err(|e| StorageError::parquet(&path, e))?;
                 // The footer's suffix read described the object (no separate request).
                 let object = reader.object.take().ok_or_else(|| {
@@ -288,7 +296,11 @@ impl BlockIndex {
                         "the footer was read without the object's metadata",
                     )
                 })?;
-                let footer = Footer { object, metadata };
+                let footer = Footer {
+                    object,
+                    metadata,
+                    scanned_as,
+                };
                 catalog.footers().put(&path, footer.clone());
                 footer
             }
@@ -303,6 +315,7 @@ impl BlockIndex {
             reader,
             object,
             metadata,
+            scanned_as,
             column,
             filters: HashMap::new(),
             path,
@@ -371,6 +384,13 @@ impl BlockIndex {
     /// The Arrow schema of the block's data file.
     pub fn schema(&self) -> &Schema {
         self.metadata.schema()
+    }
+
+    /// The Arrow schema scans planned over [`Self::parquet_metadata`] (DataFusion's) read the
+    /// data file as: [`Self::schema`] with its low-cardinality strings as dictionaries (see
+    /// [`crate::dictionary_hint`]).
+    pub fn scan_schema(&self) -> &Schema {
+        &self.scanned_as
     }
 
     /// A reader of the block's data file that reuses the footer already read.

@@ -241,3 +241,57 @@ async fn only_columns_scans_prune_by_keep_statistics() {
         );
     }
 }
+
+/// The footer an index hands to other readers tells them to read the string columns with
+/// few recorded values as dictionaries, and no other column; readers built by the index
+/// itself still read every string column as plain strings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn few_valued_strings_are_hinted_as_dictionaries_for_other_readers_only() {
+    use arrow::datatypes::DataType;
+    use futures::TryStreamExt;
+    use parquet::arrow::parquet_to_arrow_schema;
+    use traceql_storage::column_values::ValueSet;
+
+    let catalog = Catalog::open("memory://dictionary-hint").expect("catalog");
+    let (meta, _) = generated_block(&catalog, 200, &WriteOptions::default()).await;
+    let index = BlockIndex::open(&catalog, &meta).await.expect("index");
+    let file = index.parquet_metadata().file_metadata();
+    let hinted = parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
+        .expect("hinted schema");
+    assert_eq!(&hinted, index.scan_schema());
+    let recorded = meta.column_values.as_ref().expect("recorded values");
+    let mut dictionaries = 0;
+    for field in index.schema().fields() {
+        let few = matches!(recorded.get(field.name()), Some(ValueSet::Strings(v)) if !v.is_empty());
+        let read_as = hinted
+            .field_with_name(field.name())
+            .expect("field")
+            .data_type();
+        match (field.data_type(), few) {
+            (DataType::Utf8, true) => {
+                dictionaries += 1;
+                assert!(
+                    matches!(read_as, DataType::Dictionary(..)),
+                    "{}",
+                    field.name()
+                );
+            }
+            (plain, _) => assert_eq!(read_as, plain, "{}", field.name()),
+        }
+    }
+    assert!(
+        dictionaries >= 3,
+        "service name, span name, and more: {dictionaries}"
+    );
+    let batches: Vec<_> = index
+        .builder()
+        .build()
+        .expect("reader")
+        .try_collect()
+        .await
+        .expect("batches");
+    let service = batches[0]
+        .column_by_name("resource.service.name")
+        .expect("service column");
+    assert_eq!(service.data_type(), &DataType::Utf8);
+}

@@ -1,7 +1,7 @@
 //! Where a field's values live in one block, as a DataFusion expression, and their type.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StructArray};
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int8Type, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int8Type, Int32Type, Int64Type};
 use datafusion::functions::core::expr_fn::get_field;
 use datafusion::prelude::{Expr, cast, coalesce, ident, lit, when};
 use datafusion::scalar::ScalarValue;
@@ -321,7 +321,17 @@ fn plain_type(ty: Ty) -> DataType {
     }
 }
 
-/// The value of a [`value_expr`] column at `row`.
+/// A field's values as a label to group by: as [`value_expr`], but strings as the scan reads
+/// them (views, or dictionaries for a block's low-cardinality columns: a label is numbered
+/// once per dictionary value rather than once per row).
+pub fn label_expr(source: &Source) -> Expr {
+    match source {
+        Source::Column { expr, ty: Ty::Str } => expr.clone(),
+        _ => value_expr(source),
+    }
+}
+
+/// The value of a [`value_expr`] or [`label_expr`] column at `row`.
 pub fn val_at(source: &Source, array: &ArrayRef, row: usize) -> Val {
     let Source::Column { ty, .. } = source else {
         return Val::Nil;
@@ -340,9 +350,7 @@ pub fn val_at(source: &Source, array: &ArrayRef, row: usize) -> Val {
         Ty::Float => array
             .as_primitive_opt::<Float64Type>()
             .map(|a| Val::Float(a.value(row))),
-        Ty::Str => array
-            .as_string_view_opt()
-            .map(|a| Val::Str(a.value(row).to_string())),
+        Ty::Str => string_at(array, row).map(|s| Val::Str(s.to_string())),
         Ty::Bool => array
             .as_boolean_opt()
             .map(|a: &BooleanArray| Val::Bool(a.value(row))),
@@ -351,6 +359,21 @@ pub fn val_at(source: &Source, array: &ArrayRef, row: usize) -> Val {
         Ty::Any => array.as_struct_opt().and_then(|any| any_at(any, row)),
     };
     found.unwrap_or(Val::Nil)
+}
+
+/// The string at `row` (not null) of a column of views, strings, or strings in a dictionary
+/// ([`label_expr`]); `None` for a column of another type.
+fn string_at(array: &ArrayRef, row: usize) -> Option<&str> {
+    if let Some(views) = array.as_string_view_opt() {
+        return Some(views.value(row));
+    }
+    if let Some(strings) = array.as_string_opt::<i32>() {
+        return Some(strings.value(row));
+    }
+    let dictionary = array.as_dictionary_opt::<Int32Type>()?;
+    let key = usize::try_from(dictionary.keys().value(row)).ok()?;
+    let values = dictionary.values().as_string_opt::<i32>()?;
+    (key < values.len() && values.is_valid(key)).then(|| values.value(key))
 }
 
 /// The value at `row` of a [`Ty::Any`] column: its one set child.

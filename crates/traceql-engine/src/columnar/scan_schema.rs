@@ -6,11 +6,12 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::prelude::Expr;
 
-/// The columns of `schema` that `exprs` refer to, plus those named in `always`, strings as
-/// views (filters compare them without copying each value out of the page; measured faster
-/// than reading dictionary-encoded columns as dictionaries, which comparisons cast back to
-/// strings). Planning a scan of a 100-column table costs far more than scanning a few of its
-/// columns, so every scan declares only what it reads.
+/// The columns of `schema` that `exprs` refer to, plus those named in `always`, plain strings
+/// as views (filters compare them without copying each value out of the page) and
+/// dictionaries as they are (a block's low-cardinality strings, see
+/// [`traceql_storage::dictionary_hint`]: compared once per distinct value). Planning a scan of
+/// a 100-column table costs far more than scanning a few of its columns, so every scan
+/// declares only what it reads.
 pub fn scan_schema(schema: &Schema, exprs: &[Expr], always: &[&str]) -> Schema {
     let mut names: HashSet<String> = always.iter().map(|n| n.to_string()).collect();
     for expr in exprs {

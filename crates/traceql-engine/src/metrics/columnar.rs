@@ -32,7 +32,7 @@ use super::sampling::Sampling;
 use super::series::Accumulator;
 use super::structural::{LHS, Offers, Picked, RHS, ReturnedSpans, Structure};
 use crate::columnar::fields::{
-    Source, Ty, integer_expr, numeric_expr, resolve_value, val_at, value_expr,
+    Source, Ty, integer_expr, label_expr, numeric_expr, resolve_value, val_at, value_expr,
 };
 use crate::columnar::{
     Footers, Group, RowGroupScan, Session, as_filter, lower_condition, pruning, scan_schema,
@@ -291,7 +291,7 @@ impl Aggregation {
     {
         let tasks = (self.live.iter())
             .map(|&b| {
-                let schema = self.footer(b)?.schema().clone();
+                let schema = self.footer(b)?.scan_schema().clone();
                 Ok(tokio::spawn(task(self.session.clone(), b, schema)))
             })
             .collect::<Result<Vec<_>, EngineError>>()?;
@@ -481,7 +481,7 @@ async fn grouped_frame(
             .labels
             .iter()
             .enumerate()
-            .map(|(i, s)| value_expr(s).alias(label_column(i))),
+            .map(|(i, s)| label_expr(s).alias(label_column(i))),
     );
     match (&block.measured, scan.bucketed) {
         (Some(m), true) => columns.push(power_of_two_bucket(m).alias(BUCKET)),
@@ -550,7 +550,7 @@ pub(super) async fn explain(
             structure: columnar.structure,
             budget: None,
         };
-        let frame = grouped_frame(session, &scan, block, index.schema(), intervals).await?;
+        let frame = grouped_frame(session, &scan, block, index.scan_schema(), intervals).await?;
         out.push_str(&format!(
             "block {} ({} spans):\n{}",
             block.meta.block_id,
@@ -594,7 +594,7 @@ async fn exemplars_of_block(
     let filter = block.condition();
     let read: Vec<Expr> = columns.iter().chain([&filter]).cloned().collect();
     let frame = session
-        .block_with_schema(&block.meta, &scan_schema(index.schema(), &read, &[]))
+        .block_with_schema(&block.meta, &scan_schema(index.scan_schema(), &read, &[]))
         .await?
         .filter(as_filter(filter))?
         .select(columns)?;

@@ -144,7 +144,7 @@ pub(super) async fn explain(
             out.push_str(&format!("block {id} ({spans} spans): {NO_MATCH}\n"));
             continue;
         }
-        let schema = aggregation.footer(b)?.schema();
+        let schema = aggregation.footer(b)?.scan_schema();
         let session = &aggregation.session;
         let frame = frame(session, block, schema, intervals).await?;
         let described = session.run_and_describe(frame, &block.meta).await?;

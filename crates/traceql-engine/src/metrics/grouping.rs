@@ -6,9 +6,10 @@
 //! a row's labels become small numbers first (a short string is its 16-byte view, one integer
 //! to hash), and its group is found by those numbers.
 
+use datafusion::arrow::array::builder::make_view;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray, RecordBatch};
 use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Float64Type, Int8Type, Int64Type, UInt64Type,
+    ArrowPrimitiveType, DataType, Float64Type, Int8Type, Int32Type, Int64Type, UInt64Type,
 };
 use datafusion::common::HashMap;
 use traceql_syntax::ast::Field;
@@ -298,12 +299,17 @@ impl LabelValues {
                     ids.push(id);
                 }
             }
+            DataType::Dictionary(key, value)
+                if **key == DataType::Int32 && **value == DataType::Utf8 =>
+            {
+                self.number_dictionary(array, ids)
+            }
             DataType::Utf8 => {
                 let strings = array.as_string::<i32>();
                 for row in 0..array.len() {
                     let id = match strings.is_null(row) {
                         true => self.null_id(array, row),
-                        false => self.long_id(strings.value(row).as_bytes(), array, row),
+                        false => self.string_id(strings.value(row).as_bytes(), array, row),
                     };
                     ids.push(id);
                 }
@@ -335,6 +341,30 @@ impl LabelValues {
         }
     }
 
+    /// Sets `ids` to the number of each row's value of `array`, strings in a dictionary: each
+    /// value is numbered at the first row that refers to it, the other rows by their key.
+    fn number_dictionary(&mut self, array: &ArrayRef, ids: &mut Vec<u32>) {
+        let dictionary = array.as_dictionary::<Int32Type>();
+        let values = dictionary.values();
+        let strings = values.as_string::<i32>();
+        let mut by_key = vec![None; values.len()];
+        for (row, key) in dictionary.keys().iter().enumerate() {
+            let key = key.and_then(|k| usize::try_from(k).ok());
+            let id = match key.filter(|&k| values.is_valid(k)) {
+                Some(k) => match by_key.get(k).copied().flatten() {
+                    Some(id) => id,
+                    None => {
+                        let id = self.string_id(strings.value(k).as_bytes(), values, k);
+                        by_key[k] = Some(id);
+                        id
+                    }
+                },
+                None => self.null_id(array, row),
+            };
+            ids.push(id);
+        }
+    }
+
     /// Sets `ids` to the number of each row's value of `array`, a generic attribute's values
     /// of any type ([`Ty::Any`](crate::columnar::fields::Ty::Any)): a string by its bytes, a
     /// number or boolean by its bits tagged with its type, a row with no child set as null.
@@ -357,7 +387,7 @@ impl LabelValues {
         let tagged = |tag: u128, bits: u64| (tag << 64) | u128::from(bits);
         for row in 0..array.len() {
             let id = if str.is_valid(row) {
-                self.long_id(str.value(row).as_bytes(), array, row)
+                self.string_id(str.value(row).as_bytes(), array, row)
             } else if int.is_valid(row) {
                 self.small_id(tagged(1, int.value(row) as u64), array, row)
             } else if double.is_valid(row) {
@@ -404,6 +434,16 @@ impl LabelValues {
         id
     }
 
+    /// The number of the string `bytes` at `row`, keyed as in a view column (a string of up to
+    /// 12 bytes by its view, a longer one by its bytes) whatever column holds it: a label's
+    /// value reads as a view in one block and from a dictionary or a generic list in another.
+    fn string_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize) -> u32 {
+        match bytes.len() <= 12 {
+            true => self.small_id(make_view(bytes, 0, 0), array, row),
+            false => self.long_id(bytes, array, row),
+        }
+    }
+
     /// The number of the long string `bytes` at `row`.
     fn long_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize) -> u32 {
         if let Some(&id) = self.long.get(bytes) {
@@ -442,7 +482,7 @@ impl LabelValues {
 mod tests {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{Int64Array, StringViewArray};
+    use datafusion::arrow::array::{DictionaryArray, Int64Array, StringArray, StringViewArray};
     use datafusion::prelude::ident;
 
     use super::*;
@@ -485,6 +525,38 @@ mod tests {
                 Val::Str("cd".into()),
             ]
         );
+    }
+
+    #[test]
+    fn a_dictionary_numbers_its_strings_as_views_and_plain_strings_do() {
+        let source = Source::Column {
+            expr: ident("x"),
+            ty: Ty::Str,
+        };
+        let mut values = LabelValues::new(source);
+        let long = "svc-long-name-number-one";
+        let mut viewed = Vec::new();
+        values.number(&strings(&[Some("ab"), Some(long), None]), &mut viewed);
+        // "unused" is in the dictionary but on no row: it gets no number.
+        let dictionary: DictionaryArray<Int32Type> =
+            [Some(long), None, Some("cd"), Some("ab"), Some(long)]
+                .into_iter()
+                .collect();
+        let dictionary = DictionaryArray::new(
+            dictionary.keys().clone(),
+            Arc::new(StringArray::from(vec![long, "cd", "ab", "unused"])),
+        );
+        let mut keyed = Vec::new();
+        values.number(&(Arc::new(dictionary) as ArrayRef), &mut keyed);
+        let mut plain = Vec::new();
+        let utf8: ArrayRef = Arc::new(StringArray::from(vec!["cd", long, "ab"]));
+        values.number(&utf8, &mut plain);
+        assert_eq!(viewed, vec![0, 1, 2]);
+        assert_eq!(keyed, vec![1, 2, 3, 0, 1]);
+        assert_eq!(plain, vec![3, 1, 0]);
+        let named: Vec<Val> = (0..4).map(|id| values.value(id)).collect();
+        assert_eq!(named[3], Val::Str("cd".into()));
+        assert_eq!(values.values.len(), 4);
     }
 
     #[test]

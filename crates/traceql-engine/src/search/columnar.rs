@@ -425,8 +425,8 @@ impl Prepared {
             .collect::<Result<Vec<_>, _>>()?;
         // Batches of whole row groups, so that a trace gate sees whole traces; every candidate
         // scan gets them (none measured slower for it in the harness).
+        let session = session.with_footers(footers.all_read());
         let session = session
-            .with_footers(footers.all_read())
             .pruned_ahead()
             .in_file_order()
             .with_batch_rows_at_least(batch_rows(&layouts));
@@ -507,7 +507,11 @@ async fn candidate_scan(
             let footer = footers
                 .read(b)
                 .ok_or_else(|| EngineError::Internal(format!("block {b} scanned unread")))?;
-            Ok(scan_schema(footer.schema(), &columnar.blocks[b].1, &always))
+            Ok(scan_schema(
+                footer.scan_schema(),
+                &columnar.blocks[b].1,
+                &always,
+            ))
         })
         .collect::<Result<Vec<Schema>, EngineError>>()?;
     let opening = (scanned.iter().zip(&schemas))
@@ -515,9 +519,13 @@ async fn candidate_scan(
     let files = try_join_all(opening).await?;
     let frames = files.into_iter().zip(scanned).map(|(file, &b)| {
         let leaves = &columnar.blocks[b].1;
-        let filter = match gate(leaves, &columnar.necessary) {
-            Some(gate) => within_end(end).and(gate),
-            None => candidate_filter(leaves, end),
+        let by_leaves = gate(leaves, &columnar.necessary).unwrap_or_else(|| any_leaf(leaves));
+        let filter = match layouts
+            .get(b)
+            .is_none_or(|groups| may_start_after(groups, end))
+        {
+            true => within_end(end).and(by_leaves),
+            false => by_leaves,
         };
         candidate_spans(file, leaves, b, filter, &places)
     });
@@ -525,11 +533,8 @@ async fn candidate_scan(
         .ok_or_else(|| EngineError::Internal("a columnar search without blocks".into()))?;
     let leaves = columnar.blocks.first().map_or(0, |(_, l)| l.len());
     let task = Arc::new(spans.task_ctx());
-    let traces = TraceCandidatesExec::try_new(
-        spans.create_physical_plan().await?,
-        leaves,
-        columnar.relations.clone(),
-    )?;
+    let physical = spans.create_physical_plan().await?;
+    let traces = TraceCandidatesExec::try_new(physical, leaves, columnar.relations.clone())?;
     let paths = columnar
         .blocks
         .iter()
@@ -809,12 +814,22 @@ fn candidate_spans(
 /// pruned by: spans of traces starting at or before `end` that match some leaf filter (a null leaf filters as false: no `coalesce` needed around the
 /// disjunction).
 fn candidate_filter(leaves: &[Expr], end: u64) -> Expr {
-    let any_leaf = leaves
-        .iter()
-        .cloned()
+    within_end(end).and(any_leaf(leaves))
+}
+
+/// Spans that match some leaf filter.
+fn any_leaf(leaves: &[Expr]) -> Expr {
+    (leaves.iter().cloned())
         .reduce(Expr::or)
-        .unwrap_or_else(|| lit(false));
-    within_end(end).and(any_leaf)
+        .unwrap_or_else(|| lit(false))
+}
+
+/// Whether a trace of the block whose row groups are `groups` may start after `end`: only then
+/// does its scan need [`within_end`] (otherwise a filter that decodes the trace starts of every
+/// span for nothing).
+fn may_start_after(groups: &[RowGroupSummary], end: u64) -> bool {
+    let end = i64::try_from(end).unwrap_or(i64::MAX);
+    groups.iter().any(|g| g.max_trace_start > end)
 }
 
 /// Spans of traces starting at or before `end`.

@@ -21,6 +21,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::{Expr, cast, ident};
 use traceql_storage::read::RowGroupSummary;
+
+use crate::columnar::as_filter;
 use traceql_storage::schema::col;
 
 /// The gate over the lowered leaf conditions `leaves` of one block, of which those numbered
@@ -32,7 +34,8 @@ pub(super) fn gate(leaves: &[Expr], necessary: &[usize]) -> Option<Expr> {
         return None;
     }
     let mut args = vec![cast(ident(col::TRACE_START), DataType::Int64)];
-    args.extend(leaves.iter().cloned());
+    // The gate reads a null leaf as false, so the leaves need no guard against null.
+    args.extend(leaves.iter().map(|leaf| as_filter(leaf.clone())));
     let function = TraceGate {
         necessary: necessary.to_vec(),
         signature: Signature::any(args.len(), Volatility::Immutable),
