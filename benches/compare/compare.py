@@ -59,6 +59,9 @@ class Case:
     # Metrics: traceql keeps at most this many series (and says the answer is partial); the
     # SQL answers are compared on the series traceql kept.
     series_limit: Optional[int] = None
+    # Metrics: the SQL answers hold every series and traceql's only some (compare() keeps the
+    # top values of each attribute); answers are compared on the series traceql returns.
+    on_kept_series: bool = False
 
 
 def search_sql(where: str) -> str:
@@ -152,6 +155,48 @@ def quantile_sql(quantiles: List[float]) -> str:
             FROM walked CROSS JOIN (VALUES {ps}) AS ps(p))
         SELECT p AS label, ts, bucket / 2 * power(2, (rank - (upto - n)) / n) / 1e9 AS v
         FROM ranked WHERE upto - n < rank AND rank <= upto"""
+
+
+# Stands for compare()'s SQL until the data set's dedicated columns are known.
+COMPARE_SQL = "-- compare_sql(dedicated columns)"
+
+# OTLP span kinds and status codes by number, as TraceQL names them.
+KIND_NAMES = ["unspecified", "internal", "server", "client", "producer", "consumer"]
+STATUS_NAMES = ["unset", "ok", "error"]
+# compare(): the generic attribute types whose values are labels compared as text (string,
+# integer, boolean); doubles are counted but their text differs between engines.
+GENERIC_SCALAR = "a['type'] IN (1, 2, 3, 4)"
+
+
+def compare_sql(dedicated: List[str]) -> str:
+    """`{ name != nil } | compare({ status = error })`: spans per interval, attribute value and
+    side (selection: errors; baseline: the others), over the intrinsics name, kind and status,
+    every dedicated column `dedicated` and every scalar generic attribute; labelled
+    `side|attribute=value`."""
+    kinds = " ".join(f"WHEN {i} THEN '{n}'" for i, n in enumerate(KIND_NAMES))
+    statuses = " ".join(f"WHEN {i} THEN '{n}'" for i, n in enumerate(STATUS_NAMES))
+    parts = [
+        "SELECT 'name' AS attr, name AS value, sel, ts FROM s",
+        f"SELECT 'kind', CASE kind {kinds} END, sel, ts FROM s",
+        f"SELECT 'status', CASE status_code {statuses} END, sel, ts FROM s",
+    ]
+    parts += [f"SELECT '{c}', CAST(\"{c}\" AS VARCHAR), sel, ts FROM s WHERE \"{c}\" IS NOT NULL"
+              for c in dedicated]
+    generic_value = ("COALESCE(a['str'], CAST(a['int'] AS VARCHAR), CAST(a['bool'] AS VARCHAR), "
+                     "CAST(a['double'] AS VARCHAR))")
+    for scope, column in (("span", "span_attrs"), ("resource", "resource_attrs")):
+        parts.append(f"SELECT '{scope}.' || a['key'], {generic_value}, sel, ts FROM "
+                     f"(SELECT unnest({column}) AS a, sel, ts FROM s) AS u WHERE {GENERIC_SCALAR}")
+    union = "\n            UNION ALL ".join(parts)
+    return f"""
+        WITH s AS (
+            SELECT *, status_code = 2 AS sel, {ts_sql()} AS ts
+            FROM spans WHERE name IS NOT NULL AND {in_range_sql()}),
+        attrs AS (
+            {union})
+        SELECT CASE WHEN sel THEN 'selection' ELSE 'baseline' END || '|' || attr || '=' || value
+               AS label, ts, count(*) AS n
+        FROM attrs GROUP BY 1, 2"""
 
 
 DESCENDANT = "a.nested_set_left < b.nested_set_left AND b.nested_set_right < a.nested_set_right"
@@ -298,6 +343,8 @@ CASES += [
          search_sql("status_code = 2 AND NOT EXISTS (SELECT 1 FROM spans a WHERE "
                     "a.trace_id = spans.trace_id AND a.kind = 2 AND a.nested_set_left > 0 "
                     "AND spans.parent_left = a.nested_set_left)"), structural=True),
+    Case("compare", "metrics", "{ name != nil } | compare({ status = error })", COMPARE_SQL,
+         on_kept_series=True),
     Case("structMetrics", "metrics",
          '{ resource.service.name = "frontend" } >> { status = error } '
          '| count_over_time() by (resource.service.name)',
@@ -374,6 +421,8 @@ def traceql_run(binary: Path, data: Path, case: Case) -> tuple[float, int, Any, 
     response = json.loads(out)
     if case.kind == "search":
         answer = sorted(t["traceID"] for t in response.get("traces", []))
+    elif case.on_kept_series:
+        answer = compare_answer(response)
     else:
         answer = {}
         for series in response.get("series", []):
@@ -388,6 +437,27 @@ def traceql_run(binary: Path, data: Path, case: Case) -> tuple[float, int, Any, 
                     answer[f"{label}/{int(sample['timestampMs'])}"] = \
                         round(value) if case.values == "counts" else value
     return elapsed, rss, answer, process, None
+
+
+def compare_answer(response: Dict[str, Any]) -> Dict[str, int]:
+    """compare()'s selection and baseline series of values with a text form the SQL engines
+    share (strings, integers, booleans), as `side|attribute=value/timestamp` → spans."""
+    answer = {}
+    for series in response.get("series", []):
+        labels = {kv["key"]: kv["value"] for kv in series["labels"]}
+        side = labels.pop("__meta_type", {}).get("stringValue")
+        if side not in ("selection", "baseline") or len(labels) != 1:
+            continue
+        (attr, value), = labels.items()
+        kind, text = next(iter(value.items()))
+        if kind == "boolValue":
+            text = "true" if text else "false"
+        elif kind not in ("stringValue", "intValue"):
+            continue
+        for sample in series.get("samples", []):
+            if sample.get("value"):
+                answer[f"{side}|{attr}={text}/{int(sample['timestampMs'])}"] = round(sample["value"])
+    return answer
 
 
 def sql_answer(case: Case, rows: List[tuple]) -> Any:
@@ -410,6 +480,8 @@ def compared_as(case: Case) -> str:
         return "sampled: totals within 5%"
     if case.series_limit is not None:
         return f"on the {case.series_limit:,} series traceql keeps"
+    if case.on_kept_series:
+        return "on the series traceql returns"
     if case.values == "values":
         return "within 1e-9"
     return ""
@@ -425,6 +497,9 @@ def same_answers(case: Case, answers: Dict[str, Any]) -> bool:
         if any(a != sql[0] for a in sql):
             return False
         answers = {n: {k: v for k, v in a.items() if series_of(k) in kept} for n, a in answers.items()}
+    if case.on_kept_series and "traceql" in answers:
+        kept = answers["traceql"]
+        return bool(kept) and all({k: a.get(k) for k in kept} == kept for a in answers.values())
     first, *rest = answers.values()
     if case.values == "sampled":
         total = sum(first.values())
@@ -524,6 +599,16 @@ def ensure_data(binary: Path, data: Path, spans: int, reuse: bool) -> Dict[str, 
     return info
 
 
+def dedicated_columns(data: Path) -> List[str]:
+    """The dedicated attribute columns (`span.…`, `resource.…`) of the data set's files."""
+    import duckdb
+
+    files = str(data / TENANT / "*" / "data.parquet")
+    rows = duckdb.connect().execute(
+        f"DESCRIBE SELECT * FROM read_parquet('{files}', union_by_name=true)").fetchall()
+    return [r[0] for r in rows if r[0].startswith(("span.", "resource."))]
+
+
 def machine() -> Dict[str, Any]:
     mem = 0
     try:
@@ -554,6 +639,10 @@ def main() -> None:
 
     binary = ensure_binary()
     info = ensure_data(binary, args.data, args.spans, args.reuse_data)
+    dedicated = dedicated_columns(args.data)
+    for case in CASES:
+        if case.sql == COMPARE_SQL:
+            case.sql = compare_sql(dedicated)
     engines = {
         "traceql": lambda case: traceql_run(binary, args.data, case),
         "duckdb": lambda case: sql_run("duckdb", args.data, case),
