@@ -2,21 +2,32 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::common::DFSchema;
 use datafusion::common::config::ConfigNonZeroUsize;
-use datafusion::common::config::ParquetOptions;
+use datafusion::common::config::{ParquetOptions, TableParquetOptions};
+use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
+use datafusion::datasource::physical_plan::parquet::{
+    CachedParquetFileReaderFactory, can_expr_be_pushed_down_with_schemas,
+};
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
+use datafusion::execution::TaskContext;
 use datafusion::execution::cache::cache_manager::CachedFileMetadataEntry;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::object_store::ObjectMeta;
 use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContext};
 use datafusion::parquet::file::metadata::ParquetMetaData;
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_plan::collect;
+use datafusion::physical_expr::utils::{conjunction_opt, split_conjunction};
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{DataFrame, Expr, ParquetReadOptions, SessionConfig, SessionContext};
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
@@ -88,6 +99,11 @@ impl Session {
             .to_string())
     }
 
+    /// The context plans of the session run in.
+    pub fn task_ctx(&self) -> Arc<TaskContext> {
+        self.ctx.task_ctx()
+    }
+
     /// A reservation of memory from the session's pool for `consumer`, which holds state
     /// beside DataFusion's plans (it starts empty and is freed when dropped).
     pub fn reserve(&self, consumer: &str) -> MemoryReservation {
@@ -124,7 +140,7 @@ impl Session {
     }
 
     /// `condition` (over the columns of `schema`) as a physical expression, coerced and
-    /// simplified as a plan's filter would be.
+    /// simplified as a plan's filter would be (any expression over them, in fact).
     pub fn physical_condition(
         &self,
         condition: Expr,
@@ -139,6 +155,65 @@ impl Session {
         let simplifier = ExprSimplifier::new(context);
         let condition = simplifier.simplify(simplifier.coerce(condition, &schema)?)?;
         state.create_physical_expr(condition, &schema)
+    }
+
+    /// A scan of the data file `object` read as `schema` (every column of it) that keeps the
+    /// rows passing `filter` and outputs `columns` (each an aliased expression), built straight
+    /// as physical operators, as DataFusion's planner would (the filter pushed into the Parquet
+    /// scan, a filter node above it for the conjuncts that cannot be), but without its logical
+    /// planning, optimizing and file listing: for a dozen blocks those cost more than reading
+    /// the first window of row groups. The file's row groups are spread over the session's
+    /// partitions by [`super::RowGroupScan`] each run.
+    pub fn filtered_file_scan(
+        &self,
+        object: &ObjectMeta,
+        schema: SchemaRef,
+        filter: Expr,
+        columns: Vec<Expr>,
+    ) -> Result<Arc<dyn ExecutionPlan>, DataFusionError> {
+        let state = self.ctx.state();
+        let predicate = self.physical_condition(filter, &schema)?;
+        let (pushed, kept): (Vec<_>, Vec<_>) = split_conjunction(&predicate)
+            .into_iter()
+            .cloned()
+            .partition(|c| can_expr_be_pushed_down_with_schemas(c, &schema));
+        let runtime = state.runtime_env();
+        let store = runtime.object_store(ObjectStoreUrl::parse(STORE_URL)?)?;
+        let metadata = runtime.cache_manager.get_file_metadata_cache();
+        let options = TableParquetOptions {
+            global: state.config_options().execution.parquet.clone(),
+            ..TableParquetOptions::default()
+        };
+        let mut source = ParquetSource::new(Arc::clone(&schema))
+            .with_table_parquet_options(options)
+            .with_parquet_file_reader_factory(Arc::new(CachedParquetFileReaderFactory::new(
+                store, metadata,
+            )));
+        if let Some(pushed) = conjunction_opt(pushed) {
+            source = source.with_predicate(pushed);
+        }
+        let file = PartitionedFile::from(object.clone());
+        let partitions = state.config().target_partitions().max(1);
+        let groups = (0..partitions)
+            .map(|p| FileGroup::new(if p == 0 { vec![file.clone()] } else { vec![] }))
+            .collect();
+        let config =
+            FileScanConfigBuilder::new(ObjectStoreUrl::parse(STORE_URL)?, Arc::new(source))
+                .with_file_groups(groups)
+                .build();
+        let mut plan: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
+        if let Some(kept) = conjunction_opt(kept) {
+            plan = Arc::new(FilterExec::try_new(kept, plan)?);
+        }
+        let outputs = columns
+            .into_iter()
+            .map(|column| {
+                let name = column.schema_name().to_string();
+                let expr = self.physical_condition(column.unalias(), &schema)?;
+                Ok((expr, name))
+            })
+            .collect::<Result<Vec<_>, DataFusionError>>()?;
+        Ok(Arc::new(ProjectionExec::try_new(outputs, plan)?))
     }
 
     /// The session, with conditions evaluated after the scan decodes its columns rather than

@@ -12,7 +12,8 @@ use futures::future::try_join_all;
 
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, FixedSizeBinaryArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Int64Type, Schema, UInt32Type};
-use datafusion::prelude::{DataFrame, Expr, cast, ident, lit, nullif, when};
+use datafusion::physical_plan::union::UnionExec;
+use datafusion::prelude::{Expr, cast, ident, lit, nullif, when};
 use traceql_storage::catalog::Catalog;
 use traceql_storage::meta::BlockMeta;
 use traceql_storage::model::{SERVICE_NAME, TraceId};
@@ -433,12 +434,9 @@ impl Prepared {
         let scanned = pruning::blocks_with_a_match(&may_match);
         let scan = match scanned.is_empty() {
             true => None,
-            false => Some(
-                candidate_scan(
-                    &session, columnar, catalog, &footers, &scanned, &layouts, end,
-                )
-                .await?,
-            ),
+            false => Some(candidate_scan(
+                &session, columnar, catalog, &footers, &scanned, &layouts, end,
+            )?),
         };
         Ok(Prepared {
             footers,
@@ -489,8 +487,8 @@ pub(crate) fn place_exprs(names: &[&str]) -> Result<Vec<Expr>, EngineError> {
 /// The candidate scan of the blocks `scanned` of `columnar` (their footers read in `footers`;
 /// row groups `layouts`), planned in `session`: one scan of them all, each reading only the
 /// columns its leaves refer to (planning a 100-column table costs far more than scanning a
-/// window of it).
-async fn candidate_scan(
+/// window of it), built as physical operators ([`Session::filtered_file_scan`]).
+fn candidate_scan(
     session: &Session,
     columnar: &ColumnarSearch,
     catalog: &Catalog,
@@ -514,10 +512,7 @@ async fn candidate_scan(
             ))
         })
         .collect::<Result<Vec<Schema>, EngineError>>()?;
-    let opening = (scanned.iter().zip(&schemas))
-        .map(|(&b, schema)| session.block_with_schema(&columnar.blocks[b].0, schema));
-    let files = try_join_all(opening).await?;
-    let frames = files.into_iter().zip(scanned).map(|(file, &b)| {
+    let scans = (scanned.iter().zip(schemas)).map(|(&b, schema)| {
         let leaves = &columnar.blocks[b].1;
         let by_leaves = gate(leaves, &columnar.necessary).unwrap_or_else(|| any_leaf(leaves));
         let filter = match layouts
@@ -527,14 +522,17 @@ async fn candidate_scan(
             true => within_end(end).and(by_leaves),
             false => by_leaves,
         };
-        candidate_spans(file, leaves, b, filter, &places)
+        let object = footers
+            .read(b)
+            .ok_or_else(|| EngineError::Internal(format!("block {b} scanned unread")))?
+            .object();
+        let columns = candidate_columns(leaves, b, &places)?;
+        Ok(session.filtered_file_scan(object, Arc::new(schema), as_filter(filter), columns)?)
     });
-    let spans = union_all(frames)?
-        .ok_or_else(|| EngineError::Internal("a columnar search without blocks".into()))?;
+    let spans = UnionExec::try_new(scans.collect::<Result<Vec<_>, EngineError>>()?)?;
     let leaves = columnar.blocks.first().map_or(0, |(_, l)| l.len());
-    let task = Arc::new(spans.task_ctx());
-    let physical = spans.create_physical_plan().await?;
-    let traces = TraceCandidatesExec::try_new(physical, leaves, columnar.relations.clone())?;
+    let task = session.task_ctx();
+    let traces = TraceCandidatesExec::try_new(spans, leaves, columnar.relations.clone())?;
     let paths = columnar
         .blocks
         .iter()
@@ -764,33 +762,16 @@ impl Run<'_> {
     }
 }
 
-/// The union of `frames`; `None` when there are none.
-fn union_all(
-    frames: impl Iterator<Item = Result<DataFrame, EngineError>>,
-) -> Result<Option<DataFrame>, EngineError> {
-    let mut union: Option<DataFrame> = None;
-    for frame in frames {
-        let frame = frame?;
-        union = Some(match union {
-            None => frame,
-            Some(u) => u.union(frame)?,
-        });
-    }
-    Ok(union)
-}
-
-/// The spans of `file` (the data file of block `block`) that pass `filter` (a leaf filter, and
-/// the trace gate when there is one): their trace,
-/// its start, the block, the place columns named in `places` (nested-set bounds `left` and
-/// `right`, the parent's left bound `parent`; null for a span without a place in the tree), and
-/// which leaves they match (`leaf0`, `leaf1`, …).
-fn candidate_spans(
-    file: DataFrame,
+/// What the candidate scan outputs of each span of block `block` it keeps (those matching a
+/// leaf filter, in a trace the gate lets through when there is one): its trace, its start, the
+/// block, the place columns named in `places` (nested-set bounds `left` and `right`, the
+/// parent's left bound `parent`; null for a span without a place in the tree), and which
+/// leaves it matches (`leaf0`, `leaf1`, …).
+fn candidate_columns(
     leaves: &[Expr],
     block: usize,
-    filter: Expr,
     places: &[&str],
-) -> Result<DataFrame, EngineError> {
+) -> Result<Vec<Expr>, EngineError> {
     let block =
         u32::try_from(block).map_err(|_| EngineError::Internal("too many blocks".into()))?;
     let mut columns = vec![
@@ -807,10 +788,10 @@ fn candidate_spans(
             // schema must say (a leaf over a required column is not nullable by itself).
             .map(|(i, l)| nullif(l.clone(), lit(false)).alias(leaf_column(i))),
     );
-    Ok(file.filter(as_filter(filter))?.select(columns)?)
+    Ok(columns)
 }
 
-/// The rows [`candidate_spans`] keeps without a trace gate, and the condition row groups are
+/// The rows the candidate scan keeps without a trace gate, and the condition row groups are
 /// pruned by: spans of traces starting at or before `end` that match some leaf filter (a null leaf filters as false: no `coalesce` needed around the
 /// disjunction).
 fn candidate_filter(leaves: &[Expr], end: u64) -> Expr {
