@@ -248,9 +248,12 @@ pub(super) struct LabelValues {
     values: Vec<Val>,
     /// The number of null.
     null: Option<u32>,
-    /// Numbers of values that fit 16 bytes: a string of up to 12 bytes as its view (length
-    /// and bytes), and numbers and booleans as their bits.
+    /// Numbers of numbers and booleans, by their bits (tagged with their type for a generic
+    /// attribute's values).
     small: HashMap<u128, u32>,
+    /// Numbers of strings of up to 12 bytes, by their view (length and bytes): kept apart
+    /// from `small`, whose keys a view's bits could equal.
+    short: HashMap<u128, u32>,
     /// Numbers of longer strings.
     long: HashMap<Box<[u8]>, u32>,
     /// Heap bytes of the string values and of the long strings' keys.
@@ -265,6 +268,7 @@ impl LabelValues {
             values: Vec::new(),
             null: None,
             small: HashMap::default(),
+            short: HashMap::default(),
             long: HashMap::default(),
             string_bytes: 0,
         }
@@ -292,7 +296,7 @@ impl LabelValues {
                     }
                     // The low 32 bits of a view are the length; up to 12 bytes are inline.
                     let id = match view as u32 <= 12 {
-                        true => self.small_id(view, array, row),
+                        true => self.short_id(view, array, row),
                         false => self.long_id(strings.value(row).as_bytes(), array, row),
                     };
                     *slot = (view, id);
@@ -434,12 +438,22 @@ impl LabelValues {
         id
     }
 
+    /// The number of the string of up to 12 bytes at `row`, whose view is `view`.
+    fn short_id(&mut self, view: u128, array: &ArrayRef, row: usize) -> u32 {
+        if let Some(&id) = self.short.get(&view) {
+            return id;
+        }
+        let id = self.push(array, row);
+        self.short.insert(view, id);
+        id
+    }
+
     /// The number of the string `bytes` at `row`, keyed as in a view column (a string of up to
     /// 12 bytes by its view, a longer one by its bytes) whatever column holds it: a label's
     /// value reads as a view in one block and from a dictionary or a generic list in another.
     fn string_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize) -> u32 {
         match bytes.len() <= 12 {
-            true => self.small_id(make_view(bytes, 0, 0), array, row),
+            true => self.short_id(make_view(bytes, 0, 0), array, row),
             false => self.long_id(bytes, array, row),
         }
     }
@@ -467,7 +481,7 @@ impl LabelValues {
     /// Bytes the values and their numbers hold, about.
     pub(super) fn memory_size(&self) -> usize {
         self.values.capacity() * size_of::<Val>()
-            + self.small.capacity() * size_of::<(u128, u32)>()
+            + (self.small.capacity() + self.short.capacity()) * size_of::<(u128, u32)>()
             + self.long.capacity() * size_of::<(Box<[u8]>, u32)>()
             + self.string_bytes
     }
@@ -557,6 +571,44 @@ mod tests {
         let named: Vec<Val> = (0..4).map(|id| values.value(id)).collect();
         assert_eq!(named[3], Val::Str("cd".into()));
         assert_eq!(values.values.len(), 4);
+    }
+
+    #[test]
+    fn a_short_string_whose_view_has_an_integers_tagged_bits_is_another_value() {
+        use datafusion::arrow::array::{BooleanArray, Float64Array, StructArray};
+        use datafusion::arrow::datatypes::Field as ArrowField;
+
+        // The view of this 5-byte string has the bits of the integer 5 tagged as a generic
+        // attribute's integer.
+        let odd = "\0\0\0\0\u{1}";
+        let any = StructArray::from(vec![
+            (
+                Arc::new(ArrowField::new(ANY_STR, DataType::Utf8, true)),
+                Arc::new(StringArray::from(vec![None, Some(odd)])) as ArrayRef,
+            ),
+            (
+                Arc::new(ArrowField::new(ANY_INT, DataType::Int64, true)),
+                Arc::new(Int64Array::from(vec![Some(5), None])) as ArrayRef,
+            ),
+            (
+                Arc::new(ArrowField::new(ANY_DOUBLE, DataType::Float64, true)),
+                Arc::new(Float64Array::from(vec![None, None])) as ArrayRef,
+            ),
+            (
+                Arc::new(ArrowField::new(ANY_BOOL, DataType::Boolean, true)),
+                Arc::new(BooleanArray::from(vec![None, None])) as ArrayRef,
+            ),
+        ]);
+        let source = Source::Column {
+            expr: ident("x"),
+            ty: Ty::Any,
+        };
+        let mut values = LabelValues::new(source);
+        let mut ids = Vec::new();
+        values.number(&(Arc::new(any) as ArrayRef), &mut ids);
+        assert_eq!(ids, vec![0, 1]);
+        assert_eq!(values.value(0), Val::Int(5));
+        assert_eq!(values.value(1), Val::Str(odd.into()));
     }
 
     #[test]
