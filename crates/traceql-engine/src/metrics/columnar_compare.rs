@@ -20,7 +20,7 @@ use super::columnar::{Aggregation, NO_MATCH, in_range, slot};
 use super::compare::{Comparison, SlotCounts, is_compared, window_bounds};
 use super::grouping::{LabelValues, SLOT};
 use super::interval::Intervals;
-use crate::columnar::fields::{Source, dedicated_source, resolve, value_expr};
+use crate::columnar::fields::{Source, dedicated_source, label_expr, resolve};
 use crate::columnar::{Session, as_filter, lower_condition, scan_schema};
 use crate::error::EngineError;
 use crate::progress::Progress;
@@ -185,7 +185,7 @@ async fn frame(
     columns.extend(
         (block.columns.iter())
             .enumerate()
-            .map(|(i, (_, source))| value_expr(source).alias(format!("a{i}"))),
+            .map(|(i, (_, source))| label_expr(source).alias(format!("a{i}"))),
     );
     columns.extend(GENERIC_LISTS.map(|(list, _)| ident(list)));
     let filter = matching(block, intervals);
