@@ -791,9 +791,9 @@ fn candidate_columns(
     Ok(columns)
 }
 
-/// The rows the candidate scan keeps without a trace gate, and the condition row groups are
-/// pruned by: spans of traces starting at or before `end` that match some leaf filter (a null leaf filters as false: no `coalesce` needed around the
-/// disjunction).
+/// The condition row groups are pruned by: spans of traces starting at or before `end` that
+/// match some leaf filter (a null leaf filters as false: no `coalesce` needed around the
+/// disjunction). The scan of a block keeps the same rows without a trace gate.
 fn candidate_filter(leaves: &[Expr], end: u64) -> Expr {
     within_end(end).and(any_leaf(leaves))
 }
