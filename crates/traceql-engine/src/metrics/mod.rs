@@ -126,7 +126,11 @@ pub struct MetricsResult {
 struct Plan {
     expr: MetricsExpr,
     second_stages: Vec<SecondStage>,
+    /// The distinct pipelines of `expr` (by their canonical text), each run once however many
+    /// times the arithmetic names it: `({ } | rate()) + ({ } | rate())` scans once.
     pipelines: Vec<MetricsPipeline>,
+    /// For each pipeline of `expr`, in visiting order, its number in `pipelines`.
+    occurrences: Vec<usize>,
     /// Exemplars to keep per metrics function.
     exemplars: usize,
     /// The sampling of each pipeline, in the order of `pipelines`.
@@ -150,8 +154,18 @@ impl Plan {
                 "this is a search query: use search, not metrics".into(),
             ));
         };
-        let mut pipelines = Vec::new();
-        m.expr.visit_pipelines(&mut |p| pipelines.push(p.clone()));
+        let mut pipelines: Vec<MetricsPipeline> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        let mut occurrences = Vec::new();
+        m.expr.visit_pipelines(&mut |p| {
+            let text = p.to_string();
+            let number = texts.iter().position(|t| *t == text).unwrap_or_else(|| {
+                texts.push(text);
+                pipelines.push(p.clone());
+                pipelines.len() - 1
+            });
+            occurrences.push(number);
+        });
         let sampling = pipelines
             .iter()
             .map(|p| Sampling::from_hints(&parsed, &p.pipeline))
@@ -160,6 +174,7 @@ impl Plan {
             expr: m.expr.clone(),
             second_stages: m.second_stages.clone(),
             pipelines,
+            occurrences,
             exemplars,
             sampling,
             extrapolate: parsed.hint("extrapolate") == Some(&Static::Bool(true)),
@@ -516,14 +531,14 @@ fn finish(
     metrics: MetricsQueryMetrics,
 ) -> Result<MetricsResult, EngineError> {
     let cut = accumulators.iter().any(Measure::cut);
-    let mut finished: Vec<Vec<Series>> = plan
+    let finished: Vec<Vec<Series>> = plan
         .pipelines
         .iter()
         .zip(accumulators)
         .map(|(p, acc)| second_stages(acc.finish(), &p.second_stages))
         .collect();
-    finished.reverse();
-    let mut series = match evaluate(&plan.expr, &mut finished)? {
+    let mut occurrences = plan.occurrences.iter().copied();
+    let mut series = match evaluate(&plan.expr, &finished, &mut occurrences)? {
         Operand::Series(s) => s,
         Operand::Scalar(_) => {
             return Err(ExecError::new("a metrics query needs a metrics function").into());
@@ -548,14 +563,22 @@ enum Operand {
     Scalar(f64),
 }
 
-/// Evaluates arithmetic; `finished` holds the pipelines' series in reverse visiting order.
-fn evaluate(expr: &MetricsExpr, finished: &mut Vec<Vec<Series>>) -> Result<Operand, ExecError> {
+/// Evaluates arithmetic; `finished` holds the series of the distinct pipelines, and
+/// `occurrences` the number among them of each pipeline `expr` names, in visiting order.
+fn evaluate(
+    expr: &MetricsExpr,
+    finished: &[Vec<Series>],
+    occurrences: &mut impl Iterator<Item = usize>,
+) -> Result<Operand, ExecError> {
     Ok(match expr {
-        MetricsExpr::Pipeline(_) => Operand::Series(finished.pop().unwrap_or_default()),
+        MetricsExpr::Pipeline(_) => {
+            let series = occurrences.next().and_then(|n| finished.get(n));
+            Operand::Series(series.cloned().unwrap_or_default())
+        }
         MetricsExpr::Literal(s) => Operand::Scalar(number(s)),
         MetricsExpr::Binary { op, lhs, rhs, .. } => {
-            let l = evaluate(lhs, finished)?;
-            let r = evaluate(rhs, finished)?;
+            let l = evaluate(lhs, finished, occurrences)?;
+            let r = evaluate(rhs, finished, occurrences)?;
             let apply = |a: f64, b: f64| match op {
                 MetricsOp::Add => a + b,
                 MetricsOp::Sub => a - b,
@@ -621,5 +644,26 @@ fn number(s: &Static) -> f64 {
         Static::Float(v) => *v,
         Static::Duration(v) => *v as f64 / 1e9,
         _ => f64::NAN,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pipelines written alike (whatever the spacing) are planned once and named by each of
+    /// their occurrences in the arithmetic; others keep their own.
+    #[test]
+    fn a_pipeline_repeated_in_arithmetic_is_planned_once() {
+        let request = MetricsRequest::range(
+            "({ } | rate()) + ({}|rate()) / ({ } | count_over_time()) - ({ } | rate())",
+            0,
+            60_000_000_000,
+        );
+        let plan = Plan::new(&request).expect("plan");
+        let texts: Vec<String> = plan.pipelines.iter().map(|p| p.to_string()).collect();
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert_eq!(plan.occurrences, vec![0, 0, 1, 0]);
+        assert_eq!(plan.sampling.len(), 2);
     }
 }
