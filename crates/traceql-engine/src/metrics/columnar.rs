@@ -10,8 +10,7 @@ use datafusion::arrow::array::{ArrayRef, AsArray, FixedSizeBinaryArray, RecordBa
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::{DataType, Int64Type, Schema};
 use datafusion::error::DataFusionError;
-use datafusion::functions::expr_fn::{ceil, log2, power};
-use datafusion::prelude::{DataFrame, Expr, cast, ident, lit, when};
+use datafusion::prelude::{DataFrame, Expr, cast, ident, lit};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use futures::future::try_join_all;
@@ -32,7 +31,7 @@ use super::sampling::Sampling;
 use super::series::Accumulator;
 use super::structural::{LHS, Offers, Picked, RHS, ReturnedSpans, Structure};
 use crate::columnar::fields::{
-    Source, Ty, integer_expr, label_expr, numeric_expr, resolve_value, val_at, value_expr,
+    Source, integer_expr, label_expr, numeric_expr, resolve_value, val_at, value_expr,
 };
 use crate::columnar::{
     Footers, Group, RowGroupScan, Session, as_filter, lower_condition, pruning, scan_schema,
@@ -351,39 +350,6 @@ pub(super) fn in_range(intervals: Intervals) -> Expr {
         .and(start.lt_eq(lit(intervals.end as i64)))
 }
 
-/// Values at most this large get their bucket from a floating-point `log2`, which is exact in
-/// this range; larger ones go through a chain of integer comparisons.
-const FLOAT_BUCKET_LIMIT: u32 = 40;
-
-/// The reference's histogram bucket of an integer or duration value: the next power of two
-/// (as `u64::next_power_of_two`), null below 2 and for other types (of a generic attribute,
-/// for each span whose value has another type).
-fn power_of_two_bucket(source: &Source) -> Expr {
-    let null = || cast(lit(ScalarValue::Null), DataType::UInt64);
-    let Source::Column {
-        ty: Ty::Int | Ty::Duration | Ty::Any,
-        ..
-    } = source
-    else {
-        return null();
-    };
-    let v = integer_expr(source);
-    let float_bucket = cast(
-        power(lit(2.0), ceil(log2(cast(v.clone(), DataType::Float64)))),
-        DataType::UInt64,
-    );
-    // A span without a value (or, of a generic attribute, with a value of another type) has
-    // no bucket: null compares to nothing and would fall through to the last bucket.
-    let mut case = when(v.clone().is_null().or(v.clone().lt(lit(2i64))), null()).when(
-        v.clone().lt_eq(lit(1i64 << FLOAT_BUCKET_LIMIT)),
-        float_bucket,
-    );
-    for k in FLOAT_BUCKET_LIMIT + 1..63 {
-        case = case.when(v.clone().lt_eq(lit(1i64 << k)), lit(1u64 << k));
-    }
-    case.otherwise(lit(1u64 << 63)).unwrap_or_else(|_| null())
-}
-
 /// How a block's spans are scanned for grouping.
 #[derive(Clone)]
 struct BlockScan {
@@ -484,8 +450,8 @@ async fn grouped_frame(
             .map(|(i, s)| label_expr(s).alias(label_column(i))),
     );
     match (&block.measured, scan.bucketed) {
-        (Some(m), true) => columns.push(power_of_two_bucket(m).alias(BUCKET)),
-        (None, true) => columns.push(cast(lit(ScalarValue::Null), DataType::UInt64).alias(BUCKET)),
+        (Some(m), true) => columns.push(integer_expr(m).alias(BUCKET)),
+        (None, true) => columns.push(cast(lit(ScalarValue::Null), DataType::Int64).alias(BUCKET)),
         (Some(m), false) => columns.push(numeric_expr(m).alias(MEASURED)),
         (None, false) => {}
     }

@@ -1,24 +1,24 @@
 //! The table of a block's metrics groups: what a row adds to its group, found by key.
 //!
-//! Without buckets, and while the label combinations times the slots stay few, a group lives
-//! at `combination * slots + slot` in flat columns, so adding a row costs an index and an
-//! addition; otherwise groups are found by hashing their keys.
+//! While the label combinations times the slots stay few, a group lives at
+//! `combination * slots + slot` in flat columns, so adding a row costs an index and an
+//! addition; otherwise groups are found by hashing their keys. (A bucketed scan gives each
+//! bucket of a slot a slot of its own.)
 
 use datafusion::arrow::array::{Array, Float64Array, Int64Array};
 use datafusion::common::HashMap;
 
 use super::series::Partial;
 
-/// Identifies a group: the number of its combination of label values, its slot, and its
-/// bucket (0: none; buckets are at least 2).
-pub(super) type GroupKey = (u32, usize, u64);
+/// Identifies a group: the number of its combination of label values, and its slot.
+pub(super) type GroupKey = (u32, usize);
 
 /// The most cells of a [`GroupTable::Dense`] table (each 8 bytes per column).
 const DENSE_CELLS: usize = 1 << 20;
 
 /// The groups of a block, by key.
 pub(super) enum GroupTable {
-    /// Without buckets: per `combination * slots + slot`, the group's columns.
+    /// Per `combination * slots + slot`, the group's columns.
     Dense(DenseColumns),
     /// Any key: each group's number in `groups`.
     Hashed {
@@ -42,19 +42,23 @@ pub(super) struct DenseColumns {
 }
 
 impl GroupTable {
-    /// A table of groups over `slots` slots, with buckets when `bucketed`, adding measured
-    /// values when `measured`.
-    pub(super) fn new(slots: usize, bucketed: bool, measured: bool) -> GroupTable {
-        match bucketed || slots == 0 || slots > DENSE_CELLS {
-            true => GroupTable::Hashed {
-                index: HashMap::default(),
-                groups: Vec::new(),
-            },
+    /// A table of groups over `slots` slots, adding measured values when `measured`.
+    pub(super) fn new(slots: usize, measured: bool) -> GroupTable {
+        match slots == 0 || slots > DENSE_CELLS {
+            true => GroupTable::empty_hashed(),
             false => GroupTable::Dense(DenseColumns {
                 slots,
                 with_measured: measured,
                 ..DenseColumns::default()
             }),
+        }
+    }
+
+    /// A hashed table without groups.
+    fn empty_hashed() -> GroupTable {
+        GroupTable::Hashed {
+            index: HashMap::default(),
+            groups: Vec::new(),
         }
     }
 
@@ -122,7 +126,7 @@ impl GroupTable {
                     if spans == 0.0 {
                         continue;
                     }
-                    let key = ((cell / dense.slots) as u32, cell % dense.slots, 0);
+                    let key = ((cell / dense.slots) as u32, cell % dense.slots);
                     f(key, dense.partial(cell, spans));
                 }
             }
@@ -302,13 +306,13 @@ mod tests {
         let rows: Vec<(GroupKey, Option<f64>)> = (0..500u32)
             .map(|i| {
                 (
-                    (i % 7, (i % 5) as usize, 0),
+                    (i % 7, (i % 5) as usize),
                     (i % 3 != 0).then_some(f64::from(i)),
                 )
             })
             .collect();
-        let mut dense = GroupTable::new(5, false, true);
-        let mut hashed = GroupTable::new(5, true, true);
+        let mut dense = GroupTable::new(5, true);
+        let mut hashed = GroupTable::empty_hashed();
         for (key, value) in &rows {
             let mut run = Partial::default();
             add_span(&mut run, *value);
@@ -333,20 +337,20 @@ mod tests {
 
     #[test]
     fn a_dense_table_too_large_turns_hashed_keeping_its_groups() {
-        let mut table = GroupTable::new(1000, false, false);
+        let mut table = GroupTable::new(1000, false);
         let one = Partial {
             spans: 1.0,
             ..Partial::default()
         };
-        table.add((3, 999, 0), &one);
+        table.add((3, 999), &one);
         let far = (DENSE_CELLS / 1000 + 5) as u32;
-        table.add((far, 1, 0), &one);
-        table.add((3, 999, 0), &one);
+        table.add((far, 1), &one);
+        table.add((3, 999), &one);
         assert!(matches!(table, GroupTable::Hashed { .. }));
         let all = groups(&table);
         assert_eq!(all.len(), 2);
-        assert_eq!((all[0].0, all[0].1.spans), ((3, 999, 0), 2.0));
-        assert_eq!((all[1].0, all[1].1.spans), ((far, 1, 0), 1.0));
+        assert_eq!((all[0].0, all[0].1.spans), ((3, 999), 2.0));
+        assert_eq!((all[1].0, all[1].1.spans), ((far, 1), 1.0));
         assert_eq!(all[1].1.min, None);
     }
 }

@@ -7,9 +7,9 @@
 //! to hash), and its group is found by those numbers.
 
 use datafusion::arrow::array::builder::make_view;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, PrimitiveArray, RecordBatch};
 use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Float64Type, Int8Type, Int32Type, Int64Type, UInt64Type,
+    ArrowPrimitiveType, DataType, Float64Type, Int8Type, Int32Type, Int64Type,
 };
 use datafusion::common::HashMap;
 use traceql_syntax::ast::Field;
@@ -23,8 +23,12 @@ use crate::value::Val;
 
 /// Name of the scan's column holding a row's interval slot.
 pub(super) const SLOT: &str = "slot";
-/// Name of the scan's column holding a row's power-of-two bucket (null: none).
+/// Name of the scan's column holding the integer a row's power-of-two bucket is taken from
+/// (null: none).
 pub(super) const BUCKET: &str = "bucket";
+/// Cells of one slot when bucketed: a span's cell is the exponent of its bucket (1 to 63, the
+/// bucket being the power of two at least its value), or 0 for a span without a bucket.
+const CELLS_PER_BUCKETED_SLOT: usize = 64;
 /// Name of the scan's column holding a row's measured value as Float64 (null: none).
 pub(super) const MEASURED: &str = "measured";
 
@@ -35,7 +39,8 @@ pub(super) fn label_column(i: usize) -> String {
 
 /// The groups of one block.
 pub(super) struct Groups {
-    /// Intervals of the query: rows in later slots are left out.
+    /// Cells per combination of label values: the query's intervals, times
+    /// [`CELLS_PER_BUCKETED_SLOT`] when bucketed; rows in later cells are left out.
     slots: usize,
     bucketed: bool,
     measured: bool,
@@ -46,7 +51,7 @@ pub(super) struct Groups {
     /// The tuple of value numbers of each combination number (with more than one label).
     tuples: Vec<Box<[u32]>>,
     /// The groups, by the number of their combination of label values (with one label, the
-    /// value's number), slot and bucket.
+    /// value's number) and cell (the slot, or when bucketed the slot's cell of the bucket).
     table: GroupTable,
     /// Per label, the value numbers of the batch being folded.
     ids: Vec<Vec<u32>>,
@@ -60,6 +65,10 @@ impl Groups {
     /// Groups by labels read by `sources`, over `slots` intervals, with buckets when
     /// `bucketed`, and with measured values when `measured` (and not bucketed).
     pub(super) fn new(sources: &[Source], slots: usize, bucketed: bool, measured: bool) -> Groups {
+        let slots = match bucketed {
+            true => slots.saturating_mul(CELLS_PER_BUCKETED_SLOT),
+            false => slots,
+        };
         Groups {
             slots,
             bucketed,
@@ -67,7 +76,7 @@ impl Groups {
             labels: sources.iter().cloned().map(LabelValues::new).collect(),
             combos: HashMap::default(),
             tuples: Vec::new(),
-            table: GroupTable::new(slots, bucketed, measured && !bucketed),
+            table: GroupTable::new(slots, measured && !bucketed),
             ids: vec![Vec::new(); sources.len()],
             combos_of_rows: Vec::new(),
             cells: Vec::new(),
@@ -77,11 +86,12 @@ impl Groups {
     /// Folds the rows of `batch`: columns [`SLOT`], `label0`…, and [`BUCKET`] when bucketed or
     /// [`MEASURED`] when measured.
     pub(super) fn add(&mut self, batch: &RecordBatch) -> Result<(), EngineError> {
-        let slots = primitive::<Int64Type>(batch, SLOT)?;
-        let buckets = match self.bucketed {
-            true => Some(primitive::<UInt64Type>(batch, BUCKET)?),
-            false => None,
-        };
+        let mut slots = primitive::<Int64Type>(batch, SLOT)?;
+        let cells;
+        if self.bucketed {
+            cells = bucket_cells(slots, primitive::<Int64Type>(batch, BUCKET)?);
+            slots = &cells;
+        }
         let measured = match self.measured {
             true => Some(primitive::<Float64Type>(batch, MEASURED)?),
             false => None,
@@ -100,10 +110,9 @@ impl Groups {
             [ids] => Some(ids),
             _ => Some(&self.combos_of_rows),
         };
-        if buckets.is_none()
-            && self
-                .table
-                .add_rows(slots, combos, measured, &mut self.cells)
+        if self
+            .table
+            .add_rows(slots, combos, measured, &mut self.cells)
         {
             return Ok(());
         }
@@ -120,15 +129,9 @@ impl Groups {
             else {
                 continue;
             };
-            // A span without a bucket (no value, a value below 2 or not an integer) still
-            // makes its series, as on the reference path: bucket 0 stands for none.
-            let bucket = match buckets {
-                Some(b) if b.is_valid(row) => b.value(row),
-                _ => 0,
-            };
             let combo = combos.map_or(0, |c| c[row]);
             let value = measured.filter(|m| m.is_valid(row)).map(|m| m.value(row));
-            let key = (combo, slot, bucket);
+            let key = (combo, slot);
             match &mut run {
                 Some((run_key, partial)) if *run_key == key => add_span(partial, value),
                 _ => {
@@ -196,7 +199,7 @@ impl Groups {
 
     /// Adds every group to `acc`: label `i` is the field `by[i]`.
     pub(super) fn add_to(&self, by: &[Field], acc: &mut Accumulator) {
-        self.table.for_each(|(combo, slot, bucket), partial| {
+        self.table.for_each(|(combo, cell), partial| {
             let ids: &[u32] = match self.labels.len() {
                 0 => &[],
                 1 => std::slice::from_ref(&combo),
@@ -206,13 +209,38 @@ impl Groups {
                 Some(i) => self.labels[i].value(ids[i]),
                 None => Val::Nil,
             };
-            let partial = Partial {
-                bucket: (bucket != 0).then_some(bucket),
-                ..partial
+            let (slot, bucket) = match self.bucketed {
+                true => {
+                    let exponent = cell % CELLS_PER_BUCKETED_SLOT;
+                    let bucket = (exponent != 0).then(|| 1u64 << exponent);
+                    (cell / CELLS_PER_BUCKETED_SLOT, bucket)
+                }
+                false => (cell, None),
             };
-            acc.add_partial(&value, slot, &partial);
+            acc.add_partial(&value, slot, &Partial { bucket, ..partial });
         });
     }
+}
+
+/// Each row's cell when bucketed: `slot * CELLS_PER_BUCKETED_SLOT` plus the exponent of the
+/// power of two at least its `value` (as `u64::next_power_of_two`), or plus 0 for a span
+/// without a bucket (no integer value, or one below 2), which still makes its series as on the
+/// reference path. A slot out of range stays out of range (negative, or past the last cell).
+fn bucket_cells(slots: &Int64Array, values: &Int64Array) -> Int64Array {
+    let per_slot = CELLS_PER_BUCKETED_SLOT as i64;
+    let cells: Vec<i64> = (slots.values().iter().zip(values.values()))
+        .enumerate()
+        .map(|(row, (&slot, &value))| {
+            let exponent = match value >= 2 && values.is_valid(row) {
+                true => i64::from(64 - (value - 1).leading_zeros()),
+                false => 0,
+            };
+            // A multiple of 64 plus at most 63 cannot overflow.
+            slot.checked_mul(per_slot)
+                .map_or(-1, |first| first + exponent)
+        })
+        .collect();
+    Int64Array::new(cells.into(), slots.nulls().cloned())
 }
 
 /// The column `name` of the metrics scan's `batch`, of primitive type `T`.
@@ -629,5 +657,53 @@ mod tests {
         assert_eq!(ids, vec![0, 1, 2, 0]);
         assert_eq!(values.value(1), Val::Int(500));
         assert_eq!(values.value(2), Val::Nil);
+    }
+
+    /// A bucketed row's cell names its slot and the bucket `u64::next_power_of_two` gives its
+    /// value; a value below 2 or none gives no bucket, and a slot out of range stays out.
+    #[test]
+    fn bucket_cells_hold_the_slot_and_the_next_power_of_two() {
+        let values = [0, 1, 2, 3, 4, 5, 1000, i64::MAX, -7, 9];
+        let slots = Int64Array::from(vec![
+            Some(0),
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(0),
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(-1),
+            None,
+        ]);
+        let mut values_with_null: Vec<Option<i64>> = values.iter().copied().map(Some).collect();
+        values_with_null[1] = None;
+        let cells = bucket_cells(&slots, &Int64Array::from(values_with_null.clone()));
+        let per_slot = CELLS_PER_BUCKETED_SLOT as i64;
+        for (row, value) in values_with_null.iter().enumerate() {
+            if slots.is_null(row) {
+                assert!(cells.is_null(row));
+                continue;
+            }
+            let slot = slots.value(row);
+            let cell = cells.value(row);
+            if slot < 0 {
+                assert!(cell < 0, "row {row}: {cell}");
+                continue;
+            }
+            assert_eq!(cell / per_slot, slot, "row {row}");
+            let bucket = value
+                .and_then(|v| u64::try_from(v).ok())
+                .filter(|v| *v >= 2)
+                .map(u64::next_power_of_two);
+            let exponent = cell % per_slot;
+            assert_eq!(
+                (exponent != 0).then(|| 1u64 << exponent),
+                bucket,
+                "row {row}"
+            );
+        }
+        let far = Int64Array::from(vec![i64::MAX / 2]);
+        assert!(bucket_cells(&far, &Int64Array::from(vec![5])).value(0) < 0);
     }
 }
