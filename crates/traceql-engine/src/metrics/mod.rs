@@ -126,10 +126,15 @@ pub struct MetricsResult {
 struct Plan {
     expr: MetricsExpr,
     second_stages: Vec<SecondStage>,
-    /// The distinct pipelines of `expr` (by their canonical text), each run once however many
-    /// times the arithmetic names it: `({ } | rate()) + ({ } | rate())` scans once.
+    /// What the query scans: one pipeline per distinct way of reading and measuring spans,
+    /// however many times the arithmetic needs it. `({ } | rate()) + ({ } | rate())` scans
+    /// once, and so does `({ } | rate()) / ({ } | count_over_time())`: a `rate` is scanned
+    /// as the `count_over_time` it divides by the step (see [`scan_of`]).
     pipelines: Vec<MetricsPipeline>,
-    /// For each pipeline of `expr`, in visiting order, its number in `pipelines`.
+    /// The distinct pipelines of `expr` (by their canonical text), each with the number of
+    /// its scan in `pipelines`.
+    outputs: Vec<(MetricsPipeline, usize)>,
+    /// For each pipeline of `expr`, in visiting order, its number in `outputs`.
     occurrences: Vec<usize>,
     /// Exemplars to keep per metrics function.
     exemplars: usize,
@@ -154,15 +159,22 @@ impl Plan {
                 "this is a search query: use search, not metrics".into(),
             ));
         };
+        let mut outputs: Vec<(MetricsPipeline, usize)> = Vec::new();
         let mut pipelines: Vec<MetricsPipeline> = Vec::new();
-        let mut texts: Vec<String> = Vec::new();
         let mut occurrences = Vec::new();
         m.expr.visit_pipelines(&mut |p| {
             let text = p.to_string();
-            let number = texts.iter().position(|t| *t == text).unwrap_or_else(|| {
-                texts.push(text);
-                pipelines.push(p.clone());
-                pipelines.len() - 1
+            let known = outputs.iter().position(|(o, _)| o.to_string() == text);
+            let number = known.unwrap_or_else(|| {
+                let scan = scan_of(p);
+                let scan_text = scan.to_string();
+                let known_scan = pipelines.iter().position(|s| s.to_string() == scan_text);
+                let scan_number = known_scan.unwrap_or_else(|| {
+                    pipelines.push(scan);
+                    pipelines.len() - 1
+                });
+                outputs.push((p.clone(), scan_number));
+                outputs.len() - 1
             });
             occurrences.push(number);
         });
@@ -174,12 +186,25 @@ impl Plan {
             expr: m.expr.clone(),
             second_stages: m.second_stages.clone(),
             pipelines,
+            outputs,
             occurrences,
             exemplars,
             sampling,
             extrapolate: parsed.hint("extrapolate") == Some(&Static::Bool(true)),
         })
     }
+}
+
+/// The scan that measures `p`: `p` without its second stages (they apply to its series
+/// afterwards), and counting spans where it is a `rate` (its series are the counts over the
+/// step, [`Series::counts_as_rates`]).
+fn scan_of(p: &MetricsPipeline) -> MetricsPipeline {
+    let mut scan = p.clone();
+    scan.second_stages.clear();
+    if scan.function.kind == MetricsFunctionKind::Rate {
+        scan.function.kind = MetricsFunctionKind::CountOverTime;
+    }
+    scan
 }
 
 impl Plan {
@@ -394,8 +419,12 @@ pub async fn explain(
         blocks.len()
     );
     let limit = request.memory_limit;
-    for (columnar, pipeline) in pipelines.iter().zip(&plan.pipelines) {
-        out.push_str(&format!("pipeline: {pipeline}\n"));
+    for (number, columnar) in pipelines.iter().enumerate() {
+        let measured: Vec<String> = (plan.outputs.iter())
+            .filter(|(_, scan)| *scan == number)
+            .map(|(p, _)| p.to_string())
+            .collect();
+        out.push_str(&format!("pipeline: {}\n", measured.join(" and ")));
         out.push_str(&match columnar {
             PipelinePlan::Series(c) => columnar::explain(c, catalog, intervals, limit).await?,
             PipelinePlan::Compare(c) => {
@@ -531,11 +560,21 @@ fn finish(
     metrics: MetricsQueryMetrics,
 ) -> Result<MetricsResult, EngineError> {
     let cut = accumulators.iter().any(Measure::cut);
+    let scanned: Vec<Vec<Series>> = accumulators.into_iter().map(Measure::finish).collect();
+    let step = intervals.step_seconds();
     let finished: Vec<Vec<Series>> = plan
-        .pipelines
+        .outputs
         .iter()
-        .zip(accumulators)
-        .map(|(p, acc)| second_stages(acc.finish(), &p.second_stages))
+        .map(|(p, scan)| {
+            let mut series = scanned.get(*scan).cloned().unwrap_or_default();
+            if p.function.kind == MetricsFunctionKind::Rate {
+                series = series
+                    .into_iter()
+                    .map(|s| s.counts_as_rates(step))
+                    .collect();
+            }
+            second_stages(series, &p.second_stages)
+        })
         .collect();
     let mut occurrences = plan.occurrences.iter().copied();
     let mut series = match evaluate(&plan.expr, &finished, &mut occurrences)? {
@@ -652,18 +691,30 @@ mod tests {
     use super::*;
 
     /// Pipelines written alike (whatever the spacing) are planned once and named by each of
-    /// their occurrences in the arithmetic; others keep their own.
+    /// their occurrences in the arithmetic; a rate shares the scan of the count of the same
+    /// spans; others keep their own.
     #[test]
     fn a_pipeline_repeated_in_arithmetic_is_planned_once() {
         let request = MetricsRequest::range(
-            "({ } | rate()) + ({}|rate()) / ({ } | count_over_time()) - ({ } | rate())",
+            "({ } | rate()) + ({}|rate()) / ({ } | count_over_time()) - ({ } | rate()) \
+             * ({ status = error } | rate()) + ({ } | rate() | topk(2))",
             0,
             60_000_000_000,
         );
         let plan = Plan::new(&request).expect("plan");
-        let texts: Vec<String> = plan.pipelines.iter().map(|p| p.to_string()).collect();
-        assert_eq!(texts.len(), 2, "{texts:?}");
-        assert_eq!(plan.occurrences, vec![0, 0, 1, 0]);
+        let scans: Vec<String> = plan.pipelines.iter().map(|p| p.to_string()).collect();
+        assert_eq!(scans.len(), 2, "{scans:?}");
+        assert!(
+            scans.iter().all(|s| s.contains("count_over_time")),
+            "{scans:?}"
+        );
+        let outputs: Vec<usize> = plan.outputs.iter().map(|(_, scan)| *scan).collect();
+        assert_eq!(
+            outputs,
+            vec![0, 0, 1, 0],
+            "rate, count, error rate, rate | topk(2)"
+        );
+        assert_eq!(plan.occurrences, vec![0, 0, 1, 0, 2, 3]);
         assert_eq!(plan.sampling.len(), 2);
     }
 }

@@ -47,6 +47,24 @@ impl Series {
         self
     }
 
+    /// The `rate` series of this `count_over_time` series over intervals of `step` seconds:
+    /// each count over the step (as `rate` divides its own counts, so the values are the same
+    /// to the bit), exemplars valued alike, and `__name__` saying `rate`.
+    pub(super) fn counts_as_rates(mut self, step: f64) -> Series {
+        for v in &mut self.values {
+            *v /= step;
+        }
+        for e in &mut self.exemplars {
+            e.value /= step;
+        }
+        for label in &mut self.labels {
+            if label.key == "__name__" {
+                label.value = Val::Str(MetricsFunctionKind::Rate.name().into());
+            }
+        }
+        self
+    }
+
     fn name(&self) -> Option<&Val> {
         self.labels
             .iter()
