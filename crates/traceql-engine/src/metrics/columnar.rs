@@ -28,7 +28,7 @@ use super::exemplars::{self, Budget};
 use super::grouping::{BUCKET, Groups, MEASURED, SLOT, label_column};
 use super::interval::Intervals;
 use super::sampling::Sampling;
-use super::series::Accumulator;
+use super::series::{Accumulator, FirstSeries};
 use super::structural::{LHS, Offers, Picked, RHS, ReturnedSpans, Structure};
 use crate::columnar::fields::{
     Source, integer_expr, label_expr, numeric_expr, resolve_value, val_at, value_expr,
@@ -186,6 +186,7 @@ pub(super) async fn run(
         bucketed: columnar.bucketed,
         structure: columnar.structure,
         budget: offers_wanted.then(|| acc.fresh_budget()),
+        first: acc.first_series(),
     };
     let grouped = aggregation
         .per_live_block(|session, b, schema| {
@@ -360,6 +361,9 @@ struct BlockScan {
     /// With a structural first stage and exemplars wanted: a budget as yet untouched, which
     /// picks the block's exemplar offers.
     budget: Option<Budget>,
+    /// When the accumulator keeps only the first series in response order: which; the block
+    /// leaves out the label combinations that cannot be among them.
+    first: Option<FirstSeries>,
 }
 
 /// Groups the matching spans of one block (whose data file has `schema`) per interval and
@@ -402,6 +406,9 @@ async fn group_block(
         for kept in returned.finish()? {
             add_returned(&mut groups, offers.as_mut(), kept)?;
         }
+    }
+    if let Some(first) = &scan.first {
+        groups.keep_first(first);
     }
     let offers = offers.map(Offers::finish).transpose()?;
     Ok((groups, offers.unwrap_or_default()))
@@ -515,6 +522,7 @@ pub(super) async fn explain(
             bucketed: columnar.bucketed,
             structure: columnar.structure,
             budget: None,
+            first: None,
         };
         let frame = grouped_frame(session, &scan, block, index.scan_schema(), intervals).await?;
         out.push_str(&format!(

@@ -15,7 +15,7 @@ use datafusion::common::HashMap;
 use traceql_syntax::ast::Field;
 
 use super::group_table::{GroupKey, GroupTable, add_span};
-use super::series::{Accumulator, Partial};
+use super::series::{Accumulator, FirstOrder, FirstSeries, Partial};
 use crate::columnar::fields::{Source, val_at};
 use crate::columnar::generic_attribute::{ANY_BOOL, ANY_DOUBLE, ANY_INT, ANY_STR};
 use crate::error::EngineError;
@@ -59,6 +59,8 @@ pub(super) struct Groups {
     combos_of_rows: Vec<u32>,
     /// The cells of the batch being folded, in a dense table.
     cells: Vec<usize>,
+    /// Once [`Groups::keep_first`] left combinations out: whether each is kept.
+    kept: Option<Vec<bool>>,
 }
 
 impl Groups {
@@ -80,6 +82,7 @@ impl Groups {
             ids: vec![Vec::new(); sources.len()],
             combos_of_rows: Vec::new(),
             cells: Vec::new(),
+            kept: None,
         }
     }
 
@@ -197,18 +200,76 @@ impl Groups {
         n
     }
 
-    /// Adds every group to `acc`: label `i` is the field `by[i]`.
+    /// Leaves out the combinations of label values whose series cannot be among the
+    /// `first.max` an accumulator keeps: those after the first `first.max` combinations of
+    /// this block in response order (ties kept). Spares the
+    /// accumulator a series lookup per group of a high-cardinality label (`by (span.http.url)`:
+    /// about 100,000 per block).
+    pub(super) fn keep_first(&mut self, first: &FirstSeries) {
+        let mut present = Vec::new();
+        self.table.for_each(|(combo, _), _| {
+            let combo = combo as usize;
+            if present.len() <= combo {
+                present.resize(combo + 1, false);
+            }
+            present[combo] = true;
+        });
+        let combos: Vec<u32> = (0..present.len() as u32)
+            .filter(|&c| present[c as usize])
+            .collect();
+        if combos.len() <= first.max {
+            return;
+        }
+        let mut kept = vec![false; present.len()];
+        if let Some(last) = first.max.checked_sub(1) {
+            let mut orders: Vec<(FirstOrder, u32)> = combos
+                .iter()
+                .map(|&c| {
+                    let ids = self.ids_of(&c);
+                    let values = (self.labels.iter().zip(ids)).map(|(l, &id)| l.value_ref(id));
+                    (first.order(values), c)
+                })
+                .collect();
+            let (_, (threshold, _), _) = orders.select_nth_unstable(last);
+            let threshold = threshold.clone();
+            for (order, combo) in &orders {
+                kept[*combo as usize] = *order <= threshold;
+            }
+        }
+        self.kept = Some(kept);
+    }
+
+    /// The value numbers of combination `combo`, label by label.
+    fn ids_of<'a>(&'a self, combo: &'a u32) -> &'a [u32] {
+        match self.labels.len() {
+            0 => &[],
+            1 => std::slice::from_ref(combo),
+            _ => &self.tuples[*combo as usize],
+        }
+    }
+
+    /// The value of field `f` in the combination `combo` (nil when `f` is no label).
+    fn label_value(&self, by: &[Field], combo: u32, f: &Field) -> Val {
+        let ids = self.ids_of(&combo);
+        match by.iter().position(|b| b == f) {
+            Some(i) => self.labels[i].value(ids[i]),
+            None => Val::Nil,
+        }
+    }
+
+    /// Adds every group to `acc` (but those [`Groups::keep_first`] left out, which it
+    /// records as cut): label `i` is the field `by[i]`.
     pub(super) fn add_to(&self, by: &[Field], acc: &mut Accumulator) {
+        if self.kept.is_some() {
+            acc.mark_cut();
+        }
         self.table.for_each(|(combo, cell), partial| {
-            let ids: &[u32] = match self.labels.len() {
-                0 => &[],
-                1 => std::slice::from_ref(&combo),
-                _ => &self.tuples[combo as usize],
-            };
-            let value = |f: &Field| match by.iter().position(|b| b == f) {
-                Some(i) => self.labels[i].value(ids[i]),
-                None => Val::Nil,
-            };
+            if let Some(kept) = &self.kept
+                && !kept.get(combo as usize).copied().unwrap_or(false)
+            {
+                return;
+            }
+            let value = |f: &Field| self.label_value(by, combo, f);
             let (slot, bucket) = match self.bucketed {
                 true => {
                     let exponent = cell % CELLS_PER_BUCKETED_SLOT;
@@ -516,7 +577,12 @@ impl LabelValues {
 
     /// Value number `id`.
     pub(super) fn value(&self, id: u32) -> Val {
-        self.values.get(id as usize).cloned().unwrap_or(Val::Nil)
+        self.value_ref(id).clone()
+    }
+
+    /// The value numbered `id`, borrowed.
+    fn value_ref(&self, id: u32) -> &Val {
+        self.values.get(id as usize).unwrap_or(&Val::Nil)
     }
 }
 
@@ -529,6 +595,8 @@ mod tests {
 
     use super::*;
     use crate::columnar::fields::Ty;
+    use crate::metrics::interval::Intervals;
+    use crate::metrics::series::Series;
 
     fn strings(values: &[Option<&str>]) -> ArrayRef {
         Arc::new(StringViewArray::from(values.to_vec()))
@@ -705,5 +773,71 @@ mod tests {
         }
         let far = Int64Array::from(vec![i64::MAX / 2]);
         assert!(bucket_cells(&far, &Int64Array::from(vec![5])).value(0) < 0);
+    }
+
+    /// The series of `rows` (slot, label value) grouped by `span.x` into an accumulator
+    /// keeping `max` series, with or without leaving combinations out first; and whether the
+    /// accumulator says series were cut.
+    fn bounded_series(
+        rows: &[(i64, Option<&str>)],
+        max: usize,
+        keep_first: bool,
+    ) -> (Vec<Series>, bool) {
+        let parsed = traceql_syntax::parse("{ } | rate() by (span.x)").expect("parses");
+        let traceql_syntax::ast::QueryBody::Metrics(m) = parsed.body else {
+            panic!("a metrics query");
+        };
+        let traceql_syntax::ast::MetricsExpr::Pipeline(pipeline) = m.expr else {
+            panic!("one pipeline");
+        };
+        let intervals = Intervals::range(0, 120_000_000_000, Some(60_000_000_000)).expect("range");
+        let mut acc = Accumulator::new(&pipeline, intervals, 0, 1.0).bounded(max);
+        let source = Source::Column {
+            expr: ident("x"),
+            ty: Ty::Str,
+        };
+        let mut groups = Groups::new(&[source], intervals.count(), false, false);
+        let slots: ArrayRef = Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0)));
+        let labels = strings(&rows.iter().map(|r| r.1).collect::<Vec<_>>());
+        let batch = RecordBatch::try_from_iter([(SLOT, slots), ("label0", labels)]).expect("batch");
+        groups.add(&batch).expect("grouped");
+        if keep_first {
+            groups.keep_first(&acc.first_series().expect("bounded"));
+        }
+        groups.add_to(&pipeline.function.by, &mut acc);
+        let cut = acc.cut();
+        let mut series = acc.finish();
+        series.sort_by_cached_key(Series::sort_key);
+        (series, cut)
+    }
+
+    /// Leaving out the combinations after the first `max` in response order (nil sorting as
+    /// its text, ties kept) gives the series the bounded accumulator keeps on its own, and
+    /// the cut is still reported.
+    #[test]
+    fn combinations_left_out_first_are_those_the_bound_would_cut() {
+        let rows = [
+            (0, Some("d")),
+            (1, Some("b")),
+            (0, None),
+            (0, Some("a")),
+            (1, Some("c")),
+            (0, Some("b")),
+            (1, Some("o")),
+        ];
+        for max in [0, 1, 2, 3, 5, 6, 7] {
+            let (all, all_cut) = bounded_series(&rows, max, false);
+            let (first, first_cut) = bounded_series(&rows, max, true);
+            assert_eq!(first, all, "max {max}");
+            assert_eq!(first_cut, all_cut, "max {max}");
+            assert_eq!(first.len(), max.min(6), "max {max}");
+            assert_eq!(first_cut, max < 6, "max {max}");
+        }
+        let (three, _) = bounded_series(&rows, 3, true);
+        let texts: Vec<String> = three
+            .iter()
+            .map(|s| format!("{:?}", s.labels[0].value))
+            .collect();
+        assert_eq!(texts, ["Str(\"a\")", "Str(\"b\")", "Str(\"c\")"]);
     }
 }

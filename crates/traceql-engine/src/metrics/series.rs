@@ -229,6 +229,28 @@ impl Accumulator {
         self.bound.as_ref().is_some_and(|b| b.cut)
     }
 
+    /// With a bound: which series it keeps, so that a block can leave out before grouping
+    /// ends the label combinations that cannot be among them.
+    pub(super) fn first_series(&self) -> Option<FirstSeries> {
+        let names: Vec<String> = self.by.iter().map(Field::canonical_name).collect();
+        let ranks = names
+            .iter()
+            .map(|n| names.iter().filter(|other| *other < n).count())
+            .collect();
+        self.bound.as_ref().map(|bound| FirstSeries {
+            max: bound.max,
+            ranks,
+        })
+    }
+
+    /// Records that series were left out before they reached the accumulator (see
+    /// [`FirstSeries`]).
+    pub(super) fn mark_cut(&mut self) {
+        if let Some(bound) = &mut self.bound {
+            bound.cut = true;
+        }
+    }
+
     /// The index of the series with `labels`, created empty on first use; `None` when the
     /// bound leaves it out.
     fn series_index(&mut self, labels: Vec<Label>) -> Option<usize> {
@@ -462,34 +484,9 @@ impl Accumulator {
         });
     }
 
-    /// Group labels: canonical names; nil labels left out; all nil gives the first label as nil.
+    /// The labels of the series a span whose fields `value` gives goes to.
     fn labels(&self, value: &dyn Fn(&Field) -> Val) -> Vec<Label> {
-        if self.by.is_empty() {
-            return match self.kind {
-                MetricsFunctionKind::QuantileOverTime { .. }
-                | MetricsFunctionKind::HistogramOverTime(_) => vec![],
-                _ => vec![Label {
-                    key: "__name__".into(),
-                    value: Val::Str(self.kind.name().into()),
-                }],
-            };
-        }
-        let labels: Vec<Label> = self
-            .by
-            .iter()
-            .map(|f| Label {
-                key: f.canonical_name(),
-                value: value(f),
-            })
-            .filter(|l| l.value != Val::Nil)
-            .collect();
-        if labels.is_empty() {
-            return vec![Label {
-                key: self.by[0].canonical_name(),
-                value: Val::Nil,
-            }];
-        }
-        labels
+        series_labels(&self.kind, &self.by, value)
     }
 
     pub(super) fn finish(self) -> Vec<Series> {
@@ -750,6 +747,75 @@ fn op_text(op: MetricsOp) -> &'static str {
         MetricsOp::Mul => "*",
         MetricsOp::Div => "/",
     }
+}
+
+/// Which series a bounded accumulator keeps: the first `max` in response order. A block
+/// grouping by labels can leave out the combinations of label values that cannot be among
+/// them: when more than `max` of its combinations come first, no later one can.
+#[derive(Clone, Debug)]
+pub(super) struct FirstSeries {
+    /// How many series are kept.
+    pub(super) max: usize,
+    /// Per grouping field, the rank of its label name among theirs.
+    ranks: Vec<usize>,
+}
+
+/// The response order of series with grouping labels, as [`sort_key`] orders them: the
+/// number of labels, their names (by rank), then their values as text.
+pub(super) type FirstOrder = (usize, Vec<usize>, Vec<String>);
+
+impl FirstSeries {
+    /// The order of the series whose grouping fields have `values` (in the order of `by`),
+    /// labelled as [`series_labels`] labels them.
+    pub(super) fn order<'a>(&self, values: impl Iterator<Item = &'a Val>) -> FirstOrder {
+        let (mut ranks, mut texts) = (Vec::new(), Vec::new());
+        for (value, rank) in values.zip(&self.ranks) {
+            if *value != Val::Nil {
+                ranks.push(*rank);
+                texts.push(label_text(value));
+            }
+        }
+        if ranks.is_empty() {
+            // All nil (or no grouping): one label, the first field's, nil.
+            let first = self.ranks.first().copied().unwrap_or(0);
+            return (1, vec![first], vec![label_text(&Val::Nil)]);
+        }
+        (ranks.len(), ranks, texts)
+    }
+}
+
+/// The labels of the series of function `kind` grouped `by` that a span whose fields `value`
+/// gives goes to: canonical names; nil labels left out; all nil gives the first label as nil.
+fn series_labels(
+    kind: &MetricsFunctionKind,
+    by: &[Field],
+    value: &dyn Fn(&Field) -> Val,
+) -> Vec<Label> {
+    if by.is_empty() {
+        return match kind {
+            MetricsFunctionKind::QuantileOverTime { .. }
+            | MetricsFunctionKind::HistogramOverTime(_) => vec![],
+            _ => vec![Label {
+                key: "__name__".into(),
+                value: Val::Str(kind.name().into()),
+            }],
+        };
+    }
+    let labels: Vec<Label> = by
+        .iter()
+        .map(|f| Label {
+            key: f.canonical_name(),
+            value: value(f),
+        })
+        .filter(|l| l.value != Val::Nil)
+        .collect();
+    if labels.is_empty() {
+        return vec![Label {
+            key: by[0].canonical_name(),
+            value: Val::Nil,
+        }];
+    }
+    labels
 }
 
 #[cfg(test)]
