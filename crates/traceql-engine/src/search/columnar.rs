@@ -26,7 +26,7 @@ use traceql_syntax::ast::{
 };
 
 use super::candidates_exec::TraceCandidatesExec;
-use super::relations::{Relation, Wanted, place_columns};
+use super::relations::{Kind, Relation, Wanted, place_columns};
 use super::trace_fold::{leaf_column, related_column};
 use super::trace_gate::{batch_rows, gate};
 use super::windows::Windows;
@@ -101,6 +101,34 @@ impl Formula {
         leaves.dedup();
         leaves
     }
+
+    /// The pairs of leaves (over `relations`) every trace part that holds has two different
+    /// spans of with one parent: those of the sibling relations it needs.
+    fn necessary_siblings(&self, relations: &[Relation]) -> Vec<(usize, usize)> {
+        let mut pairs = match self {
+            Formula::Leaf(_) => Vec::new(),
+            Formula::Related(k) => {
+                let r = relations[*k];
+                match (r.kind, r.wanted) {
+                    (Kind::Sibling, Wanted::Pair) => vec![(r.upper, r.lower)],
+                    _ => Vec::new(),
+                }
+            }
+            Formula::All(parts) => (parts.iter())
+                .flat_map(|p| p.necessary_siblings(relations))
+                .collect(),
+            Formula::Any(parts) => {
+                let mut sets = parts.iter().map(|p| p.necessary_siblings(relations));
+                let first = sets.next().unwrap_or_default();
+                sets.fold(first, |common, set| {
+                    common.into_iter().filter(|p| set.contains(p)).collect()
+                })
+            }
+        };
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+    }
 }
 
 /// The leaf filters a formula tests, and the relations among them.
@@ -132,6 +160,8 @@ pub(super) struct ColumnarSearch {
     relations: Vec<Relation>,
     /// The leaves every trace part that passes the formula has a span of.
     necessary: Vec<usize>,
+    /// The pairs of leaves every trace part that passes the formula has siblings of.
+    siblings: Vec<(usize, usize)>,
     /// Per block: the block and its lowered leaf conditions.
     blocks: Vec<(BlockMeta, Vec<Expr>)>,
     /// Per block: what a fetched trace decodes (what the query can read).
@@ -177,6 +207,7 @@ pub(super) fn plan(pipeline: &Pipeline, blocks: &[BlockMeta]) -> Option<Columnar
         .collect();
     Some(ColumnarSearch {
         necessary: formula.necessary_leaves(&tests.relations),
+        siblings: formula.necessary_siblings(&tests.relations),
         formula,
         relations: tests.relations,
         blocks,
@@ -514,7 +545,8 @@ fn candidate_scan(
         .collect::<Result<Vec<Schema>, EngineError>>()?;
     let scans = (scanned.iter().zip(schemas)).map(|(&b, schema)| {
         let leaves = &columnar.blocks[b].1;
-        let by_leaves = gate(leaves, &columnar.necessary).unwrap_or_else(|| any_leaf(leaves));
+        let by_leaves = gate(leaves, &columnar.necessary, &columnar.siblings)
+            .unwrap_or_else(|| any_leaf(leaves));
         let filter = match layouts
             .get(b)
             .is_none_or(|groups| may_start_after(groups, end))
@@ -1016,7 +1048,6 @@ mod tests {
 
     #[test]
     fn necessary_leaves_follow_the_formula() {
-        use crate::search::relations::Kind;
         let pair = Relation {
             kind: Kind::Sibling,
             upper: 0,
@@ -1034,6 +1065,42 @@ mod tests {
         assert!(either.necessary_leaves(&relations).is_empty());
         let both = Formula::All(vec![Formula::Leaf(2), Formula::Related(1)]);
         assert_eq!(both.necessary_leaves(&relations), [1, 2]);
+    }
+
+    /// Only a sibling pair the formula cannot pass without makes the gate look for siblings:
+    /// not a negated one, not one among alternatives.
+    #[test]
+    fn necessary_siblings_follow_the_formula() {
+        let pair = Relation {
+            kind: Kind::Sibling,
+            upper: 0,
+            lower: 1,
+            wanted: Wanted::Pair,
+        };
+        let alone = Relation {
+            wanted: Wanted::LowerAlone,
+            ..pair
+        };
+        let child = Relation {
+            kind: Kind::Child,
+            ..pair
+        };
+        let relations = [pair, alone, child];
+        assert_eq!(Formula::Related(0).necessary_siblings(&relations), [(0, 1)]);
+        assert!(
+            Formula::Related(1)
+                .necessary_siblings(&relations)
+                .is_empty()
+        );
+        assert!(
+            Formula::Related(2)
+                .necessary_siblings(&relations)
+                .is_empty()
+        );
+        let either = Formula::Any(vec![Formula::Leaf(2), Formula::Related(0)]);
+        assert!(either.necessary_siblings(&relations).is_empty());
+        let both = Formula::All(vec![Formula::Leaf(2), Formula::Related(0)]);
+        assert_eq!(both.necessary_siblings(&relations), [(0, 1)]);
     }
 
     #[test]
