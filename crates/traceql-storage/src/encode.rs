@@ -285,8 +285,13 @@ pub fn build_batch<'a>(
         .map(|d| ScalarBuilder::new(d.value_type, rows))
         .collect();
 
+    // Spans in row order, for reading ahead (see `read_ahead`).
+    let in_order: Vec<&Span> = traces.iter().flat_map(|t| &t.spans).collect();
+    let mut at = 0;
     for trace in traces {
         for (i, (span, pos)) in trace.spans.iter().zip(&trace.positions).enumerate() {
+            read_ahead(&in_order, at);
+            at += 1;
             trace_id.append_value(trace.trace_id)?;
             span_id.append_value(span.span_id)?;
             match span.parent_span_id {
@@ -486,6 +491,33 @@ impl<'a> GenericKeySets<'a> {
             span_arrays: Some(sorted(self.span_arrays)),
             resource_arrays: Some(sorted(self.resource_arrays)),
         })
+    }
+}
+
+/// Rows ahead of the one being built whose attribute lists are read early.
+const LIST_LOOKAHEAD: usize = 16;
+/// Rows ahead of the one being built whose attribute keys and string values are read early.
+const TEXT_LOOKAHEAD: usize = 8;
+
+/// Reads a byte of what later rows will copy, so that the memory loads of several rows are in
+/// flight at once. Every key and string of a span is its own allocation, far from the span and
+/// long out of the cache when its row is built: building waited on one load after another. The
+/// list of row `at + LIST_LOOKAHEAD` is read first, then, once it is cached, the keys and
+/// string values of row `at + TEXT_LOOKAHEAD`. On 1 M generated spans (2 cores) this took
+/// about a tenth off the time to build the batches.
+fn read_ahead(in_order: &[&Span], at: usize) {
+    let first_byte = |bytes: &[u8]| std::hint::black_box(bytes.first().copied());
+    if let Some(span) = in_order.get(at + LIST_LOOKAHEAD) {
+        std::hint::black_box(span.attributes.first().map(|kv| kv.key.len()));
+        first_byte(span.name.as_bytes());
+    }
+    if let Some(span) = in_order.get(at + TEXT_LOOKAHEAD) {
+        for kv in &span.attributes {
+            first_byte(kv.key.as_bytes());
+            if let Value::String(v) = &kv.value {
+                first_byte(v.as_bytes());
+            }
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::generator::Generator;
 use crate::meta::BlockMeta;
 use crate::model::Span;
 use crate::otlp;
-use crate::writer::{WriteOptions, group_traces, write_block};
+use crate::writer::{WriteOptions, group_pieces, group_traces, write_block};
 
 /// Decodes `paths` in parallel (each file's format detected from its name and content) and
 /// writes all their spans as one block of `tenant`. Nothing is written if any file fails.
@@ -24,11 +24,14 @@ pub async fn ingest_files(
         .par_iter()
         .map(|p| otlp::decode_file_pieces(p))
         .collect::<Result<_>>()?;
-    ingest_spans(
+    let pieces = decoded.into_iter().flatten().collect();
+    write_block(
         catalog,
         tenant,
-        decoded.into_iter().flatten().flatten(),
+        group_pieces(pieces),
         options,
+        Vec::new(),
+        0,
     )
     .await
 }

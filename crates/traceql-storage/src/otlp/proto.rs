@@ -244,6 +244,12 @@ pub struct KeyValueListProto {
 pub(super) fn decode(bytes: &[u8], sink: &mut Vec<Span>) -> Result<(), DecodeError> {
     let data = TracesData::decode(bytes)
         .map_err(|e| DecodeError::new(format!("invalid OTLP protobuf: {e}")))?;
+    sink.reserve(
+        (data.resource_spans.iter())
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|ss| ss.spans.len())
+            .sum(),
+    );
     for (ri, rs) in data.resource_spans.into_iter().enumerate() {
         let resource = Arc::new(match rs.resource {
             Some(r) => Resource {
