@@ -494,24 +494,27 @@ impl<'a> GenericKeySets<'a> {
     }
 }
 
-/// Rows ahead of the one being built whose attribute lists are read early.
-const LIST_LOOKAHEAD: usize = 16;
-/// Rows ahead of the one being built whose attribute keys and string values are read early.
-const TEXT_LOOKAHEAD: usize = 8;
+/// Rows read ahead together (see [`read_ahead`]).
+const AHEAD: usize = 32;
 
-/// Reads a byte of what later rows will copy, so that the memory loads of several rows are in
-/// flight at once. Every key and string of a span is its own allocation, far from the span and
-/// long out of the cache when its row is built: building waited on one load after another. The
-/// list of row `at + LIST_LOOKAHEAD` is read first, then, once it is cached, the keys and
-/// string values of row `at + TEXT_LOOKAHEAD`. On 1 M generated spans (2 cores) this took
-/// about a tenth off the time to build the batches.
+/// Reads a byte of what later rows will copy, so that their memory loads are in flight
+/// together. Every key and string of a span is its own allocation, far from the span and
+/// long out of the cache when its row is built: building waited on one load after another.
+/// Every `AHEAD` rows, a tight loop reads the spans and attribute lists of the rows two
+/// blocks on, then one reads the keys and string values of the rows one block on (whose lists
+/// the previous call read): loads issued back to back overlap, where loads among the work of
+/// building a row did not.
 fn read_ahead(in_order: &[&Span], at: usize) {
-    let first_byte = |bytes: &[u8]| std::hint::black_box(bytes.first().copied());
-    if let Some(span) = in_order.get(at + LIST_LOOKAHEAD) {
-        std::hint::black_box(span.attributes.first().map(|kv| kv.key.len()));
-        first_byte(span.name.as_bytes());
+    if !at.is_multiple_of(AHEAD) {
+        return;
     }
-    if let Some(span) = in_order.get(at + TEXT_LOOKAHEAD) {
+    let first_byte = |bytes: &[u8]| std::hint::black_box(bytes.first().copied());
+    let block = |k: usize| in_order.iter().skip(at + k * AHEAD).take(AHEAD);
+    for span in block(2) {
+        std::hint::black_box(span.attributes.first().map(|kv| kv.key.len()));
+    }
+    for span in block(1) {
+        first_byte(span.name.as_bytes());
         for kv in &span.attributes {
             first_byte(kv.key.as_bytes());
             if let Value::String(v) = &kv.value {
