@@ -18,7 +18,7 @@ use parquet::arrow::arrow_writer::{
     ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory,
     compute_leaves,
 };
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{BloomFilterPosition, EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
@@ -421,6 +421,14 @@ fn unpruned_leaves(parquet: &SchemaDescriptor) -> Vec<ColumnPath> {
 /// The columns of random 8-byte span IDs, which no codec shrinks: stored uncompressed.
 const RANDOM_IDS: [&str; 3] = [col::SPAN_ID, col::PARENT_SPAN_ID, "links.list.item.span_id"];
 
+/// The columns stored as bit-packed deltas (`DELTA_BINARY_PACKED`), uncompressed: span starts
+/// (close to each other within a trace) and durations. Against plain values with LZ4, whose
+/// decompression every metrics query paid, 10 M generated spans took 7.4% less room (44.9 ->
+/// 41.6 bytes per span) and, medians of 5 interleaved runs on 2 cores, `rate()` 82 -> 57 ms,
+/// quantiles 125 -> 85 ms, average duration by status code 145 -> 114 ms, count by service
+/// 103 -> 83 ms, struct 59 -> 54 ms.
+const DELTA_ENCODED: [&str; 2] = [col::START_TIME, col::DURATION];
+
 /// The columns that gain most from the block's codec ([`WriteOptions::compression`]): trace
 /// IDs (repeated on every span of a trace) and text (span and root span names, service
 /// statistics, dedicated string span attributes). On a generated block of 983 k spans zstd
@@ -445,7 +453,8 @@ fn strongly_compressed(leaf: &str, dedicated: &[DedicatedColumn]) -> bool {
         })
 }
 
-/// The codec of each leaf column of `parquet`: none for [`RANDOM_IDS`], `strong` for the
+/// The codec of each leaf column of `parquet`: none for [`RANDOM_IDS`] and
+/// [`DELTA_ENCODED`], `strong` for the
 /// [`strongly_compressed`] ones, and LZ4 (cheap to set up and decode) for the rest.
 fn column_compression(
     parquet: &SchemaDescriptor,
@@ -455,13 +464,14 @@ fn column_compression(
     (parquet.columns().iter())
         .map(|c| {
             let leaf = c.path().string();
-            let compression = if RANDOM_IDS.contains(&leaf.as_str()) {
-                Compression::UNCOMPRESSED
-            } else if strongly_compressed(&leaf, dedicated) {
-                strong
-            } else {
-                Compression::LZ4_RAW
-            };
+            let compression =
+                if RANDOM_IDS.contains(&leaf.as_str()) || DELTA_ENCODED.contains(&leaf.as_str()) {
+                    Compression::UNCOMPRESSED
+                } else if strongly_compressed(&leaf, dedicated) {
+                    strong
+                } else {
+                    Compression::LZ4_RAW
+                };
             (c.path().clone(), compression)
         })
         .collect()
@@ -544,6 +554,10 @@ fn writer_properties(
     for column in UNDICTIONARIED {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
+    for column in DELTA_ENCODED {
+        builder =
+            builder.set_column_encoding(ColumnPath::from(column), Encoding::DELTA_BINARY_PACKED);
+    }
     builder.build()
 }
 
@@ -587,6 +601,13 @@ mod tests {
         for column in [col::NAME, col::TRACE_START, col::NESTED_SET_LEFT] {
             assert!(dictionary(column), "{column}");
         }
+        let encoding = |c: &str| props.encoding(&ColumnPath::from(c));
+        assert_eq!(
+            encoding(col::START_TIME),
+            Some(Encoding::DELTA_BINARY_PACKED)
+        );
+        assert_eq!(encoding(col::DURATION), Some(Encoding::DELTA_BINARY_PACKED));
+        assert_eq!(encoding(col::TRACE_START), None);
     }
 
     #[test]
@@ -627,7 +648,8 @@ mod tests {
         assert_eq!(codec("span.http.url"), Some(strong));
         assert_eq!(codec("span.http.status_code"), Some(Compression::LZ4_RAW));
         assert_eq!(codec("resource.service.name"), Some(Compression::LZ4_RAW));
-        assert_eq!(codec(col::DURATION), Some(Compression::LZ4_RAW));
+        assert_eq!(codec(col::DURATION), Some(Compression::UNCOMPRESSED));
+        assert_eq!(codec(col::TRACE_START), Some(Compression::LZ4_RAW));
         assert_eq!(
             codec("span_attrs.list.item.str"),
             Some(Compression::LZ4_RAW)
