@@ -76,58 +76,53 @@ impl Formula {
 
     /// The leaves every trace part that holds has a span of (over `relations`), ascending.
     fn necessary_leaves(&self, relations: &[Relation]) -> Vec<usize> {
-        let mut leaves = match self {
-            Formula::Leaf(i) => vec![*i],
-            Formula::Related(k) => {
-                let r = relations[*k];
-                match r.wanted {
-                    Wanted::Pair => vec![r.upper, r.lower],
-                    Wanted::LowerAlone => vec![r.lower],
-                    Wanted::UpperAlone => vec![r.upper],
-                }
+        self.necessary(&|i| vec![i], &|k| {
+            let r = relations[k];
+            match r.wanted {
+                Wanted::Pair => vec![r.upper, r.lower],
+                Wanted::LowerAlone => vec![r.lower],
+                Wanted::UpperAlone => vec![r.upper],
             }
-            Formula::All(parts) => (parts.iter())
-                .flat_map(|p| p.necessary_leaves(relations))
-                .collect(),
-            Formula::Any(parts) => {
-                let mut sets = parts.iter().map(|p| p.necessary_leaves(relations));
-                let first = sets.next().unwrap_or_default();
-                sets.fold(first, |common, set| {
-                    common.into_iter().filter(|l| set.contains(l)).collect()
-                })
-            }
-        };
-        leaves.sort_unstable();
-        leaves.dedup();
-        leaves
+        })
     }
 
     /// The pairs of leaves (over `relations`) every trace part that holds has two different
     /// spans of with one parent: those of the sibling relations it needs.
     fn necessary_siblings(&self, relations: &[Relation]) -> Vec<(usize, usize)> {
-        let mut pairs = match self {
-            Formula::Leaf(_) => Vec::new(),
-            Formula::Related(k) => {
-                let r = relations[*k];
-                match (r.kind, r.wanted) {
-                    (Kind::Sibling, Wanted::Pair) => vec![(r.upper, r.lower)],
-                    _ => Vec::new(),
-                }
+        self.necessary(&|_| Vec::new(), &|k| {
+            let r = relations[k];
+            match (r.kind, r.wanted) {
+                (Kind::Sibling, Wanted::Pair) => vec![(r.upper, r.lower)],
+                _ => Vec::new(),
             }
+        })
+    }
+
+    /// What every trace part that holds needs, given what leaf `i` (`of_leaf(i)`) and relation
+    /// `k` (`of_related(k)`) need: all that any part of `All` needs, what every part of `Any`
+    /// needs; sorted, without repeats.
+    fn necessary<T: Ord>(
+        &self,
+        of_leaf: &impl Fn(usize) -> Vec<T>,
+        of_related: &impl Fn(usize) -> Vec<T>,
+    ) -> Vec<T> {
+        let mut needed = match self {
+            Formula::Leaf(i) => of_leaf(*i),
+            Formula::Related(k) => of_related(*k),
             Formula::All(parts) => (parts.iter())
-                .flat_map(|p| p.necessary_siblings(relations))
+                .flat_map(|p| p.necessary(of_leaf, of_related))
                 .collect(),
             Formula::Any(parts) => {
-                let mut sets = parts.iter().map(|p| p.necessary_siblings(relations));
+                let mut sets = parts.iter().map(|p| p.necessary(of_leaf, of_related));
                 let first = sets.next().unwrap_or_default();
                 sets.fold(first, |common, set| {
-                    common.into_iter().filter(|p| set.contains(p)).collect()
+                    common.into_iter().filter(|x| set.contains(x)).collect()
                 })
             }
         };
-        pairs.sort_unstable();
-        pairs.dedup();
-        pairs
+        needed.sort_unstable();
+        needed.dedup();
+        needed
     }
 }
 
