@@ -1041,19 +1041,19 @@ mod tests {
         assert_eq!(generic_lists(&[], &meta), (false, true));
     }
 
-    #[test]
-    fn necessary_leaves_follow_the_formula() {
-        let pair = Relation {
+    /// Leaf 0 and leaf 1 as siblings, wanted as `wanted` says.
+    fn siblings(wanted: Wanted) -> Relation {
+        Relation {
             kind: Kind::Sibling,
             upper: 0,
             lower: 1,
-            wanted: Wanted::Pair,
-        };
-        let alone = Relation {
-            wanted: Wanted::LowerAlone,
-            ..pair
-        };
-        let relations = [pair, alone];
+            wanted,
+        }
+    }
+
+    #[test]
+    fn necessary_leaves_follow_the_formula() {
+        let relations = [siblings(Wanted::Pair), siblings(Wanted::LowerAlone)];
         assert_eq!(Formula::Related(0).necessary_leaves(&relations), [0, 1]);
         assert_eq!(Formula::Related(1).necessary_leaves(&relations), [1]);
         let either = Formula::Any(vec![Formula::Leaf(2), Formula::Related(0)]);
@@ -1066,21 +1066,11 @@ mod tests {
     /// not a negated one, not one among alternatives.
     #[test]
     fn necessary_siblings_follow_the_formula() {
-        let pair = Relation {
-            kind: Kind::Sibling,
-            upper: 0,
-            lower: 1,
-            wanted: Wanted::Pair,
-        };
-        let alone = Relation {
-            wanted: Wanted::LowerAlone,
-            ..pair
-        };
         let child = Relation {
             kind: Kind::Child,
-            ..pair
+            ..siblings(Wanted::Pair)
         };
-        let relations = [pair, alone, child];
+        let relations = [siblings(Wanted::Pair), siblings(Wanted::LowerAlone), child];
         assert_eq!(Formula::Related(0).necessary_siblings(&relations), [(0, 1)]);
         assert!(
             Formula::Related(1)
