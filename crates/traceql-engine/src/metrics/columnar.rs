@@ -323,6 +323,14 @@ impl Aggregation {
             .with_footers(footers.all_read())
             .without_row_filters();
         let live = pruning::blocks_with_a_match(&may_match);
+        // Where the pruning above ruled out no row group of a live block, the scans' own
+        // pruning, which reads the same statistics and bloom filters, would rule out none
+        // either: its bloom filter reads are left out (10 M spans, 2 cores, medians of 7
+        // interleaved runs: filtered rate by method 95 -> 79 ms, service rate 62 -> 54 ms).
+        let session = match live.iter().all(|&b| may_match[b].iter().all(|&m| m)) {
+            true => session.pruned_ahead(),
+            false => session,
+        };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Aggregation {
             session: session.with_partitions(cores.div_ceil(live.len().max(1))),
@@ -683,4 +691,42 @@ fn offer_span(
     };
     acc.add_exemplar_with(start, &value);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use traceql_storage::generator::{Generator, GeneratorConfig};
+    use traceql_storage::writer::{WriteOptions, write_block};
+
+    /// Whether the scans of `aggregation` read bloom filters when they open a file.
+    fn reads_bloom_filters(aggregation: &Aggregation) -> bool {
+        let config = aggregation.session.task_ctx().session_config().clone();
+        config.options().execution.parquet.bloom_filter_on_read
+    }
+
+    #[tokio::test]
+    async fn scans_read_bloom_filters_only_where_pruning_ahead_ruled_out_row_groups() {
+        let catalog =
+            Catalog::open(&format!("memory://blooms-{}", uuid::Uuid::new_v4())).expect("catalog");
+        let traces = Generator::new(GeneratorConfig::default()).traces(0..200);
+        let one_trace = traces[0].trace_id.to_vec();
+        let options = WriteOptions {
+            row_group_spans: 100,
+            ..WriteOptions::default()
+        };
+        let meta = (write_block(&catalog, "t", traces, &options, vec![], 0).await).expect("block");
+        assert!(meta.row_groups > 2);
+        let over = |condition: Expr| {
+            Aggregation::over(&catalog, std::iter::once((&meta, condition)), None)
+        };
+
+        let everywhere = over(lit(true)).await.expect("aggregation");
+        assert!(!reads_bloom_filters(&everywhere));
+        let by_trace =
+            ident(col::TRACE_ID).eq(lit(ScalarValue::FixedSizeBinary(16, Some(one_trace))));
+        let in_one_row_group = over(by_trace).await.expect("aggregation");
+        assert_eq!(in_one_row_group.live, [0]);
+        assert!(reads_bloom_filters(&in_one_row_group));
+    }
 }
