@@ -421,12 +421,13 @@ fn unpruned_leaves(parquet: &SchemaDescriptor) -> Vec<ColumnPath> {
 /// The columns of random 8-byte span IDs, which no codec shrinks: stored uncompressed.
 const RANDOM_IDS: [&str; 3] = [col::SPAN_ID, col::PARENT_SPAN_ID, "links.list.item.span_id"];
 
-/// The columns stored as bit-packed deltas (`DELTA_BINARY_PACKED`), uncompressed: span starts
-/// (close to each other within a trace) and durations. Against plain values with LZ4, whose
-/// decompression every metrics query paid, 10 M generated spans took 7.4% less room (44.9 ->
-/// 41.6 bytes per span) and, medians of 5 interleaved runs on 2 cores, `rate()` 82 -> 57 ms,
-/// quantiles 125 -> 85 ms, average duration by status code 145 -> 114 ms, count by service
-/// 103 -> 83 ms, struct 59 -> 54 ms.
+/// The columns stored as bit-packed deltas (`DELTA_BINARY_PACKED`), uncompressed and without
+/// a dictionary: span starts (close to each other within a trace) and durations. Almost every
+/// value is distinct, so a dictionary was as large as the values and cost a lookup per row to
+/// write and read, and LZ4 cost every metrics query its decompression. On 10 M generated
+/// spans, medians of 5 interleaved runs on 2 cores, dropping the dictionary took 48.1 -> 44.9
+/// bytes per span, `rate()` 84 -> 71 ms and quantiles 126 -> 107 ms; deltas without LZ4 then
+/// took 44.9 -> 41.6 bytes per span, `rate()` 82 -> 57 ms and quantiles 125 -> 85 ms.
 const DELTA_ENCODED: [&str; 2] = [col::START_TIME, col::DURATION];
 
 /// The columns that gain most from the block's codec ([`WriteOptions::compression`]): trace
@@ -477,18 +478,9 @@ fn column_compression(
         .collect()
 }
 
-/// The columns whose values are almost all distinct in a row group: random IDs, span starts
-/// and durations. A dictionary of them is as large as the values and costs a lookup per row to
-/// write and to read. Without one, 10 M generated spans took 6.8% less room (48.1 -> 44.9 bytes
-/// per span) and, medians of 5 interleaved runs on 2 cores, `rate()` 84 -> 71 ms, quantiles
-/// 126 -> 107 ms, average duration by status code 161 -> 137 ms, struct 65 -> 57 ms.
-const UNDICTIONARIED: [&str; 5] = [
-    col::TRACE_ID,
-    col::SPAN_ID,
-    col::PARENT_SPAN_ID,
-    col::START_TIME,
-    col::DURATION,
-];
+/// The ID columns whose values are all distinct in a row group (trace IDs: within a trace's
+/// run of rows), stored without a dictionary, which would be as large as the values.
+const UNDICTIONARIED_IDS: [&str; 3] = [col::TRACE_ID, col::SPAN_ID, col::PARENT_SPAN_ID];
 
 /// Distinct values a row group's bloom filter on a string column is sized for. Such filters
 /// serve equality searches for a value no row group holds (`{ name = "x" }`), which statistics
@@ -503,8 +495,8 @@ const STRING_BLOOM_NDV: u64 = 1_000;
 /// for the traces of one row group and on the span name, the root service and span name, and
 /// every dedicated string column (see
 /// [`STRING_BLOOM_NDV`]; filters are per row group, all written together before the footer so
-/// that a lookup reads them in one request), no dictionary for the columns whose values are
-/// almost all distinct (see [`UNDICTIONARIED`]).
+/// that a lookup reads them in one request), no dictionary for [`UNDICTIONARIED_IDS`] and
+/// [`DELTA_ENCODED`], whose values are almost all distinct.
 fn writer_properties(
     schema: &arrow::datatypes::Schema,
     dedicated: &[DedicatedColumn],
@@ -551,12 +543,13 @@ fn writer_properties(
         .set_column_bloom_filter_enabled(trace_id.clone(), true)
         .set_column_bloom_filter_fpp(trace_id.clone(), 0.001)
         .set_column_bloom_filter_max_ndv(trace_id, traces_per_group.max(1) as u64);
-    for column in UNDICTIONARIED {
+    for column in UNDICTIONARIED_IDS {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
-    for column in DELTA_ENCODED {
-        builder =
-            builder.set_column_encoding(ColumnPath::from(column), Encoding::DELTA_BINARY_PACKED);
+    for column in DELTA_ENCODED.map(ColumnPath::from) {
+        builder = builder
+            .set_column_dictionary_enabled(column.clone(), false)
+            .set_column_encoding(column, Encoding::DELTA_BINARY_PACKED);
     }
     builder.build()
 }

@@ -326,7 +326,9 @@ impl Aggregation {
         // Where the pruning above ruled out no row group of a live block, the scans' own
         // pruning, which reads the same statistics and bloom filters, would rule out none
         // either: its bloom filter reads are left out (10 M spans, 2 cores, medians of 7
-        // interleaved runs: filtered rate by method 95 -> 79 ms, service rate 62 -> 54 ms).
+        // interleaved runs: filtered rate by method 98 -> 83 ms, service rate 63 -> 55 ms).
+        // Handing the scans the row groups that may match, and no pruning of their own, would
+        // serve the queries where some row groups were ruled out as well.
         let session = match live.iter().all(|&b| may_match[b].iter().all(|&m| m)) {
             true => session.pruned_ahead(),
             false => session,
