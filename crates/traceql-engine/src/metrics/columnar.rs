@@ -391,6 +391,9 @@ async fn group_block(
         scan.bucketed,
         block.measured.is_some(),
     );
+    if let Some(first) = &scan.first {
+        groups.pass_over_after(first);
+    }
     let mut stream = grouped_frame(&session, &scan, &block, &schema, intervals)
         .await?
         .execute_stream()

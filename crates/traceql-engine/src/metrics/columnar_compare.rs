@@ -270,7 +270,7 @@ impl BlockCounts {
             let array = batch
                 .column_by_name(&format!("a{i}"))
                 .ok_or_else(|| missing("an attribute column"))?;
-            values.number(array, &mut self.ids);
+            values.number(array, &mut self.ids, &|_| true);
             for ((cell, &id), valid) in cells.iter().zip(&self.ids).zip(validity(array)) {
                 if let (Some((class, slot)), true) = (cell, valid) {
                     let id = id as usize;

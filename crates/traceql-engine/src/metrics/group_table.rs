@@ -159,15 +159,18 @@ impl GroupTable {
 /// The cell of a row left out.
 const SKIPPED: usize = usize::MAX;
 
+/// The combination number of a row left out of every group (its label value passed over).
+pub(super) const NO_COMBINATION: u32 = u32::MAX;
+
 impl DenseColumns {
     /// Sets `cells` to each row's cell ([`SKIPPED`] for rows left out).
     fn cells_of(&self, slots: &Int64Array, combos: Option<&[u32]>, cells: &mut Vec<usize>) {
         let (values, limit) = (slots.values(), self.slots as i64);
         cells.clear();
         cells.extend(values.iter().enumerate().map(|(row, &slot)| {
-            let combo = combos.map_or(0, |c| c[row] as usize);
-            match (0..limit).contains(&slot) {
-                true => combo * self.slots + slot as usize,
+            let combo = combos.map_or(0, |c| c[row]);
+            match (0..limit).contains(&slot) && combo != NO_COMBINATION {
+                true => combo as usize * self.slots + slot as usize,
                 false => SKIPPED,
             }
         }));

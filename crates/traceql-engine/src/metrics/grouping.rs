@@ -12,9 +12,10 @@ use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Float64Type, Int8Type, Int32Type, Int64Type,
 };
 use datafusion::common::HashMap;
+use std::collections::BinaryHeap;
 use traceql_syntax::ast::Field;
 
-use super::group_table::{GroupKey, GroupTable, add_span};
+use super::group_table::{GroupKey, GroupTable, NO_COMBINATION, add_span};
 use super::series::{Accumulator, FirstOrder, FirstSeries, Partial};
 use crate::columnar::fields::{Source, val_at};
 use crate::columnar::generic_attribute::{ANY_BOOL, ANY_DOUBLE, ANY_INT, ANY_STR};
@@ -99,12 +100,14 @@ impl Groups {
             true => Some(primitive::<Float64Type>(batch, MEASURED)?),
             false => None,
         };
+        let limit = self.slots as i64;
+        let counted = |row: usize| slots.is_valid(row) && (0..limit).contains(&slots.value(row));
         for (i, (values, ids)) in self.labels.iter_mut().zip(&mut self.ids).enumerate() {
             let name = label_column(i);
             let column = batch
                 .column_by_name(&name)
                 .ok_or_else(|| EngineError::Internal(format!("the metrics scan lacks {name}")))?;
-            values.number(column, ids);
+            values.number(column, ids, &counted);
         }
         self.number_combinations(batch.num_rows());
         // Each row's combination of label values: its value's number with one label.
@@ -133,6 +136,9 @@ impl Groups {
                 continue;
             };
             let combo = combos.map_or(0, |c| c[row]);
+            if combo == NO_COMBINATION {
+                continue;
+            }
             let value = measured.filter(|m| m.is_valid(row)).map(|m| m.value(row));
             let key = (combo, slot);
             match &mut run {
@@ -200,6 +206,22 @@ impl Groups {
         n
     }
 
+    /// From now on, passes over the rows whose label value cannot be among the first
+    /// `first.max` series in response order, which then needs no number and no group: with
+    /// one label, a string sorting after `first.max` strings of rows already grouped (with
+    /// more labels, the order depends on which are nil; nothing is passed over). By the time
+    /// [`Groups::keep_first`] runs, it then orders a few thousand combinations instead of
+    /// every value of a high-cardinality label.
+    pub(super) fn pass_over_after(&mut self, first: &FirstSeries) {
+        if let [label] = self.labels.as_mut_slice() {
+            label.smallest = Some(SmallestStrings {
+                count: first.max,
+                held: BinaryHeap::new(),
+                passed_over: false,
+            });
+        }
+    }
+
     /// Leaves out the combinations of label values whose series cannot be among the
     /// `first.max` an accumulator keeps: those after the first `first.max` combinations of
     /// this block in response order (ties kept). Spares the
@@ -258,9 +280,11 @@ impl Groups {
     }
 
     /// Adds every group to `acc` (but those [`Groups::keep_first`] left out, which it
-    /// records as cut): label `i` is the field `by[i]`.
+    /// records as cut, as it does rows passed over): label `i` is the field `by[i]`.
     pub(super) fn add_to(&self, by: &[Field], acc: &mut Accumulator) {
-        if self.kept.is_some() {
+        let passed_over =
+            (self.labels.iter()).any(|l| l.smallest.as_ref().is_some_and(|s| s.passed_over));
+        if self.kept.is_some() || passed_over {
             acc.mark_cut();
         }
         self.table.for_each(|(combo, cell), partial| {
@@ -347,6 +371,35 @@ pub(super) struct LabelValues {
     long: HashMap<Box<[u8]>, u32>,
     /// Heap bytes of the string values and of the long strings' keys.
     string_bytes: usize,
+    /// Set by [`Groups::pass_over_after`]: the smallest strings numbered, to pass over larger
+    /// ones.
+    smallest: Option<SmallestStrings>,
+}
+
+/// The `count` smallest distinct strings a label numbered in rows that were grouped: a larger
+/// string comes after `count` series in response order (a series with one label is ordered
+/// by its value's text), so it cannot be among the first `count`.
+struct SmallestStrings {
+    count: usize,
+    /// At most `count` strings, the largest on top.
+    held: BinaryHeap<Box<[u8]>>,
+    /// Whether a grouped row was passed over, its series cut.
+    passed_over: bool,
+}
+
+impl SmallestStrings {
+    /// Whether `bytes` sorts after `count` strings held.
+    fn passes_over(&self, bytes: &[u8]) -> bool {
+        self.held.len() >= self.count && self.held.peek().is_none_or(|top| bytes > &**top)
+    }
+
+    /// Holds a string just numbered, dropping the largest held past `count`.
+    fn hold(&mut self, bytes: &[u8]) {
+        self.held.push(bytes.into());
+        if self.held.len() > self.count {
+            self.held.pop();
+        }
+    }
 }
 
 impl LabelValues {
@@ -360,11 +413,19 @@ impl LabelValues {
             short: HashMap::default(),
             long: HashMap::default(),
             string_bytes: 0,
+            smallest: None,
         }
     }
 
-    /// Sets `ids` to the number of each row's value of `array`.
-    pub(super) fn number(&mut self, array: &ArrayRef, ids: &mut Vec<u32>) {
+    /// Sets `ids` to the number of each row's value of `array`, or [`NO_COMBINATION`] for
+    /// a string not numbered yet that is passed over ([`Groups::pass_over_after`]). Only the
+    /// strings of `counted` rows (those grouped) are held among the smallest.
+    pub(super) fn number(
+        &mut self,
+        array: &ArrayRef,
+        ids: &mut Vec<u32>,
+        counted: &dyn Fn(usize) -> bool,
+    ) {
         ids.clear();
         ids.reserve(array.len());
         match array.data_type() {
@@ -385,24 +446,32 @@ impl LabelValues {
                     }
                     // The low 32 bits of a view are the length; up to 12 bytes are inline.
                     let id = match view as u32 <= 12 {
-                        true => self.short_id(view, array, row),
-                        false => self.long_id(strings.value(row).as_bytes(), array, row),
+                        true => self.short_id(view, array, row, counted(row)),
+                        false => {
+                            let bytes = strings.value(row).as_bytes();
+                            self.long_id(bytes, array, row, counted(row))
+                        }
                     };
-                    *slot = (view, id);
+                    if id != NO_COMBINATION {
+                        *slot = (view, id);
+                    }
                     ids.push(id);
                 }
             }
             DataType::Dictionary(key, value)
                 if **key == DataType::Int32 && **value == DataType::Utf8 =>
             {
-                self.number_dictionary(array, ids)
+                self.number_dictionary(array, ids, counted)
             }
             DataType::Utf8 => {
                 let strings = array.as_string::<i32>();
                 for row in 0..array.len() {
                     let id = match strings.is_null(row) {
                         true => self.null_id(array, row),
-                        false => self.string_id(strings.value(row).as_bytes(), array, row),
+                        false => {
+                            let bytes = strings.value(row).as_bytes();
+                            self.string_id(bytes, array, row, counted(row))
+                        }
                     };
                     ids.push(id);
                 }
@@ -423,7 +492,7 @@ impl LabelValues {
                 let booleans = array.as_boolean();
                 self.number_small(array, ids, |row| u128::from(booleans.value(row)));
             }
-            DataType::Struct(_) => self.number_any(array, ids),
+            DataType::Struct(_) => self.number_any(array, ids, counted),
             // Other types read as nil: one number for all of their rows.
             _ => {
                 for row in 0..array.len() {
@@ -436,7 +505,12 @@ impl LabelValues {
 
     /// Sets `ids` to the number of each row's value of `array`, strings in a dictionary: each
     /// value is numbered at the first row that refers to it, the other rows by their key.
-    fn number_dictionary(&mut self, array: &ArrayRef, ids: &mut Vec<u32>) {
+    fn number_dictionary(
+        &mut self,
+        array: &ArrayRef,
+        ids: &mut Vec<u32>,
+        counted: &dyn Fn(usize) -> bool,
+    ) {
         let dictionary = array.as_dictionary::<Int32Type>();
         let values = dictionary.values();
         let strings = values.as_string::<i32>();
@@ -447,8 +521,11 @@ impl LabelValues {
                 Some(k) => match by_key.get(k).copied().flatten() {
                     Some(id) => id,
                     None => {
-                        let id = self.string_id(strings.value(k).as_bytes(), values, k);
-                        by_key[k] = Some(id);
+                        let bytes = strings.value(k).as_bytes();
+                        let id = self.string_id(bytes, values, k, counted(row));
+                        if id != NO_COMBINATION {
+                            by_key[k] = Some(id);
+                        }
                         id
                     }
                 },
@@ -461,7 +538,12 @@ impl LabelValues {
     /// Sets `ids` to the number of each row's value of `array`, a generic attribute's values
     /// of any type ([`Ty::Any`](crate::columnar::fields::Ty::Any)): a string by its bytes, a
     /// number or boolean by its bits tagged with its type, a row with no child set as null.
-    fn number_any(&mut self, array: &ArrayRef, ids: &mut Vec<u32>) {
+    fn number_any(
+        &mut self,
+        array: &ArrayRef,
+        ids: &mut Vec<u32>,
+        counted: &dyn Fn(usize) -> bool,
+    ) {
         let any = array.as_struct();
         let child = |name: &str| any.column_by_name(name);
         let (Some(str), Some(int), Some(double), Some(bool)) = (
@@ -480,7 +562,7 @@ impl LabelValues {
         let tagged = |tag: u128, bits: u64| (tag << 64) | u128::from(bits);
         for row in 0..array.len() {
             let id = if str.is_valid(row) {
-                self.string_id(str.value(row).as_bytes(), array, row)
+                self.string_id(str.value(row).as_bytes(), array, row, counted(row))
             } else if int.is_valid(row) {
                 self.small_id(tagged(1, int.value(row) as u64), array, row)
             } else if double.is_valid(row) {
@@ -527,35 +609,60 @@ impl LabelValues {
         id
     }
 
-    /// The number of the string of up to 12 bytes at `row`, whose view is `view`.
-    fn short_id(&mut self, view: u128, array: &ArrayRef, row: usize) -> u32 {
+    /// The number of the string of up to 12 bytes at `row`, whose view is `view` (see
+    /// [`LabelValues::new_string_id`] for `counted`).
+    fn short_id(&mut self, view: u128, array: &ArrayRef, row: usize, counted: bool) -> u32 {
         if let Some(&id) = self.short.get(&view) {
             return id;
         }
-        let id = self.push(array, row);
-        self.short.insert(view, id);
+        // The low 4 bytes of a view are the length, the string's bytes follow.
+        let inline = view.to_le_bytes();
+        let bytes = &inline[4..4 + (view as u32 as usize).min(12)];
+        let id = self.new_string_id(bytes, array, row, counted);
+        if id != NO_COMBINATION {
+            self.short.insert(view, id);
+        }
         id
     }
 
     /// The number of the string `bytes` at `row`, keyed as in a view column (a string of up to
     /// 12 bytes by its view, a longer one by its bytes) whatever column holds it: a label's
     /// value reads as a view in one block and from a dictionary or a generic list in another.
-    fn string_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize) -> u32 {
+    fn string_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize, counted: bool) -> u32 {
         match bytes.len() <= 12 {
-            true => self.short_id(make_view(bytes, 0, 0), array, row),
-            false => self.long_id(bytes, array, row),
+            true => self.short_id(make_view(bytes, 0, 0), array, row, counted),
+            false => self.long_id(bytes, array, row, counted),
         }
     }
 
-    /// The number of the long string `bytes` at `row`.
-    fn long_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize) -> u32 {
+    /// The number of the long string `bytes` at `row` (see [`LabelValues::new_string_id`]
+    /// for `counted`).
+    fn long_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize, counted: bool) -> u32 {
         if let Some(&id) = self.long.get(bytes) {
             return id;
         }
-        let id = self.push(array, row);
-        self.long.insert(bytes.into(), id);
-        self.string_bytes += bytes.len();
+        let id = self.new_string_id(bytes, array, row, counted);
+        if id != NO_COMBINATION {
+            self.long.insert(bytes.into(), id);
+            self.string_bytes += bytes.len();
+        }
         id
+    }
+
+    /// A new number for the string `bytes` at `row`, or [`NO_COMBINATION`] when it sorts
+    /// after the smallest strings held ([`Groups::pass_over_after`]); the row's series is then
+    /// cut when the row is `counted` (grouped). A string numbered in a counted row is held.
+    fn new_string_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize, counted: bool) -> u32 {
+        if let Some(smallest) = &mut self.smallest {
+            if smallest.passes_over(bytes) {
+                smallest.passed_over |= counted;
+                return NO_COMBINATION;
+            }
+            if counted {
+                smallest.hold(bytes);
+            }
+        }
+        self.push(array, row)
     }
 
     fn push(&mut self, array: &ArrayRef, row: usize) -> u32 {
@@ -569,7 +676,11 @@ impl LabelValues {
 
     /// Bytes the values and their numbers hold, about.
     pub(super) fn memory_size(&self) -> usize {
-        self.values.capacity() * size_of::<Val>()
+        let held = self.smallest.as_ref().map_or(0, |s| {
+            s.held.capacity() * size_of::<Box<[u8]>>()
+                + s.held.iter().map(|h| h.len()).sum::<usize>()
+        });
+        held + self.values.capacity() * size_of::<Val>()
             + (self.small.capacity() + self.short.capacity()) * size_of::<(u128, u32)>()
             + self.long.capacity() * size_of::<(Box<[u8]>, u32)>()
             + self.string_bytes
@@ -614,6 +725,7 @@ mod tests {
         values.number(
             &strings(&[Some("ab"), Some(long), None, Some("ab"), Some(long)]),
             &mut first,
+            &|_| true,
         );
         assert_eq!(first, vec![0, 1, 2, 0, 1]);
         // Another long string of the same length and prefix at the same place of its batch
@@ -622,6 +734,7 @@ mod tests {
         values.number(
             &strings(&[Some("ab"), Some(other), None, Some(long), Some("cd")]),
             &mut second,
+            &|_| true,
         );
         assert_eq!(second, vec![0, 3, 2, 1, 4]);
         let named: Vec<Val> = (0..5).map(|id| values.value(id)).collect();
@@ -646,7 +759,11 @@ mod tests {
         let mut values = LabelValues::new(source);
         let long = "svc-long-name-number-one";
         let mut viewed = Vec::new();
-        values.number(&strings(&[Some("ab"), Some(long), None]), &mut viewed);
+        values.number(
+            &strings(&[Some("ab"), Some(long), None]),
+            &mut viewed,
+            &|_| true,
+        );
         // "unused" is in the dictionary but on no row: it gets no number.
         let dictionary: DictionaryArray<Int32Type> =
             [Some(long), None, Some("cd"), Some("ab"), Some(long)]
@@ -657,10 +774,10 @@ mod tests {
             Arc::new(StringArray::from(vec![long, "cd", "ab", "unused"])),
         );
         let mut keyed = Vec::new();
-        values.number(&(Arc::new(dictionary) as ArrayRef), &mut keyed);
+        values.number(&(Arc::new(dictionary) as ArrayRef), &mut keyed, &|_| true);
         let mut plain = Vec::new();
         let utf8: ArrayRef = Arc::new(StringArray::from(vec!["cd", long, "ab"]));
-        values.number(&utf8, &mut plain);
+        values.number(&utf8, &mut plain, &|_| true);
         assert_eq!(viewed, vec![0, 1, 2]);
         assert_eq!(keyed, vec![1, 2, 3, 0, 1]);
         assert_eq!(plain, vec![3, 1, 0]);
@@ -701,7 +818,7 @@ mod tests {
         };
         let mut values = LabelValues::new(source);
         let mut ids = Vec::new();
-        values.number(&(Arc::new(any) as ArrayRef), &mut ids);
+        values.number(&(Arc::new(any) as ArrayRef), &mut ids, &|_| true);
         assert_eq!(ids, vec![0, 1]);
         assert_eq!(values.value(0), Val::Int(5));
         assert_eq!(values.value(1), Val::Str(odd.into()));
@@ -721,7 +838,7 @@ mod tests {
             None,
             Some(200),
         ]));
-        values.number(&ints, &mut ids);
+        values.number(&ints, &mut ids, &|_| true);
         assert_eq!(ids, vec![0, 1, 2, 0]);
         assert_eq!(values.value(1), Val::Int(500));
         assert_eq!(values.value(2), Val::Nil);
@@ -775,13 +892,25 @@ mod tests {
         assert!(bucket_cells(&far, &Int64Array::from(vec![5])).value(0) < 0);
     }
 
+    /// How [`bounded_series`] groups its rows before handing them to the accumulator.
+    #[derive(Clone, Copy, Debug)]
+    enum Bounding {
+        /// Every combination is handed over.
+        None,
+        /// [`Groups::keep_first`] leaves combinations out.
+        KeepFirst,
+        /// Rows are passed over while grouped ([`Groups::pass_over_after`]), then
+        /// [`Groups::keep_first`] leaves combinations out.
+        PassOver,
+    }
+
     /// The series of `rows` (slot, label value) grouped by `span.x` into an accumulator
-    /// keeping `max` series, with or without leaving combinations out first; and whether the
+    /// keeping `max` series, in batches of three rows, bounded by `bounding`; and whether the
     /// accumulator says series were cut.
     fn bounded_series(
         rows: &[(i64, Option<&str>)],
         max: usize,
-        keep_first: bool,
+        bounding: Bounding,
     ) -> (Vec<Series>, bool) {
         let parsed = traceql_syntax::parse("{ } | rate() by (span.x)").expect("parses");
         let traceql_syntax::ast::QueryBody::Metrics(m) = parsed.body else {
@@ -797,12 +926,19 @@ mod tests {
             ty: Ty::Str,
         };
         let mut groups = Groups::new(&[source], intervals.count(), false, false);
-        let slots: ArrayRef = Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0)));
-        let labels = strings(&rows.iter().map(|r| r.1).collect::<Vec<_>>());
-        let batch = RecordBatch::try_from_iter([(SLOT, slots), ("label0", labels)]).expect("batch");
-        groups.add(&batch).expect("grouped");
-        if keep_first {
-            groups.keep_first(&acc.first_series().expect("bounded"));
+        let first = acc.first_series().expect("bounded");
+        if let Bounding::PassOver = bounding {
+            groups.pass_over_after(&first);
+        }
+        for batch in rows.chunks(3) {
+            let slots: ArrayRef = Arc::new(Int64Array::from_iter_values(batch.iter().map(|r| r.0)));
+            let labels = strings(&batch.iter().map(|r| r.1).collect::<Vec<_>>());
+            let batch =
+                RecordBatch::try_from_iter([(SLOT, slots), ("label0", labels)]).expect("batch");
+            groups.add(&batch).expect("grouped");
+        }
+        if !matches!(bounding, Bounding::None) {
+            groups.keep_first(&first);
         }
         groups.add_to(&pipeline.function.by, &mut acc);
         let cut = acc.cut();
@@ -812,28 +948,37 @@ mod tests {
     }
 
     /// Leaving out the combinations after the first `max` in response order (nil sorting as
-    /// its text, ties kept) gives the series the bounded accumulator keeps on its own, and
-    /// the cut is still reported.
+    /// its text, ties kept), and passing over the rows of strings after them while grouping,
+    /// give the series the bounded accumulator keeps on its own, and the cut is still
+    /// reported. A string of rows outside the intervals only (`"0"`, `"z"`) is no series and
+    /// pushes no other out.
     #[test]
     fn combinations_left_out_first_are_those_the_bound_would_cut() {
         let rows = [
             (0, Some("d")),
             (1, Some("b")),
+            (7, Some("0")),
             (0, None),
             (0, Some("a")),
             (1, Some("c")),
             (0, Some("b")),
+            (-1, Some("z")),
             (1, Some("o")),
+            (0, Some("nil-and-more")),
+            (1, Some("c")),
+            (9, Some("c")),
         ];
-        for max in [0, 1, 2, 3, 5, 6, 7] {
-            let (all, all_cut) = bounded_series(&rows, max, false);
-            let (first, first_cut) = bounded_series(&rows, max, true);
-            assert_eq!(first, all, "max {max}");
-            assert_eq!(first_cut, all_cut, "max {max}");
-            assert_eq!(first.len(), max.min(6), "max {max}");
-            assert_eq!(first_cut, max < 6, "max {max}");
+        for max in [0, 1, 2, 3, 5, 6, 7, 8] {
+            let (all, all_cut) = bounded_series(&rows, max, Bounding::None);
+            for bounding in [Bounding::KeepFirst, Bounding::PassOver] {
+                let (first, first_cut) = bounded_series(&rows, max, bounding);
+                assert_eq!(first, all, "max {max}, {bounding:?}");
+                assert_eq!(first_cut, all_cut, "max {max}, {bounding:?}");
+                assert_eq!(first.len(), max.min(7), "max {max}, {bounding:?}");
+                assert_eq!(first_cut, max < 7, "max {max}, {bounding:?}");
+            }
         }
-        let (three, _) = bounded_series(&rows, 3, true);
+        let (three, _) = bounded_series(&rows, 3, Bounding::PassOver);
         let texts: Vec<String> = three
             .iter()
             .map(|s| format!("{:?}", s.labels[0].value))
