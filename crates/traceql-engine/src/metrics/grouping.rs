@@ -8,6 +8,7 @@
 
 use datafusion::arrow::array::builder::make_view;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, PrimitiveArray, RecordBatch};
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Float64Type, Int8Type, Int32Type, Int64Type,
 };
@@ -17,7 +18,7 @@ use traceql_syntax::ast::Field;
 
 use super::group_table::{GroupKey, GroupTable, NO_COMBINATION, add_span};
 use super::series::{Accumulator, FirstOrder, FirstSeries, Partial};
-use crate::columnar::fields::{Source, val_at};
+use crate::columnar::fields::{Source, Ty, val_at};
 use crate::columnar::generic_attribute::{ANY_BOOL, ANY_DOUBLE, ANY_INT, ANY_STR};
 use crate::error::EngineError;
 use crate::value::Val;
@@ -100,14 +101,35 @@ impl Groups {
             true => Some(primitive::<Float64Type>(batch, MEASURED)?),
             false => None,
         };
+        let columns = (0..self.labels.len())
+            .map(|i| {
+                let name = label_column(i);
+                batch
+                    .column_by_name(&name)
+                    .ok_or_else(|| EngineError::Internal(format!("the metrics scan lacks {name}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let passing_over = self.labels.first().is_some_and(|l| l.smallest.is_some());
+        // With more labels, a row's series sorts by its first label's value first only when
+        // every other label has a value (series with fewer labels come first).
+        let others_valued = match (self.labels.split_first(), columns.split_first()) {
+            (Some((_, labels)), Some((_, others))) if passing_over && !others.is_empty() => {
+                let every = BooleanBuffer::new_set(batch.num_rows());
+                let valued = labels.iter().zip(others);
+                Some(valued.fold(every, |rows, (label, column)| {
+                    &rows & &label.valued_rows(column)
+                }))
+            }
+            _ => None,
+        };
         let limit = self.slots as i64;
-        let counted = |row: usize| slots.is_valid(row) && (0..limit).contains(&slots.value(row));
-        for (i, (values, ids)) in self.labels.iter_mut().zip(&mut self.ids).enumerate() {
-            let name = label_column(i);
-            let column = batch
-                .column_by_name(&name)
-                .ok_or_else(|| EngineError::Internal(format!("the metrics scan lacks {name}")))?;
-            values.number(column, ids, &counted);
+        let eligible = |row: usize| {
+            slots.is_valid(row)
+                && (0..limit).contains(&slots.value(row))
+                && others_valued.as_ref().is_none_or(|v| v.value(row))
+        };
+        for ((values, ids), column) in self.labels.iter_mut().zip(&mut self.ids).zip(columns) {
+            values.number(column, ids, &eligible);
         }
         self.number_combinations(batch.num_rows());
         // Each row's combination of label values: its value's number with one label.
@@ -172,7 +194,10 @@ impl Groups {
             for (t, ids) in tuple.iter_mut().zip(&self.ids) {
                 *t = ids[row];
             }
-            combos.push(self.combo(&tuple));
+            match tuple.contains(&NO_COMBINATION) {
+                true => combos.push(NO_COMBINATION),
+                false => combos.push(self.combo(&tuple)),
+            }
         }
         self.combos_of_rows = combos;
     }
@@ -206,14 +231,15 @@ impl Groups {
         n
     }
 
-    /// From now on, passes over the rows whose label value cannot be among the first
-    /// `first.max` series in response order, which then needs no number and no group: with
-    /// one label, a string sorting after `first.max` strings of rows already grouped (with
-    /// more labels, the order depends on which are nil; nothing is passed over). By the time
+    /// From now on, passes over the rows whose label values cannot be among the first
+    /// `first.max` series in response order, which then need no number and no group: those
+    /// whose first label is a string sorting after `first.max` such strings of rows already
+    /// grouped, and whose other labels (if any) all have a value. (Series sort by their
+    /// number of labels, then by their values in the order of `by()`.) By the time
     /// [`Groups::keep_first`] runs, it then orders a few thousand combinations instead of
     /// every value of a high-cardinality label.
     pub(super) fn pass_over_after(&mut self, first: &FirstSeries) {
-        if let [label] = self.labels.as_mut_slice() {
+        if let Some(label) = self.labels.first_mut() {
             label.smallest = Some(SmallestStrings {
                 count: first.max,
                 held: BinaryHeap::new(),
@@ -418,13 +444,14 @@ impl LabelValues {
     }
 
     /// Sets `ids` to the number of each row's value of `array`, or [`NO_COMBINATION`] for
-    /// a string not numbered yet that is passed over ([`Groups::pass_over_after`]). Only the
-    /// strings of `counted` rows (those grouped) are held among the smallest.
+    /// a string not numbered yet that is passed over ([`Groups::pass_over_after`]). Only
+    /// `eligible` rows are passed over or have their strings held among the smallest: rows
+    /// grouped whose series sort by this label's value first.
     pub(super) fn number(
         &mut self,
         array: &ArrayRef,
         ids: &mut Vec<u32>,
-        counted: &dyn Fn(usize) -> bool,
+        eligible: &dyn Fn(usize) -> bool,
     ) {
         ids.clear();
         ids.reserve(array.len());
@@ -446,10 +473,10 @@ impl LabelValues {
                     }
                     // The low 32 bits of a view are the length; up to 12 bytes are inline.
                     let id = match view as u32 <= 12 {
-                        true => self.short_id(view, array, row, counted(row)),
+                        true => self.short_id(view, array, row, eligible(row)),
                         false => {
                             let bytes = strings.value(row).as_bytes();
-                            self.long_id(bytes, array, row, counted(row))
+                            self.long_id(bytes, array, row, eligible(row))
                         }
                     };
                     if id != NO_COMBINATION {
@@ -461,7 +488,7 @@ impl LabelValues {
             DataType::Dictionary(key, value)
                 if **key == DataType::Int32 && **value == DataType::Utf8 =>
             {
-                self.number_dictionary(array, ids, counted)
+                self.number_dictionary(array, ids, eligible)
             }
             DataType::Utf8 => {
                 let strings = array.as_string::<i32>();
@@ -470,7 +497,7 @@ impl LabelValues {
                         true => self.null_id(array, row),
                         false => {
                             let bytes = strings.value(row).as_bytes();
-                            self.string_id(bytes, array, row, counted(row))
+                            self.string_id(bytes, array, row, eligible(row))
                         }
                     };
                     ids.push(id);
@@ -492,7 +519,7 @@ impl LabelValues {
                 let booleans = array.as_boolean();
                 self.number_small(array, ids, |row| u128::from(booleans.value(row)));
             }
-            DataType::Struct(_) => self.number_any(array, ids, counted),
+            DataType::Struct(_) => self.number_any(array, ids, eligible),
             // Other types read as nil: one number for all of their rows.
             _ => {
                 for row in 0..array.len() {
@@ -509,7 +536,7 @@ impl LabelValues {
         &mut self,
         array: &ArrayRef,
         ids: &mut Vec<u32>,
-        counted: &dyn Fn(usize) -> bool,
+        eligible: &dyn Fn(usize) -> bool,
     ) {
         let dictionary = array.as_dictionary::<Int32Type>();
         let values = dictionary.values();
@@ -522,7 +549,7 @@ impl LabelValues {
                     Some(id) => id,
                     None => {
                         let bytes = strings.value(k).as_bytes();
-                        let id = self.string_id(bytes, values, k, counted(row));
+                        let id = self.string_id(bytes, values, k, eligible(row));
                         if id != NO_COMBINATION {
                             by_key[k] = Some(id);
                         }
@@ -542,7 +569,7 @@ impl LabelValues {
         &mut self,
         array: &ArrayRef,
         ids: &mut Vec<u32>,
-        counted: &dyn Fn(usize) -> bool,
+        eligible: &dyn Fn(usize) -> bool,
     ) {
         let any = array.as_struct();
         let child = |name: &str| any.column_by_name(name);
@@ -562,7 +589,7 @@ impl LabelValues {
         let tagged = |tag: u128, bits: u64| (tag << 64) | u128::from(bits);
         for row in 0..array.len() {
             let id = if str.is_valid(row) {
-                self.string_id(str.value(row).as_bytes(), array, row, counted(row))
+                self.string_id(str.value(row).as_bytes(), array, row, eligible(row))
             } else if int.is_valid(row) {
                 self.small_id(tagged(1, int.value(row) as u64), array, row)
             } else if double.is_valid(row) {
@@ -610,15 +637,15 @@ impl LabelValues {
     }
 
     /// The number of the string of up to 12 bytes at `row`, whose view is `view` (see
-    /// [`LabelValues::new_string_id`] for `counted`).
-    fn short_id(&mut self, view: u128, array: &ArrayRef, row: usize, counted: bool) -> u32 {
+    /// [`LabelValues::new_string_id`] for `eligible`).
+    fn short_id(&mut self, view: u128, array: &ArrayRef, row: usize, eligible: bool) -> u32 {
         if let Some(&id) = self.short.get(&view) {
             return id;
         }
         // The low 4 bytes of a view are the length, the string's bytes follow.
         let inline = view.to_le_bytes();
         let bytes = &inline[4..4 + (view as u32 as usize).min(12)];
-        let id = self.new_string_id(bytes, array, row, counted);
+        let id = self.new_string_id(bytes, array, row, eligible);
         if id != NO_COMBINATION {
             self.short.insert(view, id);
         }
@@ -628,20 +655,20 @@ impl LabelValues {
     /// The number of the string `bytes` at `row`, keyed as in a view column (a string of up to
     /// 12 bytes by its view, a longer one by its bytes) whatever column holds it: a label's
     /// value reads as a view in one block and from a dictionary or a generic list in another.
-    fn string_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize, counted: bool) -> u32 {
+    fn string_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize, eligible: bool) -> u32 {
         match bytes.len() <= 12 {
-            true => self.short_id(make_view(bytes, 0, 0), array, row, counted),
-            false => self.long_id(bytes, array, row, counted),
+            true => self.short_id(make_view(bytes, 0, 0), array, row, eligible),
+            false => self.long_id(bytes, array, row, eligible),
         }
     }
 
     /// The number of the long string `bytes` at `row` (see [`LabelValues::new_string_id`]
-    /// for `counted`).
-    fn long_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize, counted: bool) -> u32 {
+    /// for `eligible`).
+    fn long_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize, eligible: bool) -> u32 {
         if let Some(&id) = self.long.get(bytes) {
             return id;
         }
-        let id = self.new_string_id(bytes, array, row, counted);
+        let id = self.new_string_id(bytes, array, row, eligible);
         if id != NO_COMBINATION {
             self.long.insert(bytes.into(), id);
             self.string_bytes += bytes.len();
@@ -649,18 +676,16 @@ impl LabelValues {
         id
     }
 
-    /// A new number for the string `bytes` at `row`, or [`NO_COMBINATION`] when it sorts
-    /// after the smallest strings held ([`Groups::pass_over_after`]); the row's series is then
-    /// cut when the row is `counted` (grouped). A string numbered in a counted row is held.
-    fn new_string_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize, counted: bool) -> u32 {
-        if let Some(smallest) = &mut self.smallest {
+    /// A new number for the string `bytes` at `row`; when the row is `eligible` (see
+    /// [`LabelValues::number`]), [`NO_COMBINATION`] if it sorts after the smallest strings
+    /// held ([`Groups::pass_over_after`]), its series cut, else it is held.
+    fn new_string_id(&mut self, bytes: &[u8], array: &ArrayRef, row: usize, eligible: bool) -> u32 {
+        if let Some(smallest) = self.smallest.as_mut().filter(|_| eligible) {
             if smallest.passes_over(bytes) {
-                smallest.passed_over |= counted;
+                smallest.passed_over = true;
                 return NO_COMBINATION;
             }
-            if counted {
-                smallest.hold(bytes);
-            }
+            smallest.hold(bytes);
         }
         self.push(array, row)
     }
@@ -672,6 +697,32 @@ impl LabelValues {
         }
         self.values.push(value);
         (self.values.len() - 1) as u32
+    }
+
+    /// The rows of `array` where this label has a value (is not nil), as far as the type of
+    /// `array` tells: none for a generic attribute's values (nil when no child is set) or for
+    /// a column that does not read as the label's type.
+    fn valued_rows(&self, array: &ArrayRef) -> BooleanBuffer {
+        let rows = array.len();
+        let Source::Column { ty, .. } = &self.source else {
+            return BooleanBuffer::new_unset(rows);
+        };
+        let typed = match array.data_type() {
+            DataType::Dictionary(key, value) => {
+                **key == DataType::Int32 && **value == DataType::Utf8 && *ty == Ty::Str
+            }
+            DataType::Utf8View | DataType::Utf8 => *ty == Ty::Str,
+            DataType::Int64 => matches!(ty, Ty::Int | Ty::Duration),
+            DataType::Float64 => *ty == Ty::Float,
+            DataType::Boolean => *ty == Ty::Bool,
+            DataType::Int8 => matches!(ty, Ty::Status | Ty::Kind),
+            _ => false,
+        };
+        match (typed, array.logical_nulls()) {
+            (false, _) => BooleanBuffer::new_unset(rows),
+            (true, Some(nulls)) => nulls.inner().clone(),
+            (true, None) => BooleanBuffer::new_set(rows),
+        }
     }
 
     /// Bytes the values and their numbers hold, about.
@@ -912,7 +963,23 @@ mod tests {
         max: usize,
         bounding: Bounding,
     ) -> (Vec<Series>, bool) {
-        let parsed = traceql_syntax::parse("{ } | rate() by (span.x)").expect("parses");
+        let rows: Vec<(i64, Vec<Option<&str>>)> = rows.iter().map(|r| (r.0, vec![r.1])).collect();
+        bounded_series_by(&rows, max, bounding)
+    }
+
+    /// As [`bounded_series`], with a row's values of `span.x`, `span.y` … (as many as the
+    /// rows have).
+    fn bounded_series_by(
+        rows: &[(i64, Vec<Option<&str>>)],
+        max: usize,
+        bounding: Bounding,
+    ) -> (Vec<Series>, bool) {
+        let names: Vec<String> = (0..rows.first().map_or(1, |r| r.1.len()))
+            .map(|i| ["x", "y", "z"][i].to_string())
+            .collect();
+        let by: Vec<String> = names.iter().map(|n| format!("span.{n}")).collect();
+        let query = format!("{{ }} | rate() by ({})", by.join(", "));
+        let parsed = traceql_syntax::parse(&query).expect("parses");
         let traceql_syntax::ast::QueryBody::Metrics(m) = parsed.body else {
             panic!("a metrics query");
         };
@@ -921,20 +988,25 @@ mod tests {
         };
         let intervals = Intervals::range(0, 120_000_000_000, Some(60_000_000_000)).expect("range");
         let mut acc = Accumulator::new(&pipeline, intervals, 0, 1.0).bounded(max);
-        let source = Source::Column {
-            expr: ident("x"),
-            ty: Ty::Str,
-        };
-        let mut groups = Groups::new(&[source], intervals.count(), false, false);
+        let sources: Vec<Source> = (names.iter())
+            .map(|n| Source::Column {
+                expr: ident(n),
+                ty: Ty::Str,
+            })
+            .collect();
+        let mut groups = Groups::new(&sources, intervals.count(), false, false);
         let first = acc.first_series().expect("bounded");
         if let Bounding::PassOver = bounding {
             groups.pass_over_after(&first);
         }
         for batch in rows.chunks(3) {
             let slots: ArrayRef = Arc::new(Int64Array::from_iter_values(batch.iter().map(|r| r.0)));
-            let labels = strings(&batch.iter().map(|r| r.1).collect::<Vec<_>>());
-            let batch =
-                RecordBatch::try_from_iter([(SLOT, slots), ("label0", labels)]).expect("batch");
+            let labels = (0..names.len()).map(|i| {
+                let values: Vec<Option<&str>> = batch.iter().map(|r| r.1[i]).collect();
+                (label_column(i), strings(&values))
+            });
+            let columns = [(SLOT.to_string(), slots)].into_iter().chain(labels);
+            let batch = RecordBatch::try_from_iter(columns).expect("batch");
             groups.add(&batch).expect("grouped");
         }
         if !matches!(bounding, Bounding::None) {
@@ -984,5 +1056,52 @@ mod tests {
             .map(|s| format!("{:?}", s.labels[0].value))
             .collect();
         assert_eq!(texts, ["Str(\"a\")", "Str(\"b\")", "Str(\"c\")"]);
+    }
+
+    /// With two labels, series with a nil label (one label fewer) come first whatever their
+    /// first label's value: only rows with both labels are passed over by their first.
+    #[test]
+    fn rows_with_a_nil_label_are_not_passed_over_by_their_first() {
+        let rows: Vec<(i64, Vec<Option<&str>>)> = [
+            (0, Some("a"), Some("1")),
+            (1, Some("b"), Some("2")),
+            (0, Some("z"), None),
+            (1, Some("c"), Some("1")),
+            (0, Some("y"), None),
+            (0, None, Some("9")),
+            (1, Some("d"), Some("3")),
+            (0, Some("a"), Some("2")),
+            (7, Some("0"), Some("0")),
+            (1, Some("x"), None),
+            (1, Some("e"), Some("0")),
+        ]
+        .into_iter()
+        .map(|(slot, x, y)| (slot, vec![x, y]))
+        .collect();
+        for max in [0, 1, 2, 3, 4, 5, 6, 9, 10, 11] {
+            let (all, all_cut) = bounded_series_by(&rows, max, Bounding::None);
+            let (first, first_cut) = bounded_series_by(&rows, max, Bounding::PassOver);
+            assert_eq!(first, all, "max {max}");
+            assert_eq!(first_cut, all_cut, "max {max}");
+            assert_eq!(first.len(), max.min(10), "max {max}");
+        }
+        // The first four: the series of one label, though "x", "y" and "z" sort last.
+        let (four, _) = bounded_series_by(&rows, 4, Bounding::PassOver);
+        let labels: Vec<String> = (four.iter())
+            .map(|s| {
+                (s.labels.iter())
+                    .map(|l| format!("{}={:?}", l.key, l.value))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "span.x=Str(\"x\")",
+                "span.x=Str(\"y\")",
+                "span.x=Str(\"z\")",
+                "span.y=Str(\"9\")"
+            ]
+        );
     }
 }
